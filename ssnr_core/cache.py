@@ -1,0 +1,108 @@
+"""Persistent cache of per-layer saliency statistics, one SQLite row per network.
+
+Why SQLite: every finished architecture is committed at once (a killed run loses
+at most the one in flight), WAL mode lets the app read while a scoring run
+writes, and it ships with Python. Parquet files are immutable, so appending one
+row per network would mean thousands of small files or rewriting a large one.
+Rows hold float64 arrays as raw little-endian bytes: no pickling anywhere.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssnr_core import config
+
+# Bump when a code change alters any stored statistic: old rows stop matching.
+CODE_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stats (
+    space TEXT, task TEXT, saliency TEXT, seed INTEGER, batch TEXT, dtype TEXT,
+    version TEXT, arch TEXT, layers BLOB NOT NULL,
+    PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, arch)
+)
+"""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything besides the architecture that changes a network's statistics."""
+
+    space: str
+    task: str
+    saliency: str
+    seed: int = 0
+    batch: str = "synthetic"  # "synthetic" (seeded random batch) or "images:<dir>"
+    dtype: str = "float64"
+    version: str = CODE_VERSION
+
+
+def _pack(stats: np.ndarray) -> bytes:
+    return np.ascontiguousarray(stats, dtype="<f8").tobytes()
+
+
+def _unpack(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f8").reshape(-1, 3)
+
+
+class Cache:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else config.cache_dir() / "stats.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("PRAGMA synchronous=NORMAL")
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def get(self, setup: Setup, archs: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Cached statistics for `setup`, for all archs or only those asked for."""
+        key = tuple(asdict(setup).values())
+        where = " AND ".join(f"{k} = ?" for k in asdict(setup))
+        with self._connect() as con:
+            rows = con.execute(f"SELECT arch, layers FROM stats WHERE {where}", key).fetchall()
+        found = {arch: _unpack(blob) for arch, blob in rows}
+        if archs is None:
+            return found
+        return {a: found[a] for a in archs if a in found}
+
+    def count(self, setup: Setup) -> int:
+        where = " AND ".join(f"{k} = ?" for k in asdict(setup))
+        with self._connect() as con:
+            sql = f"SELECT COUNT(*) FROM stats WHERE {where}"
+            return con.execute(sql, tuple(asdict(setup).values())).fetchone()[0]
+
+    def put(self, setup: Setup, results: Iterable[tuple[str, np.ndarray]]) -> int:
+        """Store results as they come, committing each one; returns how many."""
+        n = 0
+        with self._connect() as con:
+            for arch, stats in results:
+                con.execute(
+                    "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*asdict(setup).values(), arch, _pack(stats)),
+                )
+                con.commit()
+                n += 1
+        return n
+
+    def setups(self) -> list[tuple[Setup, int]]:
+        """What the cache holds: each setup with its number of architectures."""
+        cols = ", ".join(Setup.__dataclass_fields__)
+        with self._connect() as con:
+            rows = con.execute(f"SELECT {cols}, COUNT(*) FROM stats GROUP BY {cols}").fetchall()
+        return [(Setup(*row[:-1]), row[-1]) for row in rows]

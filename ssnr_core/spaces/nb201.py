@@ -1,0 +1,196 @@
+"""NAS-Bench-201 (NATS-Bench topology space): cell strings and the standard network.
+
+A cell has four nodes; node j sums one op applied to each earlier node. The six
+edges, in the order of the official string `|a~0|+|b~0|c~1|+|d~0|e~1|f~2|`, are
+(1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2). The network is the paper's:
+a 3x3 stem, three stages of five cells (C=16, 32, 64) joined by ResNet reduction
+blocks, then BN-ReLU-global pool-Linear.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ssnr_core.spaces.modules import Factory, fresh
+
+NAME = "nb201"
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+# NASLib's op indices (verified against the benchmark: see ../shared/data/README.md).
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+# NASLib tuple position -> edge (to, from); the official string is ordered by `EDGES`.
+NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+TASKS = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
+NUM_ARCHS = len(OPS) ** len(EDGES)
+SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
+
+Arch = tuple[str, ...]  # six op names in `EDGES` order
+
+_CELL = re.compile(r"^\|([^|~]+)~0\|\+\|([^|~]+)~0\|([^|~]+)~1\|\+\|([^|~]+)~0\|([^|~]+)~1\|([^|~]+)~2\|$")
+
+
+def parse(arch: str | Sequence) -> Arch:
+    """Canonical arch from an official cell string, a NASLib op-index tuple (or its
+    string form "(4, 3, 3, 3, 2, 3)"), or a benchmark index; ValueError otherwise."""
+    if isinstance(arch, (int,)) and not isinstance(arch, bool):
+        return from_index(arch)
+    if isinstance(arch, str):
+        text = arch.strip()
+        if text.startswith("|"):
+            m = _CELL.match(text)
+            if not m:
+                raise ValueError(f"malformed NAS-Bench-201 cell string: {arch!r}")
+            ops = m.groups()
+            for op in ops:
+                if op not in OPS:
+                    raise ValueError(f"unknown NAS-Bench-201 op {op!r} in {arch!r}")
+            return tuple(ops)
+        if text.isdigit():
+            return from_index(int(text))
+        if not text.startswith("(") or len(text) > 100:
+            raise ValueError(f"not a NAS-Bench-201 cell string or NASLib tuple: {arch!r}")
+        try:
+            arch = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"malformed NASLib op tuple: {text!r}") from None
+    seq = tuple(arch)
+    if len(seq) != 6 or not all(isinstance(i, int) and 0 <= i < len(NASLIB_OPS) for i in seq):
+        raise ValueError(f"a NASLib NAS-Bench-201 key has six op indices in 0..4, got {seq!r}")
+    by_edge = {edge: NASLIB_OPS[i] for edge, i in zip(NASLIB_EDGES, seq)}
+    return tuple(by_edge[edge] for edge in EDGES)
+
+
+def to_str(arch: Arch) -> str:
+    """The official cell string."""
+    a = arch
+    return f"|{a[0]}~0|+|{a[1]}~0|{a[2]}~1|+|{a[3]}~0|{a[4]}~1|{a[5]}~2|"
+
+
+def to_naslib(arch: Arch) -> str:
+    """NASLib's key, e.g. "(4, 3, 3, 3, 2, 3)"."""
+    by_edge = dict(zip(EDGES, arch))
+    return str(tuple(NASLIB_OPS.index(by_edge[edge]) for edge in NASLIB_EDGES))
+
+
+def from_index(index: int) -> Arch:
+    """The arch at a benchmark index, via the data's cell-string table."""
+    from ssnr_core import benchmarks  # local: spaces must not need data to import
+
+    strings = benchmarks.nb201_cell_strings()
+    if not 0 <= index < len(strings):
+        raise ValueError(f"NAS-Bench-201 index must be in 0..{len(strings) - 1}, got {index}")
+    return parse(strings[index])
+
+
+def input_shape(task: str) -> tuple[int, int, int]:
+    _check_task(task)
+    return (3, 16, 16) if task == "ImageNet16-120" else (3, 32, 32)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown NAS-Bench-201 task {task!r}; choose from {', '.join(TASKS)}")
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+def make_op(name: str, c: int) -> nn.Module:
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(c, c, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(c, c, 3)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown NAS-Bench-201 op {name!r}")
+
+
+class Cell(nn.Module):
+    def __init__(self, arch: Arch, c: int, make: Factory, name: str) -> None:
+        super().__init__()
+        # Edges whose op is `none` add nothing: leave them out of the graph.
+        kept = [(edge, op) for edge, op in zip(EDGES, arch) if op != "none"]
+        self.edges = [edge for edge, _ in kept]
+        self.ops = nn.ModuleList(
+            make(f"{name}.{to}<-{frm}.{op}", lambda op=op: make_op(op, c))
+            for (to, frm), op in kept
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for (to, frm), op in zip(self.edges, self.ops):
+            src = nodes[frm]
+            if src is None:  # an all-zero node: every op of it gives zero
+                continue
+            y = op(src)
+            nodes[to] = y if nodes[to] is None else nodes[to] + y
+        return nodes[3] if nodes[3] is not None else x * 0.0
+
+
+class ResBlock(nn.Module):
+    """The NAS-Bench-201 reduction block: two 3x3 ReLU-conv-BNs plus a pooled 1x1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.downsample(x)
+
+
+class Network(nn.Module):
+    """`make(key, constructor)` supplies each module; keys name the module's slot in the
+    space (stem, cell3.2<-1.nor_conv_3x3, ...), so weights can be shared across archs."""
+
+    def __init__(self, arch: Arch, num_classes: int, make: Factory = fresh, c: int = 16) -> None:
+        super().__init__()
+        self.stem = make("stem", lambda: nn.Sequential(
+            nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        ))
+        layers: list[nn.Module] = []
+        for stage, width in enumerate((c, 2 * c, 4 * c)):
+            if stage:
+                layers.append(make(f"reduce{stage}", lambda w=width: ResBlock(w // 2, w)))
+            for _ in range(5):
+                layers.append(Cell(arch, width, make, f"cell{len(layers)}"))
+        self.cells = nn.Sequential(*layers)
+        self.head = make("head", lambda: nn.Sequential(nn.BatchNorm2d(4 * c), nn.ReLU()))
+        self.classifier = make(f"classifier{num_classes}", lambda: nn.Linear(4 * c, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.cells(self.stem(x)))
+        return self.classifier(x.mean(dim=(2, 3)))
+
+
+def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fresh) -> Network:
+    """A NAS-Bench-201 network for `task`, PyTorch default init (modules from `make`)."""
+    _check_task(task)
+    return Network(arch if _is_arch(arch) else parse(arch), TASKS[task], make)
+
+
+def _is_arch(arch: object) -> bool:
+    return isinstance(arch, tuple) and len(arch) == 6 and all(op in OPS for op in arch)
+
+
+def all_archs() -> list[Arch]:
+    """Every cell, in benchmark index order."""
+    from ssnr_core import benchmarks
+
+    return [parse(s) for s in benchmarks.nb201_cell_strings()]
