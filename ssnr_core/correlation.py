@@ -42,7 +42,7 @@ def kendall(x: np.ndarray, y: np.ndarray) -> float:
 def top_k_precision(x: np.ndarray, y: np.ndarray, k: float = 0.1) -> float:
     """Share of the top-k fraction by score that is also in the top-k fraction by truth."""
     x, y = finite_pairs(x, y)
-    m = max(1, int(round(k * len(x))))
+    m = max(1, round(k * len(x)))
     if len(x) == 0:
         return float("nan")
     top_x = set(np.argsort(-x, kind="stable")[:m])
@@ -72,11 +72,13 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def summary(x: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0, k: float = 0.1) -> dict:
+def summary(
+    x: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0, k: float = 0.1
+) -> dict:
     """Spearman, Kendall (each with a 95% interval), top-k precision and n used."""
     fx, fy = finite_pairs(x, y)
     return {
-        "n": int(len(fx)),
+        "n": len(fx),
         "dropped": int(len(np.asarray(x)) - len(fx)),
         "spearman": spearman(fx, fy),
         "kendall": kendall(fx, fy),

@@ -9,8 +9,9 @@ from ssnr_core import aggregation, benchmarks, correlation, scoring
 from ssnr_core.cache import Cache, Setup
 
 
-def sample(benchmark: str, task: str, n: int | None = None, seed: int = 0,
-           source: str | None = None) -> list[str]:
+def sample(
+    benchmark: str, task: str, n: int | None = None, seed: int = 0, source: str | None = None
+) -> list[str]:
     """n archs with ground truth, drawn by a seeded permutation (so a smaller sample is
     a prefix of a larger one and shares its cache); all of them when n is None."""
     archs = benchmarks.truth(benchmark, task, source).index.tolist()
@@ -34,8 +35,7 @@ def correlate(table: pd.DataFrame, truth: pd.Series, n_boot: int = 1000, seed: i
     """{aggregation: correlation.summary} against the truth of the archs in `table`."""
     y = truth.reindex(table.index).to_numpy()
     return {
-        name: correlation.summary(table[name].to_numpy(), y, n_boot, seed)
-        for name in table.columns
+        name: correlation.summary(table[name].to_numpy(), y, n_boot, seed) for name in table.columns
     }
 
 

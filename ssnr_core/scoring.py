@@ -63,8 +63,10 @@ def saliencies(
     """Layer names and per-parameter saliency tensors of one network (float64)."""
     model = build_network(setup, arch, share, device)
     model.train()
-    x, y = _batch(setup, device) if saliency.get(setup.saliency).needs_data else _shape_only(
-        setup, device
+    x, y = (
+        _batch(setup, device)
+        if saliency.get(setup.saliency).needs_data
+        else _shape_only(setup, device)
     )
     names = [name for name, _ in saliency.weight_layers(model)]
     return names, saliency.compute(setup.saliency, model, x, y)

@@ -31,7 +31,8 @@ SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
 
 Arch = tuple[str, ...]  # six op names in `EDGES` order
 
-_CELL = re.compile(r"^\|([^|~]+)~0\|\+\|([^|~]+)~0\|([^|~]+)~1\|\+\|([^|~]+)~0\|([^|~]+)~1\|([^|~]+)~2\|$")
+_OP = r"([^|~+]+)"
+_CELL = re.compile(rf"^\|{_OP}~0\|\+\|{_OP}~0\|{_OP}~1\|\+\|{_OP}~0\|{_OP}~1\|{_OP}~2\|$")
 
 
 def parse(arch: str | Sequence) -> Arch:
@@ -125,8 +126,7 @@ class Cell(nn.Module):
         kept = [(edge, op) for edge, op in zip(EDGES, arch) if op != "none"]
         self.edges = [edge for edge, _ in kept]
         self.ops = nn.ModuleList(
-            make(f"{name}.{to}<-{frm}.{op}", lambda op=op: make_op(op, c))
-            for (to, frm), op in kept
+            make(f"{name}.{to}<-{frm}.{op}", lambda op=op: make_op(op, c)) for (to, frm), op in kept
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -161,9 +161,10 @@ class Network(nn.Module):
 
     def __init__(self, arch: Arch, num_classes: int, make: Factory = fresh, c: int = 16) -> None:
         super().__init__()
-        self.stem = make("stem", lambda: nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-        ))
+        self.stem = make(
+            "stem",
+            lambda: nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)),
+        )
         layers: list[nn.Module] = []
         for stage, width in enumerate((c, 2 * c, 4 * c)):
             if stage:
