@@ -31,6 +31,7 @@ class Task:
     task: str
     metric: str  # what the ground-truth number is, for labels
     sources: tuple[str, ...]  # ground-truth sources, default first
+    classification: bool = True  # outputs are class logits (data-dependent saliencies need it)
 
 
 _NB201_CSV = "nasbench201/nats_bench_tss_200ep.csv"
@@ -61,7 +62,7 @@ TASKS["nb301", "cifar10"] = Task(
     "nb301", "cifar10", "surrogate-predicted validation accuracy (%)", ("naslib",)
 )
 for _t, _m in _TNB_METRICS.items():
-    TASKS["tnb101", _t] = Task("tnb101", _t, _m, ("naslib",))
+    TASKS["tnb101", _t] = Task("tnb101", _t, _m, ("naslib",), "accuracy" in _m)
 
 SOURCE_LABELS = {
     "test200": "NB201 mean 200-epoch test accuracy, all 15,625 cells",

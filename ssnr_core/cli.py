@@ -12,6 +12,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -120,6 +121,40 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ssnr_core import reproduce
+
+    saliency.get(args.saliency)
+    bar = tqdm(desc="reproduce", unit="arch", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, total: int, label: str) -> None:
+        if bar.desc != label:
+            bar.set_description(label)
+            bar.reset(total)
+            bar.update(done)
+        bar.update(done - bar.n)
+
+    with bar:
+        table = reproduce.reproduce(
+            args.saliency,
+            args.sample,
+            args.seed,
+            args.n_boot,
+            Cache(),
+            args.workers,
+            args.device,
+            progress,
+            tuple(args.columns) if args.columns else None,
+        )
+    csv_path, md_path = reproduce.write(table, args.saliency, args.out or Cache().path.parent)
+    if args.json:
+        print(json.dumps(_clean(table.to_dict(orient="records"))))
+    else:
+        print(reproduce.to_markdown(table, args.saliency))
+    print(f"written: {csv_path}, {md_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for (bench, task), spec in benchmarks.TASKS.items():
         print(f"{bench:7s} {task:16s} {spec.metric}  [truth: {', '.join(spec.sources)}]")
@@ -144,6 +179,17 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--base-url", default=None, help="mirror serving the same relative paths")
     f.add_argument("--only", nargs="*", default=None, help="relative paths to fetch")
     f.set_defaults(func=cmd_fetch)
+    r = sub.add_parser("reproduce", help="the cross-benchmark Kendall table vs the reference")
+    r.add_argument("--saliency", default="synflow")
+    r.add_argument("--sample", type=int, default=None, help="archs per column (default: all)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--n-boot", type=int, default=1000)
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--columns", nargs="*", help='e.g. "NB301 CIFAR-10" (default: all)')
+    r.add_argument("--out", type=Path, default=None, help="folder for the CSV and Markdown")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_reproduce)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
     return p
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssnr_core import aggregation, batches, saliency
+from ssnr_core import aggregation, batches, benchmarks, saliency
 from ssnr_core.cache import Cache, Setup
 from ssnr_core.spaces import get_space
 from ssnr_core.spaces.modules import SeededModules
@@ -61,13 +61,15 @@ def saliencies(
     setup: Setup, arch: str, share: bool = False, device: str = "cpu"
 ) -> tuple[list[str], list[torch.Tensor]]:
     """Layer names and per-parameter saliency tensors of one network (float64)."""
+    needs_data = saliency.get(setup.saliency).needs_data
+    if needs_data and not benchmarks.get_task(setup.space, setup.task).classification:
+        raise ValueError(
+            f"{setup.saliency} needs class labels; {setup.space}/{setup.task} is not a "
+            "classification task (synflow works on every task)"
+        )
     model = build_network(setup, arch, share, device)
     model.train()
-    x, y = (
-        _batch(setup, device)
-        if saliency.get(setup.saliency).needs_data
-        else _shape_only(setup, device)
-    )
+    x, y = _batch(setup, device) if needs_data else _shape_only(setup, device)
     names = [name for name, _ in saliency.weight_layers(model)]
     return names, saliency.compute(setup.saliency, model, x, y)
 
