@@ -126,12 +126,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     saliency.get(args.saliency)
     bar = tqdm(desc="reproduce", unit="arch", file=sys.stderr, dynamic_ncols=True)
+    current = [""]
 
     def progress(done: int, total: int, label: str) -> None:
-        if bar.desc != label:
+        if current[0] != label:  # a new column: restart the bar so its rate is honest
+            current[0] = label
             bar.set_description(label)
             bar.reset(total)
             bar.update(done)
+            bar.start_t = bar._time()
         bar.update(done - bar.n)
 
     with bar:

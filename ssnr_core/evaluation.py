@@ -26,8 +26,7 @@ def sample(
 def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per arch, one column per aggregation."""
     return pd.DataFrame(
-        {name: [fn(s) for s in stats.values()] for name, fn in aggregation.AGGREGATIONS.items()},
-        index=pd.Index(list(stats), name="arch"),
+        aggregation.aggregate_all(list(stats.values())), index=pd.Index(list(stats), name="arch")
     )
 
 

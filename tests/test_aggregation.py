@@ -46,3 +46,20 @@ def test_documented_values_for_degenerate_input():
 def test_unknown_aggregation():
     with pytest.raises(ValueError, match="unknown aggregation"):
         agg.aggregate(agg.layer_stats(LAYERS), "median")
+
+
+def test_vectorised_aggregation_equals_one_network_at_a_time():
+    rng = np.random.default_rng(3)
+    nets = [
+        agg.layer_stats([rng.lognormal(10, 4, size=rng.integers(1, 50)) for _ in range(k)])
+        for k in rng.integers(1, 12, size=40)
+    ]
+    nets[5][0, agg.SUM] = np.nan
+    nets[7][1:, :] = 0.0  # dead layers
+    together = agg.aggregate_all(nets)
+    for name, fn in agg.AGGREGATIONS.items():
+        alone = np.array([fn(s) for s in nets])
+        np.testing.assert_allclose(together[name], alone, rtol=1e-12)
+    assert np.isnan(together["sum"][5]) and np.isfinite(together["sum"][7])
+    with pytest.raises(ValueError, match="no weight layers"):
+        agg.aggregate_all([np.zeros((0, 3))])

@@ -1,0 +1,37 @@
+"""The cross-benchmark reproduction on a small sample of every space."""
+
+import numpy as np
+import pytest
+
+from ssnr_core import benchmarks, cli, correlation, evaluation, reproduce
+from ssnr_core.cache import Setup
+
+
+def test_reproduce_small_sample_every_space(empty_cache, tmp_path, capsys):
+    code = cli.main(
+        ["reproduce", "--sample", "4", "--n-boot", "20", "--out", str(tmp_path), "--json"]
+    )
+    assert code == 0
+    table = reproduce.reproduce(sample=4, n_boot=20, cache=empty_cache)  # all cached now
+    assert list(table["column"]) == [row[0] for row in reproduce.REFERENCE]
+    assert (table["n"] == 4).all()
+    assert table["layerwise_ssnr_ref"].tolist() == [r[3][2] for r in reproduce.REFERENCE]
+    # every figure is the Kendall tau of the cached scores against NASLib's val_accuracy
+    for _, row in table.iterrows():
+        setup = Setup(row["benchmark"], row["task"], "synflow")
+        archs = evaluation.sample(setup.space, setup.task, 4, 0, "naslib")
+        scores = evaluation.score_table(empty_cache.get(setup, archs))
+        truth = benchmarks.truth(setup.space, setup.task, "naslib").reindex(scores.index)
+        expect = correlation.kendall(scores["layerwise_ssnr"].to_numpy(), truth.to_numpy())
+        assert row["layerwise_ssnr"] == pytest.approx(expect, nan_ok=True)
+    md = (tmp_path / "reproduce_synflow.md").read_text()
+    assert "TNB101 jigsaw" in md and "(0.3392)" in md
+    assert (tmp_path / "reproduce_synflow.csv").read_text().count("\n") == 7
+
+
+def test_data_dependent_saliency_refuses_non_classification_tasks(empty_cache):
+    setup = Setup("tnb101", "room_layout", "snip")
+    arch = evaluation.sample("tnb101", "room_layout", 1, 0)
+    with pytest.raises(ValueError, match="needs class labels"):
+        evaluation.evaluate(setup, 1, cache=empty_cache)
+    assert arch and np.isfinite(benchmarks.truth("tnb101", "room_layout")).all()
