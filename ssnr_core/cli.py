@@ -50,6 +50,7 @@ def _add_setup_args(p: argparse.ArgumentParser, sample_default: int | None) -> N
     p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
 
 
 def _setup(args: argparse.Namespace) -> Setup:
@@ -188,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--n-boot", type=int, default=1000)
     r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--threads", type=int, default=1, help="torch threads per process")
     r.add_argument("--device", default="cpu")
     r.add_argument("--columns", nargs="*", help='e.g. "NB301 CIFAR-10" (default: all)')
     r.add_argument("--out", type=Path, default=None, help="folder for the CSV and Markdown")
@@ -199,6 +201,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        # Small networks gain nothing from a second thread, and oversubscribed cores
+        # (workers, other jobs) make OpenMP threads spin: one thread is the safe default.
+        torch.set_num_threads(max(1, args.threads))
     try:
         return args.func(args)
     except KeyboardInterrupt:
