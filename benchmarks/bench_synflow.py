@@ -84,8 +84,10 @@ def main() -> None:
     eng_rate = report("engine, 1 process", eng, time.perf_counter() - t, len(archs))
 
     t = time.perf_counter()
-    done = sum(1 for _ in scoring.compute(SETUP, archs, workers=args.workers))
-    par_rate = report(f"engine, {args.workers} processes", [], time.perf_counter() - t, done)
+    stamps = [time.perf_counter() for _ in scoring.compute(SETUP, archs, workers=args.workers)]
+    report(f"engine, {args.workers} proc, w/ start", [], stamps[-1] - t, len(stamps))
+    steady = stamps[-1] - stamps[0]  # without the workers' start-up (importing torch)
+    par_rate = report(f"engine, {args.workers} proc, steady", [], steady, len(stamps) - 1)
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

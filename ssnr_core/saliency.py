@@ -87,12 +87,12 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Te
     """|dR/dθ · θ| with R the summed output for an all-ones input, absolute weights,
     float64 and BatchNorm bypassed (Tanaka et al. 2020). Data-free: only x's shape is used."""
     dtype = next(model.parameters()).dtype
-    model.double()
+    if dtype != torch.float64:
+        model.double()
     params = list(model.parameters())
     with torch.no_grad():
-        signs = [p.sign() for p in params]
-        for p in params:
-            p.abs_()
+        signs = torch._foreach_sign(params)
+        torch._foreach_abs_(params)
     try:
         with batchnorm_bypassed(model):
             ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
@@ -101,9 +101,9 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Te
             return [(g * w).abs() for g, w in zip(grads, weights)]
     finally:
         with torch.no_grad():
-            for p, s in zip(params, signs):
-                p.mul_(s)
-        model.to(dtype)
+            torch._foreach_mul_(params, signs)
+        if dtype != torch.float64:
+            model.to(dtype)
 
 
 @register("snip")

@@ -39,14 +39,14 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     if share and getattr(space, "SHARED_SLOTS", False):
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
-        make = SeededModules(setup.seed, share=False)
-    return space.build(space.parse(arch), setup.task, make=make).to(device, dtype)
+        make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
+    return space.build(space.parse(arch), setup.task, make=make)
 
 
 @lru_cache(maxsize=4)
 def _shared_modules(space: str, seed: int, device: str, dtype: torch.dtype) -> SeededModules:
-    """One bank of modules per process; modules move to device/dtype once, on first use."""
-    return SeededModules(seed)
+    """One bank of modules per process and setting: built once, reused by every arch."""
+    return SeededModules(seed, device=device, dtype=dtype)
 
 
 @lru_cache(maxsize=4)
@@ -67,8 +67,7 @@ def saliencies(
             f"{setup.saliency} needs class labels; {setup.space}/{setup.task} is not a "
             "classification task (synflow works on every task)"
         )
-    model = build_network(setup, arch, share, device)
-    model.train()
+    model = build_network(setup, arch, share, device)  # in train mode, as built
     x, y = _batch(setup, device) if needs_data else _shape_only(setup, device)
     names = [name for name, _ in saliency.weight_layers(model)]
     return names, saliency.compute(setup.saliency, model, x, y)

@@ -34,9 +34,19 @@ def derive_seed(seed: int, key: str) -> int:
 
 
 class SeededModules:
-    def __init__(self, seed: int, share: bool = True) -> None:
+    """Modules seeded by (seed, key), moved to `device`/`dtype` once when built."""
+
+    def __init__(
+        self,
+        seed: int,
+        share: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         self.seed = seed
         self.share = share
+        self.device = device
+        self.dtype = dtype
         self.built: dict[str, nn.Module] = {}
 
     def __call__(self, key: str, constructor: Callable[[], nn.Module]) -> nn.Module:
@@ -45,6 +55,8 @@ class SeededModules:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(self.seed, key))
             module = constructor()
+        if self.device is not None or self.dtype is not None:
+            module = module.to(device=self.device, dtype=self.dtype)
         if self.share:
             self.built[key] = module
         return module
