@@ -93,7 +93,7 @@ def main() -> None:
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"speed-up vs reference: 1 process {eng_rate / ref_rate:.2f}x, "
-        f"{args.workers} processes {par_rate / ref_rate:.2f}x"
+        f"{args.workers} processes (steady) {par_rate / ref_rate:.2f}x"
     )
     print(
         f"peak RSS: main {rss:.0f} MB, largest worker {child:.0f} MB, "
