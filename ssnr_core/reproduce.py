@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import evaluation
+from ssnr_core import benchmarks, evaluation, scoring
 from ssnr_core.cache import Cache, Setup
 from ssnr_core.scoring import Progress
 
 AGGS = ("sum", "ssnr", "layerwise_ssnr")
+NAN = float("nan")
 # (column, benchmark, task, reference Kendall tau for sum, ssnr, layerwise_ssnr; synflow)
 REFERENCE = (
     ("NB201 CIFAR-10", "nb201", "cifar10", (0.5152, 0.5316, 0.5549)),
@@ -37,25 +38,36 @@ def reproduce(
     device: str = "cpu",
     progress: Progress | None = None,
     columns: tuple[str, ...] | None = None,
+    compute: bool = True,
 ) -> pd.DataFrame:
     """One row per benchmark column: n, our Kendall tau and 95% interval per aggregation,
-    and the reference figure (only meaningful for synflow)."""
+    and the reference figure (only meaningful for synflow). `compute=False` uses only
+    what the cache already holds (the app), so n may be smaller than the sample."""
+    cache = cache or Cache()
     rows = []
     for label, bench, task, ref in REFERENCE:
         if columns and label not in columns:
             continue
         setup = Setup(bench, task, saliency, seed)
-        result = evaluation.evaluate(
-            setup, sample, "naslib", n_boot, cache, workers, device, _labelled(progress, label)
-        )
-        row = {"column": label, "benchmark": bench, "task": task, "n": result["n"]}
+        archs = evaluation.sample(bench, task, sample, seed, "naslib")
+        if compute:
+            stats = scoring.score(setup, archs, cache, workers, device, _labelled(progress, label))
+        else:
+            stats = cache.get(setup, archs)
+        result: dict = {}
+        if stats:
+            truth = benchmarks.truth(bench, task, "naslib")
+            result = evaluation.correlate(evaluation.score_table(stats), truth, n_boot, seed)
+        row = {"column": label, "benchmark": bench, "task": task, "n": 0}
         for agg, ref_tau in zip(AGGS, ref, strict=True):
-            lo, hi = result["ci95"][agg]["kendall"]
+            found = result.get(agg, {})
+            lo, hi = found.get("kendall_ci95", (NAN, NAN))
             row |= {
-                f"{agg}": result["kendall"][agg],
+                "n": found.get("n", 0),
+                agg: found.get("kendall", NAN),
                 f"{agg}_lo": lo,
                 f"{agg}_hi": hi,
-                f"{agg}_ref": ref_tau if saliency == "synflow" else float("nan"),
+                f"{agg}_ref": ref_tau if saliency == "synflow" else NAN,
             }
         rows.append(row)
     return pd.DataFrame(rows)
@@ -75,6 +87,9 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
         cells = []
         for agg in AGGS:
             ref = "" if pd.isna(r[f"{agg}_ref"]) else f" ({r[f'{agg}_ref']:.4f})"
+            if pd.isna(r[agg]):
+                cells.append(f"not computed{ref}")
+                continue
             cells.append(f"{r[agg]:.4f} [{r[f'{agg}_lo']:.3f}, {r[f'{agg}_hi']:.3f}]{ref}")
         lines.append(f"| {r['column']} | {r['n']} | " + " | ".join(cells) + " |")
     note = (

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from ssnr_core import evaluation, scoring
 from ssnr_core.cache import Cache, Setup
@@ -21,11 +22,16 @@ SAMPLE = 24  # seed-0 sample; a prefix of every larger seed-0 sample
 
 @pytest.fixture(scope="session")
 def scored_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache folder holding synflow statistics of the 24-arch seed-0 NB201 sample (about
-    ten seconds); tests copy it so none sees another's writes."""
+    """A cache folder holding synflow statistics of the 24-arch seed-0 NB201 sample (a few
+    seconds); tests copy it so none sees another's writes."""
     root = tmp_path_factory.mktemp("scored")
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    scoring.score(SETUP, archs, Cache(root / "stats.sqlite"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the CLI does: 1.3 s instead of 49 s on a busy 2-core box
+    try:
+        scoring.score(SETUP, archs, Cache(root / "stats.sqlite"))
+    finally:
+        torch.set_num_threads(threads)
     return root
 
 
