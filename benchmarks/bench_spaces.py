@@ -1,0 +1,59 @@
+"""Seconds per architecture for every space and saliency, on this machine.
+
+One process, one torch thread, modules shared across archs (as `score` runs);
+the first arch of each setup is a warm-up and not counted. Prints a Markdown table.
+Usage: python benchmarks/bench_spaces.py [--n 3] [--saliencies synflow snip ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from ssnr_core import benchmarks, evaluation, saliency, scoring
+from ssnr_core.cache import Setup
+
+TASKS = (
+    ("nb201", "cifar10"),
+    ("nb201", "ImageNet16-120"),
+    ("nb301", "cifar10"),
+    ("tnb101", "class_object"),
+    ("tnb101", "class_scene"),
+    ("tnb101", "jigsaw"),
+)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=3, help="timed archs per cell")
+    p.add_argument("--saliencies", nargs="*", default=list(saliency.REGISTRY))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    print(f"seconds per architecture (median of {args.n}), 1 process, 1 thread, CPU")
+    print("| space / task | " + " | ".join(args.saliencies) + " |")
+    print("|---|" + "---:|" * len(args.saliencies))
+    for bench, task in TASKS:
+        archs = evaluation.sample(bench, task, args.n + 1, seed=0, source="naslib")
+        cells = []
+        for name in args.saliencies:
+            setup = Setup(bench, task, name)
+            if (
+                saliency.get(name).needs_data
+                and not benchmarks.get_task(bench, task).classification
+            ):
+                cells.append("n/a")
+                continue
+            times = []
+            for arch in archs:
+                t = time.perf_counter()
+                scoring.network_stats(setup, arch)
+                times.append(time.perf_counter() - t)
+            cells.append(f"{statistics.median(times[1:]):.3f}")
+        print(f"| {bench} {task} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
