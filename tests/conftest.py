@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -59,3 +61,22 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cache:
     """A new, empty cache, set as SSNR_CACHE_DIR."""
     monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "empty-cache"))
     return Cache()
+
+
+@functools.cache
+def naslib_json(name: str) -> dict:
+    """A NASLib zero-cost file from the data folder (SSNR_DATA_DIR, else ../shared/data)."""
+    from ssnr_core import config
+
+    path = config.data_dir() / "naslib_zc" / name
+    assert path.is_file(), f"NASLib zero-cost data not found at {path}; set SSNR_DATA_DIR"
+    return json.loads(path.read_text())
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def stored_params(record: dict) -> int:
+    """NASLib stores float(count) / 1e6; recover the integer count."""
+    return round(record["params"]["score"] * 1e6)

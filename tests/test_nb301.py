@@ -1,13 +1,12 @@
 """NB301: NASLib compact keys, DARTS genotypes, and the network NASLib scored."""
 
-import json
 from collections import namedtuple
 
 import pytest
 import torch
+from conftest import n_params, naslib_json, stored_params
 from torch import nn
 
-from ssnr_core.config import data_dir
 from ssnr_core.spaces import canonical, nb301
 from ssnr_core.spaces.modules import SeededModules
 
@@ -33,19 +32,7 @@ Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
 @pytest.fixture(scope="module")
 def entries() -> dict[str, dict[str, dict]]:
-    # SSNR_DATA_DIR, else ../shared/data
-    path = data_dir() / "naslib_zc/zc_nasbench301.json"
-    assert path.is_file(), f"NASLib zero-cost data not found at {path}; set SSNR_DATA_DIR"
-    return json.loads(path.read_text())
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def stored_params(record: dict) -> int:
-    """NASLib stores float(count) / 1e6; recover the integer count."""
-    return round(record["params"]["score"] * 1e6)
+    return naslib_json("zc_nasbench301.json")
 
 
 def bank() -> SeededModules:

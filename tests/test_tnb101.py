@@ -1,13 +1,11 @@
 """TNB101 micro: NASLib keys, TNB101 arch strings, and the per-task networks NASLib scored."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
+from conftest import n_params, naslib_json, stored_params
 from torch import nn
 
-from ssnr_core.config import data_dir
 from ssnr_core.spaces import canonical, tnb101
 from ssnr_core.spaces.modules import SeededModules
 
@@ -28,19 +26,7 @@ OUTPUT_SHAPES = {
 
 @pytest.fixture(scope="module")
 def entries() -> dict[str, dict[str, dict]]:
-    # SSNR_DATA_DIR, else ../shared/data
-    path = data_dir() / "naslib_zc/zc_transbench101_micro.json"
-    assert path.is_file(), f"NASLib zero-cost data not found at {path}; set SSNR_DATA_DIR"
-    return json.loads(path.read_text())
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def stored_params(record: dict) -> int:
-    """NASLib stores float(count) / 1e6; recover the integer count."""
-    return round(record["params"]["score"] * 1e6)
+    return naslib_json("zc_transbench101_micro.json")
 
 
 def test_param_counts_match_naslib_for_every_entry_and_task(entries):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
 NAME = "nb201"
@@ -89,22 +90,8 @@ def from_index(index: int) -> Arch:
 
 
 def input_shape(task: str) -> tuple[int, int, int]:
-    _check_task(task)
+    check_task(TASKS, task, "NAS-Bench-201")
     return (3, 16, 16) if task == "ImageNet16-120" else (3, 32, 32)
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"unknown NAS-Bench-201 task {task!r}; choose from {', '.join(TASKS)}")
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.ReLU(),
-            nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
 
 
 def make_op(name: str, c: int) -> nn.Module:
@@ -182,7 +169,7 @@ class Network(nn.Module):
 
 def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fresh) -> Network:
     """A NAS-Bench-201 network for `task`, PyTorch default init (modules from `make`)."""
-    _check_task(task)
+    check_task(TASKS, task, "NAS-Bench-201")
     return Network(arch if _is_arch(arch) else parse(arch), TASKS[task], make)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
 NAME = "nb301"
@@ -208,20 +209,8 @@ def _short(x: object) -> str:
 
 
 def input_shape(task: str) -> tuple[int, int, int]:
-    _check_task(task)
+    check_task(TASKS, task, "NB301")
     return (3, 32, 32)
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"unknown NB301 task {task!r}; choose from {', '.join(TASKS)}")
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
-        super().__init__(
-            nn.ReLU(), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out, affine=affine)
-        )
 
 
 class FactorizedReduce(nn.Module):
@@ -351,5 +340,5 @@ class Network(nn.Module):
 
 def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fresh) -> Network:
     """A NB301 network for `task`, PyTorch default init (modules from `make`)."""
-    _check_task(task)
+    check_task(TASKS, task, "NB301")
     return Network(parse(arch), TASKS[task], make)

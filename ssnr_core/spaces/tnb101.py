@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
 NAME = "tnb101"
@@ -101,25 +102,11 @@ def to_tnb101_str(arch: Arch) -> str:
 def input_shape(task: str) -> tuple[int, int, int]:
     """One sample's C,H,W. Jigsaw takes its nine 3x64x64 tiles stacked on channels
     (27, 64, 64), tile t in channels 3t..3t+2; forward also accepts (B, 9, 3, 64, 64)."""
-    _check_task(task)
+    check_task(TASKS, task, "TNB101")
     if task == "jigsaw":
         c, h, w = JIGSAW_TILE
         return (JIGSAW_TILES * c, h, w)
     return IMAGE
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"unknown TNB101 task {task!r}; choose from {', '.join(TASKS)}")
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.ReLU(),
-            nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
 
 
 class Zero(nn.Module):
@@ -338,7 +325,7 @@ def build(
 ) -> nn.Module:
     """A TNB101 network for `task`, PyTorch default init (modules from `make`, keyed by
     slot: stem, cell3.2<-1.nor_conv_3x3, classifier63, generative_decoder3, ...)."""
-    _check_task(task)
+    check_task(TASKS, task, "TNB101")
     arch, n = parse(arch), TASKS[task]
     if task == "jigsaw":
         return Jigsaw(arch, n, make)
