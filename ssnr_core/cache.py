@@ -40,8 +40,16 @@ class Setup:
     saliency: str
     seed: int = 0
     batch: str = "synthetic"  # "synthetic" (seeded random batch) or "images:<dir>"
-    dtype: str = "float64"
+    dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
     version: str = CODE_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.dtype:
+            from ssnr_core.saliency import REGISTRY  # torch only when a key is made
+
+            known = REGISTRY.get(self.saliency)
+            dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
+            object.__setattr__(self, "dtype", dtype)
 
 
 def _pack(stats: np.ndarray) -> bytes:

@@ -32,10 +32,12 @@ Progress = Callable[[int, int], None]
 
 def build_network(setup: Setup, arch: str, share: bool = False, device: str = "cpu") -> nn.Module:
     """The network `arch` of `setup`'s space and task, initialised from `setup.seed`, on
-    `device` in the saliency's dtype. `share` reuses modules built for earlier archs
-    (same weights, less time) where the space supports it."""
+    `device` in `setup.dtype` (by default the saliency's). `share` reuses modules built
+    for earlier archs (same weights, less time) where the space supports it."""
     space = get_space(setup.space)
-    dtype = saliency.get(setup.saliency).dtype
+    dtype = getattr(torch, setup.dtype, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
     if share and getattr(space, "SHARED_SLOTS", False):
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
