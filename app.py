@@ -21,15 +21,17 @@ from pages import common  # noqa: E402
 # nothing, and on a busy machine OpenMP threads spin (40x slower, measured). As the CLI.
 torch.set_num_threads(1)
 
-st.set_page_config(page_title="SSNR Explorer", page_icon=":material/scatter_plot:",
-                   layout="wide")
+st.set_page_config(page_title="SSNR Explorer", page_icon=":material/scatter_plot:", layout="wide")
 common.keep_widget_state()
 st.session_state[common.APP_FLAG] = True
-navigation = st.navigation([
-    st.Page("pages/explorer.py", title="Explorer", icon=":material/scatter_plot:",
-            default=True),
-    st.Page("pages/layers.py", title="Layer saliency", icon=":material/stacked_bar_chart:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:"),
-    st.Page("pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
-])
+navigation = st.navigation(
+    [
+        st.Page(
+            "pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
+        ),
+        st.Page("pages/layers.py", title="Layer saliency", icon=":material/stacked_bar_chart:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:"),
+        st.Page("pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
+    ]
+)
 navigation.run()

@@ -1,8 +1,8 @@
 """Seconds per architecture for every space and saliency, on this machine.
 
 One process, one torch thread, modules shared across archs (as `score` runs);
-the first arch of each setup is a warm-up and not counted. Prints a Markdown table.
-Usage: python benchmarks/bench_spaces.py [--n 3] [--saliencies synflow snip ...]
+the first `--warmup` archs of each setup are not counted. Prints a Markdown table.
+Usage: python benchmarks/bench_spaces.py [--n 3] [--warmup 1] [--tasks tnb101/jigsaw ...]
 """
 
 from __future__ import annotations
@@ -29,14 +29,19 @@ TASKS = (
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=3, help="timed archs per cell")
+    p.add_argument("--warmup", type=int, default=1, help="untimed archs first")
     p.add_argument("--saliencies", nargs="*", default=list(saliency.REGISTRY))
+    p.add_argument("--tasks", nargs="*", default=None, help='e.g. "tnb101/jigsaw"')
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"seconds per architecture (median of {args.n}), 1 process, 1 thread, CPU")
+    print(f"({args.warmup} untimed warm-up archs per setup)")
     print("| space / task | " + " | ".join(args.saliencies) + " |")
     print("|---|" + "---:|" * len(args.saliencies))
     for bench, task in TASKS:
-        archs = evaluation.sample(bench, task, args.n + 1, seed=0, source="naslib")
+        if args.tasks and f"{bench}/{task}" not in args.tasks:
+            continue
+        archs = evaluation.sample(bench, task, args.n + args.warmup, seed=0, source="naslib")
         cells = []
         for name in args.saliencies:
             setup = Setup(bench, task, name)
@@ -51,7 +56,7 @@ def main() -> None:
                 t = time.perf_counter()
                 scoring.network_stats(setup, arch)
                 times.append(time.perf_counter() - t)
-            cells.append(f"{statistics.median(times[1:]):.3f}")
+            cells.append(f"{statistics.median(times[args.warmup :]):.3f}")
         print(f"| {bench} {task} | " + " | ".join(cells) + " |", flush=True)
 
 

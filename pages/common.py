@@ -87,7 +87,12 @@ def choose(
 
 
 def number(
-    label: str, key: str, default: int, lo: int, hi: int, container: object = st.sidebar,
+    label: str,
+    key: str,
+    default: int,
+    lo: int,
+    hi: int,
+    container: object = st.sidebar,
     **kw: object,
 ) -> int:
     """An integer input whose remembered value is clamped into [lo, hi] first."""
@@ -112,6 +117,7 @@ FROM_EXPLORER = "from the explorer"
 
 
 # ---------------------------------------------------------------- availability, data
+
 
 def space_problem(benchmark: str) -> str | None:
     """None when the benchmark's search space imports, else a message for st.error.
@@ -162,10 +168,7 @@ def data_missing_panel(exc: Exception, key: str) -> None:
     root = config.data_dir()
     missing = fetch.missing()
     if missing:
-        st.markdown(
-            f"Data folder: `{root}`. Missing: "
-            + ", ".join(f"`{f.path}`" for f in missing)
-        )
+        st.markdown(f"Data folder: `{root}`. Missing: " + ", ".join(f"`{f.path}`" for f in missing))
     col_fetch, col_path = st.columns(2)
     with col_fetch:
         st.markdown("**Download** the public benchmark files (about 10 MB, checksummed).")
@@ -195,6 +198,7 @@ def data_missing_panel(exc: Exception, key: str) -> None:
 
 
 # ---------------------------------------------------------------- scores, correlations
+
 
 def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
     """`evaluation.score_table` plus each network's number of scored values ("weights"),
@@ -227,9 +231,7 @@ def n_boot_for(n: int) -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def correlate_one(
-    scores: pd.Series, truth: pd.Series, n_boot: int, seed: int
-) -> dict:
+def correlate_one(scores: pd.Series, truth: pd.Series, n_boot: int, seed: int) -> dict:
     """`evaluation.correlate` for one aggregation (cached per aggregation and sample)."""
     name = str(scores.name)
     return evaluation.correlate(scores.to_frame(name), truth, n_boot, seed)[name]
@@ -250,14 +252,26 @@ def fmt_ci(ci: tuple[float, float]) -> str:
 def metric_cards(summary: dict, n_boot: int, prefix: str = "") -> None:
     """Spearman and Kendall with intervals, top-10% precision, and n as metric cards."""
     cols = st.columns(4)
-    cols[0].metric(f"{prefix}Spearman ρ", fmt(summary["spearman"]), border=True,
-                   help="rank correlation of score and accuracy")
+    cols[0].metric(
+        f"{prefix}Spearman ρ",
+        fmt(summary["spearman"]),
+        border=True,
+        help="rank correlation of score and accuracy",
+    )
     cols[0].caption(fmt_ci(summary["spearman_ci95"]))
-    cols[1].metric(f"{prefix}Kendall τ", fmt(summary["kendall"]), border=True,
-                   help="Kendall's tau-b: share of concordant minus discordant pairs")
+    cols[1].metric(
+        f"{prefix}Kendall τ",
+        fmt(summary["kendall"]),
+        border=True,
+        help="Kendall's tau-b: share of concordant minus discordant pairs",
+    )
     cols[1].caption(fmt_ci(summary["kendall_ci95"]))
-    cols[2].metric(f"{prefix}top-10% precision", fmt(summary[TOP_K]), border=True,
-                   help="share of the top 10% by score that is in the top 10% by accuracy")
+    cols[2].metric(
+        f"{prefix}top-10% precision",
+        fmt(summary[TOP_K]),
+        border=True,
+        help="share of the top 10% by score that is in the top 10% by accuracy",
+    )
     cols[3].metric(f"{prefix}architectures", f"{summary['n']:,}", border=True)
     dropped = summary["dropped"]
     cols[3].caption(
@@ -266,6 +280,7 @@ def metric_cards(summary: dict, n_boot: int, prefix: str = "") -> None:
 
 
 # ---------------------------------------------------------------- scatter
+
 
 def scatter(
     table: pd.DataFrame, truth: pd.Series, agg: str, log_x: bool, y_label: str
@@ -277,17 +292,24 @@ def scatter(
     keep = np.isfinite(x) & np.isfinite(y) & ((x > 0) if log_x else True)
     archs = table.index.to_numpy()[keep]
     custom = np.column_stack([archs, table["weights"].to_numpy()[keep]])
-    fig = go.Figure(go.Scattergl(
-        x=x[keep], y=y[keep], mode="markers", customdata=custom,
-        marker={"size": 6, "opacity": 0.7},
-        hovertemplate=(
-            "%{customdata[0]}<br>params (conv/linear weights scored): %{customdata[1]:,.0f}"
-            "<br>accuracy: %{y:.2f}<br>score: %{x:.4g}<extra></extra>"
-        ),
-    ))
+    fig = go.Figure(
+        go.Scattergl(
+            x=x[keep],
+            y=y[keep],
+            mode="markers",
+            customdata=custom,
+            marker={"size": 6, "opacity": 0.7},
+            hovertemplate=(
+                "%{customdata[0]}<br>params (conv/linear weights scored): %{customdata[1]:,.0f}"
+                "<br>accuracy: %{y:.2f}<br>score: %{x:.4g}<extra></extra>"
+            ),
+        )
+    )
     fig.update_layout(
         xaxis_title=aggregation.LABELS[agg] + (" (log)" if log_x else ""),
-        yaxis_title=y_label, height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis_title=y_label,
+        height=520,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
         dragmode="lasso",
     )
     if log_x:
@@ -306,6 +328,7 @@ def selected_archs(event: object) -> list[str]:
 
 
 # ---------------------------------------------------------------- background jobs
+
 
 def job_panel(job: jobs.Job, archs: Sequence[str], label: str) -> jobs.JobStatus:
     """Start button, or live progress of the running job (polled in a fragment, so the
@@ -347,6 +370,7 @@ def _progress_fragment(job: jobs.Job, archs: Sequence[str], label: str) -> None:
 
 
 # ---------------------------------------------------------------- explanations
+
 
 def about_metrics() -> None:
     with st.expander("About the metrics"):

@@ -27,8 +27,9 @@ def column_name(benchmark: str, task: str) -> str:
     return f"{benchmark}/{task}"
 
 
-def collect(columns: list[tuple[str, str]], saliencies: list[str], seed: int) -> tuple[
-        pd.DataFrame, dict[str, str]]:
+def collect(
+    columns: list[tuple[str, str]], saliencies: list[str], seed: int
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Long table, one row per (column, saliency, aggregation); and per-column errors."""
     data_dir = str(config.data_dir())
     rows, problems = [], {}
@@ -44,24 +45,43 @@ def collect(columns: list[tuple[str, str]], saliencies: list[str], seed: int) ->
             setup = Setup(bench, task, sal, seed)
             try:
                 version = common.cache_version(setup)
-                table = (common.cached_scores(setup, archs, str(Cache().path), version)
-                         if version else pd.DataFrame())
+                table = (
+                    common.cached_scores(setup, archs, str(Cache().path), version)
+                    if version
+                    else pd.DataFrame()
+                )
             except common.READ_ERRORS as exc:
                 problems[col] = f"cannot read the cache: {exc}"
                 table = pd.DataFrame()
             for agg in aggregation.AGGREGATIONS:
-                row = {"benchmark": bench, "task": task, "column": col, "saliency": sal,
-                       "aggregation": agg, "seed": seed, "n": 0, "status": NOT_COMPUTED}
+                row = {
+                    "benchmark": bench,
+                    "task": task,
+                    "column": col,
+                    "saliency": sal,
+                    "aggregation": agg,
+                    "seed": seed,
+                    "n": 0,
+                    "status": NOT_COMPUTED,
+                }
                 if not table.empty:
                     n_boot = common.n_boot_for(len(table))
                     s = common.correlate_one(table[agg], truth, n_boot, seed)
-                    row.update({
-                        "status": "ok", "n": s["n"], "dropped": s["dropped"],
-                        "spearman": s["spearman"], "spearman_lo": s["spearman_ci95"][0],
-                        "spearman_hi": s["spearman_ci95"][1], "kendall": s["kendall"],
-                        "kendall_lo": s["kendall_ci95"][0], "kendall_hi": s["kendall_ci95"][1],
-                        common.TOP_K: s[common.TOP_K], "n_boot": n_boot,
-                    })
+                    row.update(
+                        {
+                            "status": "ok",
+                            "n": s["n"],
+                            "dropped": s["dropped"],
+                            "spearman": s["spearman"],
+                            "spearman_lo": s["spearman_ci95"][0],
+                            "spearman_hi": s["spearman_ci95"][1],
+                            "kendall": s["kendall"],
+                            "kendall_lo": s["kendall_ci95"][0],
+                            "kendall_hi": s["kendall_ci95"][1],
+                            common.TOP_K: s[common.TOP_K],
+                            "n_boot": n_boot,
+                        }
+                    )
                 rows.append(row)
     return pd.DataFrame(rows), problems
 
@@ -96,18 +116,24 @@ def compute_missing(long: pd.DataFrame, seed: int) -> None:
     if pairs.empty:
         return
     labels = {
-        i: f"{r.benchmark}/{r.task} · {r.saliency}" + (" (not computed)"
-                                                      if r.status != "ok" else "")
+        i: f"{r.benchmark}/{r.task} · {r.saliency}"
+        + (" (not computed)" if r.status != "ok" else "")
         for i, r in pairs.iterrows()
     }
     missing_first = sorted(labels, key=lambda i: (pairs.loc[i, "status"] == "ok", i))
-    pick = common.choose("Cell", missing_first, "k_c_pick", container=st,
-                         format_func=labels.get)
+    pick = common.choose("Cell", missing_first, "k_c_pick", container=st, format_func=labels.get)
     r = pairs.loc[pick]
     data_dir = str(config.data_dir())
     total = len(truth_archs(r.benchmark, r.task, data_dir))
-    n = common.number("Sample size", "k_c_n", min(100, total), 1, total, container=st,
-                      help=f"Up to {total:,}: the same seeded sample as the explorer's.")
+    n = common.number(
+        "Sample size",
+        "k_c_n",
+        min(100, total),
+        1,
+        total,
+        container=st,
+        help=f"Up to {total:,}: the same seeded sample as the explorer's.",
+    )
     full = n >= total
     setup = Setup(r.benchmark, r.task, r.saliency, seed)
     archs = common.sample_archs(r.benchmark, r.task, None if full else n, seed, None, data_dir)
@@ -136,13 +162,20 @@ def reference_section(seed: int) -> None:
         st.error(f"Cannot build the reference table: {exc}")
         return
     st.markdown(reproduce.to_markdown(table, sal))
-    st.caption("Same figures as `python -m ssnr_core reproduce`; the reference column is "
-               "for synflow only. n counts the cached architectures of each NASLib sample.")
-    st.download_button("Download the reference table (CSV)", table.to_csv(index=False).encode(),
-                       file_name=f"reproduce_{sal}_seed{seed}.csv", mime="text/csv",
-                       on_click="ignore")
-    label = common.choose("Compute the rest of a column", [c for c, _ in columns],
-                          "k_c_ref_col", container=st)
+    st.caption(
+        "Same figures as `python -m ssnr_core reproduce`; the reference column is "
+        "for synflow only. n counts the cached architectures of each NASLib sample."
+    )
+    st.download_button(
+        "Download the reference table (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name=f"reproduce_{sal}_seed{seed}.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    label = common.choose(
+        "Compute the rest of a column", [c for c, _ in columns], "k_c_ref_col", container=st
+    )
     setup = dict(columns)[label]
     try:
         archs = evaluation.sample(setup.space, setup.task, None, seed, "naslib")
@@ -154,8 +187,10 @@ def reference_section(seed: int) -> None:
 
 def render() -> None:
     st.title("Compare")
-    st.caption("Rank correlation of every saliency and aggregation with each task's ground "
-               "truth, over the architectures in the cache. ★ marks the best of each column.")
+    st.caption(
+        "Rank correlation of every saliency and aggregation with each task's ground "
+        "truth, over the architectures in the cache. ★ marks the best of each column."
+    )
     sb = st.sidebar
     sb.header("Grid")
     available = [key for key in benchmarks.TASKS if common.space_problem(key[0]) is None]
@@ -163,13 +198,15 @@ def render() -> None:
     default = [k for k in available if k[0] == "nb201"] or available[:3]
     st.session_state.setdefault("k_c_cols", default)
     st.session_state["k_c_cols"] = [k for k in st.session_state["k_c_cols"] if k in available]
-    columns = sb.multiselect("Benchmark / task", available, key="k_c_cols",
-                             format_func=lambda k: column_name(*k))
+    columns = sb.multiselect(
+        "Benchmark / task", available, key="k_c_cols", format_func=lambda k: column_name(*k)
+    )
     st.session_state.setdefault("k_c_sals", list(saliency.REGISTRY))
     sals = sb.multiselect("Saliencies", list(saliency.REGISTRY), key="k_c_sals")
     seed = common.number("Init seed", "k_c_seed", 0, 0, 2**31 - 1)
-    metric = common.choose("Mark the best by", list(METRICS), "k_c_metric", kind="radio",
-                           format_func=METRICS.get)
+    metric = common.choose(
+        "Mark the best by", list(METRICS), "k_c_metric", kind="radio", format_func=METRICS.get
+    )
     for b in unavailable:
         st.warning(common.space_problem(b))
     grid_tab, reference_tab = st.tabs(["Grid", "Reference table"])
@@ -190,27 +227,34 @@ def grid_section(columns: list[tuple[str, str]], sals: list[str], seed: int, met
         st.error(f"{col}: {message}")
     if long.empty:
         if problems:
-            common.data_missing_panel(benchmarks.DataError(next(iter(problems.values()))),
-                                      "compare")
+            common.data_missing_panel(
+                benchmarks.DataError(next(iter(problems.values()))), "compare"
+            )
         return
     tabs = st.tabs([METRICS[metric], *[v for k, v in METRICS.items() if k != metric], "n"])
     for tab, m in zip(tabs, [metric, *[k for k in METRICS if k != metric]]):
         with tab:
             text, best = grid(long, m)
-            css = best.replace({True: "font-weight: bold; background-color: #e8f4e8",
-                                False: ""})
+            css = best.replace({True: "font-weight: bold; background-color: #e8f4e8", False: ""})
             styled = text.style.apply(lambda _frame, css=css: css, axis=None)
             st.dataframe(styled)
-            st.caption("95% bootstrap intervals in brackets; "
-                       f"'{NOT_COMPUTED}': nothing cached for that setup yet.")
+            st.caption(
+                "95% bootstrap intervals in brackets; "
+                f"'{NOT_COMPUTED}': nothing cached for that setup yet."
+            )
     with tabs[-1]:
         counts = long.drop_duplicates(["column", "saliency"]).pivot(
-            index="saliency", columns="column", values="n")
+            index="saliency", columns="column", values="n"
+        )
         st.dataframe(counts)
         st.caption("Architectures with ground truth and a finite score per cell.")
-    st.download_button("Download the grid (CSV)", long.to_csv(index=False).encode(),
-                       file_name=f"ssnr_compare_seed{seed}.csv", mime="text/csv",
-                       on_click="ignore")
+    st.download_button(
+        "Download the grid (CSV)",
+        long.to_csv(index=False).encode(),
+        file_name=f"ssnr_compare_seed{seed}.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
     compute_missing(long, seed)
 
 

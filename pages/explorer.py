@@ -44,12 +44,14 @@ def upload_section(benchmark: str) -> pd.Series | None:
         try:
             cols = user_truth.columns(data)
             guess_arch = next((c for c in cols if "arch" in c.lower()), cols[0])
-            guess_val = next((c for c in cols if "acc" in c.lower() and c != guess_arch),
-                             cols[min(1, len(cols) - 1)])
-            arch_col = common.choose("Architecture column", cols, "k_up_arch", guess_arch,
-                                     container=st)
-            value_col = common.choose("Accuracy column", cols, "k_up_val", guess_val,
-                                      container=st)
+            guess_val = next(
+                (c for c in cols if "acc" in c.lower() and c != guess_arch),
+                cols[min(1, len(cols) - 1)],
+            )
+            arch_col = common.choose(
+                "Architecture column", cols, "k_up_arch", guess_arch, container=st
+            )
+            value_col = common.choose("Accuracy column", cols, "k_up_val", guess_val, container=st)
             parsed = parse_upload(data, arch_col, value_col)
         except ValueError as exc:
             st.error(f"{file.name}: {exc}")
@@ -65,15 +67,24 @@ def sidebar() -> dict:
     """All inputs, as plain values."""
     sb = st.sidebar
     sb.header("Setup")
-    benchmark = common.choose("Benchmark", list(SPACES), "k_bench",
-                              format_func=common.benchmark_label)
+    benchmark = common.choose(
+        "Benchmark", list(SPACES), "k_bench", format_func=common.benchmark_label
+    )
     task = common.choose("Task", common.tasks_of(benchmark), "k_task")
     sal = common.choose("Saliency", list(saliency.REGISTRY), "k_sal")
-    agg = common.choose("Aggregation", list(aggregation.AGGREGATIONS), "k_agg", kind="radio",
-                        format_func=aggregation.LABELS.get)
+    agg = common.choose(
+        "Aggregation",
+        list(aggregation.AGGREGATIONS),
+        "k_agg",
+        kind="radio",
+        format_func=aggregation.LABELS.get,
+    )
     st.session_state.setdefault("k_log", True)
-    log_x = sb.toggle("Log-scale score axis", key="k_log",
-                      help="Sums span many decades; a log axis cannot show scores <= 0.")
+    log_x = sb.toggle(
+        "Log-scale score axis",
+        key="k_log",
+        help="Sums span many decades; a log axis cannot show scores <= 0.",
+    )
     uploaded = upload_section(benchmark)
     sources = list(benchmarks.get_task(benchmark, task).sources)
     if uploaded is not None:
@@ -81,30 +92,54 @@ def sidebar() -> dict:
     upload_label = f"uploaded: {uploaded.name}" if uploaded is not None else "uploaded"
     labels = {**benchmarks.SOURCE_LABELS, UPLOAD: upload_label}
     source = common.choose("Ground truth", sources, "k_source", format_func=labels.get)
-    return {"benchmark": benchmark, "task": task, "saliency": sal, "agg": agg,
-            "log_x": log_x, "uploaded": uploaded, "source": source}
+    return {
+        "benchmark": benchmark,
+        "task": task,
+        "saliency": sal,
+        "agg": agg,
+        "log_x": log_x,
+        "uploaded": uploaded,
+        "source": source,
+    }
 
 
 def compute_options(total: int) -> dict:
     sb = st.sidebar
     sb.header("Sample and compute")
-    n = common.number("Sample size", "k_n", min(100, total), 1, total,
-                      help=f"Up to {total:,}: every architecture with ground truth.")
-    seed = common.number("Init seed", "k_seed", 0, 0, 2**31 - 1,
-                         help="Seeds the weights, the data batch and the sample.")
+    n = common.number(
+        "Sample size",
+        "k_n",
+        min(100, total),
+        1,
+        total,
+        help=f"Up to {total:,}: every architecture with ground truth.",
+    )
+    seed = common.number(
+        "Init seed",
+        "k_seed",
+        0,
+        0,
+        2**31 - 1,
+        help="Seeds the weights, the data batch and the sample.",
+    )
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    device = common.choose("Device", devices, "k_device",
-                           help="GPU appears when PyTorch sees one.")
+    device = common.choose("Device", devices, "k_device", help="GPU appears when PyTorch sees one.")
     workers = common.number("Worker processes", "k_workers", 1, 1, os.cpu_count() or 1)
-    boot = common.choose("Bootstrap resamples", BOOT_CHOICES, "k_boot",
-                         help="auto: 1000, fewer for large samples to answer in under a second.")
+    boot = common.choose(
+        "Bootstrap resamples",
+        BOOT_CHOICES,
+        "k_boot",
+        help="auto: 1000, fewer for large samples to answer in under a second.",
+    )
     return {"n": n, "seed": seed, "device": device, "workers": workers, "boot": boot}
 
 
 def render() -> None:
     st.title("SSNR Explorer")
-    st.caption("Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, "
-               "then compare the saliency sum, overall SSNR and layer-wise SSNR.")
+    st.caption(
+        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, "
+        "then compare the saliency sum, overall SSNR and layer-wise SSNR."
+    )
     inputs = sidebar()
     benchmark, task, agg = inputs["benchmark"], inputs["task"], inputs["agg"]
     problem = common.space_problem(benchmark)
@@ -129,17 +164,30 @@ def render() -> None:
     try:
         if inputs["source"] == UPLOAD:
             archs = common.sample_from(truth, opts["n"], opts["seed"])
-            job = jobs.Job(setup, archs_file=jobs.write_archs(archs),
-                           workers=opts["workers"], device=opts["device"])
+            job = jobs.Job(
+                setup,
+                archs_file=jobs.write_archs(archs),
+                workers=opts["workers"],
+                device=opts["device"],
+            )
         else:
-            archs = common.sample_archs(benchmark, task, None if full else opts["n"],
-                                        opts["seed"], inputs["source"], data_dir)
+            archs = common.sample_archs(
+                benchmark,
+                task,
+                None if full else opts["n"],
+                opts["seed"],
+                inputs["source"],
+                data_dir,
+            )
             default = benchmarks.get_task(benchmark, task).sources[0]
-            job = jobs.Job(setup, None if full else opts["n"],  # same key as the CLI default
-                           None if inputs["source"] == default else inputs["source"],
-                           workers=opts["workers"], device=opts["device"])
-        table = common.cached_scores(setup, archs, str(Cache().path),
-                                     common.cache_version(setup))
+            job = jobs.Job(
+                setup,
+                None if full else opts["n"],  # same key as the CLI default
+                None if inputs["source"] == default else inputs["source"],
+                workers=opts["workers"],
+                device=opts["device"],
+            )
+        table = common.cached_scores(setup, archs, str(Cache().path), common.cache_version(setup))
     except benchmarks.DataError as exc:
         common.data_missing_panel(exc, "explorer")
         return
@@ -147,13 +195,17 @@ def render() -> None:
         st.error(str(exc))
         return
 
-    st.markdown(f"**{common.benchmark_label(benchmark)} · {task} · {setup.saliency} · seed "
-                f"{setup.seed}** — {len(table):,} of {len(archs):,} sampled architectures "
-                f"scored; truth: {truth.name}")
+    st.markdown(
+        f"**{common.benchmark_label(benchmark)} · {task} · {setup.saliency} · seed "
+        f"{setup.seed}** — {len(table):,} of {len(archs):,} sampled architectures "
+        f"scored; truth: {truth.name}"
+    )
     common.job_panel(job, archs, f"{benchmark}/{task} {setup.saliency}")
     if table.empty:
-        st.info("No architecture of this sample is scored yet: compute them above, or in a "
-                "terminal with `python -m ssnr_core score` (the app reads the same cache).")
+        st.info(
+            "No architecture of this sample is scored yet: compute them above, or in a "
+            "terminal with `python -m ssnr_core score` (the app reads the same cache)."
+        )
         common.about_metrics()
         return
 
@@ -164,14 +216,21 @@ def render() -> None:
     common.metric_cards(current, n_boot)
 
     fig, hidden = common.scatter(table, truth, agg, inputs["log_x"], str(truth.name))
-    event = st.plotly_chart(fig, key="scatter", on_select="rerun",
-                            selection_mode=("box", "lasso"), config=common.PLOT_CONFIG)
+    event = st.plotly_chart(
+        fig,
+        key="scatter",
+        on_select="rerun",
+        selection_mode=("box", "lasso"),
+        config=common.PLOT_CONFIG,
+    )
     chosen = set(common.selected_archs(event))
     selection = [a for a in table.index if a in chosen]  # table order: a seeded bootstrap
     # resamples by position, so the same points give the same interval however picked
     if hidden:
-        st.caption(f"{hidden:,} architectures with a NaN or (on the log axis) non-positive "
-                   "score are not drawn.")
+        st.caption(
+            f"{hidden:,} architectures with a NaN or (on the log axis) non-positive "
+            "score are not drawn."
+        )
     st.caption("Drag a box or lasso to correlate a subset; the camera icon saves a PNG.")
 
     if selection:
@@ -179,7 +238,8 @@ def render() -> None:
         sub = table.loc[selection]
         common.metric_cards(
             common.correlate_one(sub[agg], truth, common.n_boot_for(len(sub)), setup.seed),
-            common.n_boot_for(len(sub)), prefix="selection ",
+            common.n_boot_for(len(sub)),
+            prefix="selection ",
         )
 
     st.subheader("Inspect on the layer page")
@@ -189,9 +249,10 @@ def render() -> None:
         ranked = table[agg].sort_values(ascending=False, na_position="last").index
         options = list(dict.fromkeys([*ranked[:25], *ranked[-25:]]))
     arch = st.selectbox(
-        "Architecture" + (" (from the selection)" if selection else
-                          " (the 25 highest and 25 lowest scored)"),
-        options, key="inspect_arch",
+        "Architecture"
+        + (" (from the selection)" if selection else " (the 25 highest and 25 lowest scored)"),
+        options,
+        key="inspect_arch",
         format_func=lambda a: f"{a}  ·  accuracy {truth.get(a, float('nan')):.2f}",
     )
     if st.button("Open on the layer page", key="open_layers"):
@@ -200,20 +261,31 @@ def render() -> None:
     st.subheader("All aggregations on this sample")
     # Computed last, after the page is drawn: the other two aggregations' correlations are
     # then cached, and switching the aggregation is a lookup, not a bootstrap.
-    summaries = {a: common.correlate_one(table[a], truth, n_boot, setup.seed)
-                 for a in aggregation.AGGREGATIONS}
-    rows = [{"aggregation": aggregation.LABELS[a], "spearman": s["spearman"],
-             "spearman 95% CI": common.fmt_range(s["spearman_ci95"]),
-             "kendall": s["kendall"], "kendall 95% CI": common.fmt_range(s["kendall_ci95"]),
-             "top-10% precision": s[common.TOP_K], "n": s["n"], "dropped": s["dropped"]}
-            for a, s in summaries.items()]
+    summaries = {
+        a: common.correlate_one(table[a], truth, n_boot, setup.seed)
+        for a in aggregation.AGGREGATIONS
+    }
+    rows = [
+        {
+            "aggregation": aggregation.LABELS[a],
+            "spearman": s["spearman"],
+            "spearman 95% CI": common.fmt_range(s["spearman_ci95"]),
+            "kendall": s["kendall"],
+            "kendall 95% CI": common.fmt_range(s["kendall_ci95"]),
+            "top-10% precision": s[common.TOP_K],
+            "n": s["n"],
+            "dropped": s["dropped"],
+        }
+        for a, s in summaries.items()
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     export = table.assign(accuracy=truth.reindex(table.index))
     st.download_button(
         "Download scores and accuracy (CSV)",
         lambda: export.to_csv().encode(),  # built on click, not on every rerun
         file_name=f"ssnr_{benchmark}_{task}_{setup.saliency}_seed{setup.seed}.csv",
-        mime="text/csv", on_click="ignore",
+        mime="text/csv",
+        on_click="ignore",
     )
     common.about_metrics()
 

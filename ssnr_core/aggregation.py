@@ -60,11 +60,6 @@ def merge_all(stats: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([total_n, total, _sum(m2 + dev, starts)], axis=1)
 
 
-def merge(stats: np.ndarray) -> np.ndarray:
-    """One (count, sum, M2) row for all layers of one network."""
-    return merge_all([stats])[0]
-
-
 def _sigma(n: np.ndarray, m2: np.ndarray) -> np.ndarray:
     """Population standard deviation; 0 where a layer is empty."""
     return np.sqrt(_ratio(m2, n))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ssnr_core import benchmarks, config, evaluation, saliency, scoring
+from ssnr_core import batches, benchmarks, config, evaluation, saliency, scoring
 from ssnr_core.cache import Cache, Setup
 
 
@@ -102,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{result['benchmark']}/{result['task']} {result['saliency']}: n={result['n']}, "
-        f"truth: {result['truth']}"
+        f"truth: {result['truth']}; batch: {batches.describe(setup.batch)}"
     )
     for agg in result["spearman"]:
         ci = result["ci95"][agg]

@@ -28,7 +28,7 @@ def test_aggregations_by_hand():
 def test_merge_equals_stats_of_all_values():
     rng = np.random.default_rng(0)
     layers = [rng.lognormal(30, 5, size=n) for n in (10, 1000, 3)]  # sums near 1e30
-    merged = agg.merge(agg.layer_stats(layers))
+    merged = agg.merge_all([agg.layer_stats(layers)])[0]
     whole = agg.layer_stats([np.concatenate(layers)])[0]
     np.testing.assert_allclose(merged, whole, rtol=1e-9)
 

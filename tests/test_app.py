@@ -103,17 +103,23 @@ def test_the_compute_button_scores_the_missing_architectures_in_the_background(
     at.run()
     assert not at.exception and not at.error
     assert metrics(at)["architectures"] == str(SAMPLE + 2)
-    expected = evaluation.correlate(evaluation.score_table(Cache().get(SETUP, archs)),
-                                    benchmarks.truth(SETUP.space, SETUP.task),
-                                    common.n_boot_for(SAMPLE + 2), SETUP.seed)
+    expected = evaluation.correlate(
+        evaluation.score_table(Cache().get(SETUP, archs)),
+        benchmarks.truth(SETUP.space, SETUP.task),
+        common.n_boot_for(SAMPLE + 2),
+        SETUP.seed,
+    )
     assert_cards(at, expected["sum"])
 
 
 def test_the_score_table_is_the_cores_plus_weight_counts():
     rng = np.random.default_rng(0)
-    stats = {f"a{i}": np.column_stack([rng.integers(1, 50, 4), rng.lognormal(0, 8, 4),
-                                       rng.lognormal(0, 8, 4)]).astype(float)
-             for i in range(20)}
+    stats = {
+        f"a{i}": np.column_stack(
+            [rng.integers(1, 50, 4), rng.lognormal(0, 8, 4), rng.lognormal(0, 8, 4)]
+        ).astype(float)
+        for i in range(20)
+    }
     stats["nan"] = np.array([[3.0, np.nan, 1.0]])
     table = common.score_table(stats)
     core = evaluation.score_table(stats)
@@ -140,8 +146,14 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
         assert x == table.loc[arch, "sum"] and y == truth[arch]
         assert weights == table.loc[arch, "weights"]
     # A selection event names points by their customdata, whatever their order.
-    event = {"selection": {"points": [{"point_index": 0, "customdata": [drawn[3], 1.0]},
-                                      {"point_index": 7, "customdata": [drawn[1], 1.0]}]}}
+    event = {
+        "selection": {
+            "points": [
+                {"point_index": 0, "customdata": [drawn[3], 1.0]},
+                {"point_index": 7, "customdata": [drawn[1], 1.0]},
+            ]
+        }
+    }
     assert common.selected_archs(event) == [drawn[3], drawn[1]]
     assert common.selected_archs({"selection": {"points": []}}) == []
 

@@ -28,7 +28,9 @@ def test_image_folder_batch_feeds_a_data_dependent_saliency(tmp_path, empty_cach
     archs = evaluation.sample("nb201", "cifar10", 2, 0)
     stats = scoring.score(setup, archs, empty_cache)
     assert all(np.isfinite(s).all() for s in stats.values())
-    assert empty_cache.count(setup) == 2 and empty_cache.count(Setup("nb201", "cifar10", "snip")) == 0
+    assert (
+        empty_cache.count(setup) == 2 and empty_cache.count(Setup("nb201", "cifar10", "snip")) == 0
+    )
 
 
 def test_bad_batch_sources(tmp_path):

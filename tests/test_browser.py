@@ -22,8 +22,14 @@ from ssnr_core.cache import Cache
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT_MS = 30_000
 
 
@@ -39,9 +45,22 @@ def server(cache_dir: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "SSNR_CACHE_DIR": str(cache_dir)},
     )
     url = f"http://127.0.0.1:{port}"
@@ -66,13 +85,15 @@ def server(cache_dir: Path, tmp_path: Path) -> Iterator[str]:
 
 def metric_value(page: Page, label: str) -> str:
     card = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    )
     return card.get_by_test_id("stMetricValue").inner_text()
 
 
 def expect_metric(page: Page, label: str, value: str) -> None:
     card = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    )
     expect(card.get_by_test_id("stMetricValue")).to_have_text(value, timeout=WAIT_MS)
 
 
@@ -96,8 +117,7 @@ def test_explorer_aggregation_switch_and_layer_page_in_chromium(server: str):
 
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_text("layer-wise SSNR", exact=True).click()
-            expect_metric(page, "Spearman ρ",
-                          common.fmt(expected["layerwise_ssnr"]["spearman"]))
+            expect_metric(page, "Spearman ρ", common.fmt(expected["layerwise_ssnr"]["spearman"]))
             expect_metric(page, "Kendall τ", common.fmt(expected["layerwise_ssnr"]["kendall"]))
             assert expected["layerwise_ssnr"]["spearman"] != expected["sum"]["spearman"]
             page.screenshot(path=ARTIFACTS / "explorer_layerwise.png")
@@ -114,13 +134,16 @@ def test_explorer_aggregation_switch_and_layer_page_in_chromium(server: str):
             page.mouse.move(box["x"] + 0.01 * box["width"], box["y"] + 0.01 * box["height"])
             page.mouse.down()
             for fx, fy in corners[1:]:
-                page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"],
-                                steps=5)
+                page.mouse.move(
+                    box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=5
+                )
             page.mouse.up()
-            expect(page.get_by_role("heading", name=f"Selection: {len(drawn)} architectures")
-                   ).to_be_visible(timeout=WAIT_MS)
-            expect_metric(page, "selection Spearman ρ",
-                          common.fmt(sel["layerwise_ssnr"]["spearman"]))
+            expect(
+                page.get_by_role("heading", name=f"Selection: {len(drawn)} architectures")
+            ).to_be_visible(timeout=WAIT_MS)
+            expect_metric(
+                page, "selection Spearman ρ", common.fmt(sel["layerwise_ssnr"]["spearman"])
+            )
             page.screenshot(path=ARTIFACTS / "explorer_selection.png")
 
             picker = page.get_by_test_id("stSelectbox").filter(has_text="Architecture").first
@@ -128,7 +151,8 @@ def test_explorer_aggregation_switch_and_layer_page_in_chromium(server: str):
             assert arch in archs
             page.get_by_role("button", name="Open on the layer page").click()
             expect(page.get_by_role("heading", name="Layer saliency")).to_be_visible(
-                timeout=WAIT_MS)
+                timeout=WAIT_MS
+            )
             expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=60_000)
             expect(page.get_by_text("sum (S_n)", exact=True)).to_be_visible()
             expect(page.get_by_test_id("stMain")).to_contain_text(arch)

@@ -92,7 +92,13 @@ def test_keys_separate_samples_but_not_speed_settings():
     assert base.key != jobs.Job(Setup("nb201", "cifar10", "synflow", seed=1), sample=10).key
     cmd = jobs.Job(SETUP, sample=10, truth="naslib", workers=2, device="cpu").command()
     assert cmd[1:4] == ["-m", "ssnr_core", "score"]
-    for flag, value in [("--sample", "10"), ("--truth", "naslib"), ("--workers", "2"),
-                        ("--saliency", "synflow"), ("--seed", "0"), ("--device", "cpu")]:
+    for flag, value in [
+        ("--sample", "10"),
+        ("--truth", "naslib"),
+        ("--workers", "2"),
+        ("--saliency", "synflow"),
+        ("--seed", "0"),
+        ("--device", "cpu"),
+    ]:
         assert cmd[cmd.index(flag) + 1] == value
     assert "--sample" not in jobs.Job(SETUP).command()  # None: the whole space

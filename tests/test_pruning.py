@@ -57,8 +57,9 @@ def test_snip_per_layer_runs_and_is_seeded():
     assert (rel.iloc[0, 1:] == 1).all()
 
 
-@pytest.mark.parametrize("kwargs", [{"saliency_name": "grasp"}, {"scope": "row"},
-                                    {"final_sparsity": 1.0}, {"steps": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"saliency_name": "grasp"}, {"scope": "row"}, {"final_sparsity": 1.0}, {"steps": 0}]
+)
 def test_bad_settings_raise(kwargs: dict):
     with pytest.raises(ValueError):
         pruning.prune_curve(**kwargs)

@@ -7,8 +7,10 @@ import pytest
 from ssnr_core import benchmarks, user_truth
 from ssnr_core.spaces import nb201
 
-BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|" \
-       "nor_conv_3x3~2|"
+BEST = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+    "nor_conv_3x3~2|"
+)
 
 
 def csv(*lines: str) -> bytes:
@@ -29,16 +31,16 @@ def test_cell_strings_indices_and_naslib_tuples_become_canonical():
 def test_each_bad_row_is_reported_with_its_row_number_and_reason():
     data = csv(
         "id;accuracy",
-        f"{BEST};90",            # row 2: fine
-        "|bogus~0|;50",          # row 3: malformed cell string
+        f"{BEST};90",  # row 2: fine
+        "|bogus~0|;50",  # row 3: malformed cell string
         "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|;50",  # row 4: unknown op
         f"{BEST.replace('3x3~0|+', '3x3~0|+', 1)};91",  # row 5: duplicate of row 2
-        "0;fast",                # row 6: not a number
-        ";80",                   # row 7: empty architecture
-        "1;inf",                 # row 8: not finite
-        "15625;70",              # row 9: index out of range
-        "2",                     # row 10: too few fields
-        "3;55.5",                # row 11: fine
+        "0;fast",  # row 6: not a number
+        ";80",  # row 7: empty architecture
+        "1;inf",  # row 8: not finite
+        "15625;70",  # row 9: index out of range
+        "2",  # row 10: too few fields
+        "3;55.5",  # row 11: fine
     )
     parsed = user_truth.parse(data, "id", "accuracy")
     assert len(parsed.values) == 2 and parsed.rows == 10
@@ -55,14 +57,21 @@ def test_each_bad_row_is_reported_with_its_row_number_and_reason():
     assert "expected at least 2" in by_row["row 10"]
 
 
-@pytest.mark.parametrize(("data", "args", "message"), [
-    (csv("arch,acc", f"{BEST},1"), ("arch", "accuracy"), "no column 'accuracy'"),
-    (csv("arch,acc", f"{BEST},1"), ("arch", "arch"), "different columns"),
-    (b"", ("arch", "acc"), "empty"),
-    (b"arch,acc\n\xff\xfe,1\n", ("arch", "acc"), "not UTF-8"),
-    (csv("arch,arch", "1,2"), ("arch", "arch"), "duplicate column names"),
-    (csv("arch,acc", "|x|,1", "nope,2"), ("arch", "acc"), "no usable rows; first problem: row 2"),
-])
+@pytest.mark.parametrize(
+    ("data", "args", "message"),
+    [
+        (csv("arch,acc", f"{BEST},1"), ("arch", "accuracy"), "no column 'accuracy'"),
+        (csv("arch,acc", f"{BEST},1"), ("arch", "arch"), "different columns"),
+        (b"", ("arch", "acc"), "empty"),
+        (b"arch,acc\n\xff\xfe,1\n", ("arch", "acc"), "not UTF-8"),
+        (csv("arch,arch", "1,2"), ("arch", "arch"), "duplicate column names"),
+        (
+            csv("arch,acc", "|x|,1", "nope,2"),
+            ("arch", "acc"),
+            "no usable rows; first problem: row 2",
+        ),
+    ],
+)
 def test_unusable_files_raise_a_clear_error(data: bytes, args: tuple[str, str], message: str):
     with pytest.raises(ValueError, match=message):
         user_truth.parse(data, *args)
@@ -78,8 +87,9 @@ def test_size_caps_on_bytes_and_rows():
 
 
 def test_too_many_bad_rows_are_summarised():
-    data = csv("arch,acc", *(f"|bad{i}|,1" for i in range(user_truth.MAX_MESSAGES + 5)),
-               f"{BEST},2")
+    data = csv(
+        "arch,acc", *(f"|bad{i}|,1" for i in range(user_truth.MAX_MESSAGES + 5)), f"{BEST},2"
+    )
     parsed = user_truth.parse(data, "arch", "acc")
     assert len(parsed.errors) == user_truth.MAX_MESSAGES + 1
     assert parsed.errors[-1] == "... and 5 more bad rows"

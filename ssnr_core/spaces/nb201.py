@@ -27,7 +27,6 @@ NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_
 NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 TASKS = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
-NUM_ARCHS = len(OPS) ** len(EDGES)
 SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
 
 Arch = tuple[str, ...]  # six op names in `EDGES` order
@@ -175,10 +174,3 @@ def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fr
 
 def _is_arch(arch: object) -> bool:
     return isinstance(arch, tuple) and len(arch) == 6 and all(op in OPS for op in arch)
-
-
-def all_archs() -> list[Arch]:
-    """Every cell, in benchmark index order."""
-    from ssnr_core import benchmarks
-
-    return [parse(s) for s in benchmarks.nb201_cell_strings()]
