@@ -249,6 +249,18 @@ def fmt_ci(ci: tuple[float, float]) -> str:
     return f"95% CI {fmt_range(ci)}"
 
 
+def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | None = None) -> None:
+    """A CSV download of `table` that does not rerun the page when clicked."""
+    st.download_button(
+        label,
+        lambda: table.to_csv(index=False).encode(),  # built on click, not on every rerun
+        file_name=file_name,
+        mime="text/csv",
+        on_click="ignore",
+        key=key,
+    )
+
+
 def metric_cards(summary: dict, n_boot: int, prefix: str = "") -> None:
     """Spearman and Kendall with intervals, top-10% precision, and n as metric cards."""
     cols = st.columns(4)

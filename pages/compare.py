@@ -166,12 +166,8 @@ def reference_section(seed: int) -> None:
         "Same figures as `python -m ssnr_core reproduce`; the reference column is "
         "for synflow only. n counts the cached architectures of each NASLib sample."
     )
-    st.download_button(
-        "Download the reference table (CSV)",
-        table.to_csv(index=False).encode(),
-        file_name=f"reproduce_{sal}_seed{seed}.csv",
-        mime="text/csv",
-        on_click="ignore",
+    common.download_csv(
+        "Download the reference table (CSV)", table, f"reproduce_{sal}_seed{seed}.csv"
     )
     label = common.choose(
         "Compute the rest of a column", [c for c, _ in columns], "k_c_ref_col", container=st
@@ -248,13 +244,7 @@ def grid_section(columns: list[tuple[str, str]], sals: list[str], seed: int, met
         )
         st.dataframe(counts)
         st.caption("Architectures with ground truth and a finite score per cell.")
-    st.download_button(
-        "Download the grid (CSV)",
-        long.to_csv(index=False).encode(),
-        file_name=f"ssnr_compare_seed{seed}.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
+    common.download_csv("Download the grid (CSV)", long, f"ssnr_compare_seed{seed}.csv")
     compute_missing(long, seed)
 
 

@@ -280,12 +280,10 @@ def render() -> None:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     export = table.assign(accuracy=truth.reindex(table.index))
-    st.download_button(
+    common.download_csv(
         "Download scores and accuracy (CSV)",
-        lambda: export.to_csv().encode(),  # built on click, not on every rerun
-        file_name=f"ssnr_{benchmark}_{task}_{setup.saliency}_seed{setup.seed}.csv",
-        mime="text/csv",
-        on_click="ignore",
+        export.reset_index(),
+        f"ssnr_{benchmark}_{task}_{setup.saliency}_seed{setup.seed}.csv",
     )
     common.about_metrics()
 

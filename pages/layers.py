@@ -257,12 +257,10 @@ def arch_panel(setup: Setup, arch: str, side: str, cards: bool) -> None:
     # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
     # the CSV below keeps every digit.
     st.dataframe(table.assign(**{c: table[c].map("{:.4e}".format) for c in ("S_n^l", "sigma^l")}))
-    st.download_button(
+    common.download_csv(
         "Per-layer table (CSV)",
-        table.to_csv(index=False).encode(),
-        file_name=f"layers_{setup.space}_{setup.saliency}_{side}.csv",
-        mime="text/csv",
-        on_click="ignore",
+        table,
+        f"layers_{setup.space}_{setup.saliency}_{side}.csv",
         key=f"dl_{side}",
     )
 

@@ -127,13 +127,7 @@ def render() -> None:
         f"{last['seconds']:.1f} s."
     )
     st.dataframe(table, hide_index=True)
-    st.download_button(
-        "Download the table (CSV)",
-        table.to_csv(index=False).encode(),
-        file_name=f"pruning_{sal}_{scope}_seed{seed}.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
+    common.download_csv("Download the table (CSV)", table, f"pruning_{sal}_{scope}_seed{seed}.csv")
 
 
 common.require_app()
