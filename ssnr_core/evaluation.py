@@ -13,7 +13,7 @@ def sample(
     benchmark: str, task: str, n: int | None = None, seed: int = 0, source: str | None = None
 ) -> list[str]:
     """n archs with ground truth, drawn by a seeded permutation (so a smaller sample is
-    a prefix of a larger one and shares its cache); all of them when n is None."""
+    a subset of a larger one and shares its cache); all of them when n is None."""
     archs = benchmarks.truth(benchmark, task, source).index.tolist()
     if n is None or n >= len(archs):
         return archs

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # the app's `pages` package, as `streamlit run` s
     sys.path.insert(0, str(ROOT))
 
 SETUP = Setup("nb201", "cifar10", "synflow")
-SAMPLE = 24  # seed-0 sample; a prefix of every larger seed-0 sample
+SAMPLE = 24  # seed-0 sample; a subset of every larger seed-0 sample
 
 
 @pytest.fixture(scope="session")
