@@ -70,11 +70,12 @@ def _grads(loss: torch.Tensor, weights: list[torch.Tensor], **kw: bool) -> list[
 def batchnorm_bypassed(model: nn.Module) -> Iterator[None]:
     """Swap every BatchNorm for Identity while inside, as synflow prescribes."""
     swapped = []
+    identity = nn.Identity()  # one stateless stand-in for all: building one each costs time
     for parent in model.modules():
         for key, child in parent.named_children():
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
                 swapped.append((parent, key, child))
-                setattr(parent, key, nn.Identity())
+                setattr(parent, key, identity)
     try:
         yield
     finally:
