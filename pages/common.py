@@ -155,11 +155,7 @@ def sample_archs(
 
 def sample_from(truth: pd.Series, n: int | None, seed: int) -> Archs:
     """`evaluation.sample`'s seeded draw, applied to an uploaded ground truth."""
-    archs = truth.index.tolist()
-    if n is None or n >= len(archs):
-        return Archs(archs)
-    order = np.random.default_rng(seed).permutation(len(archs))[:n]
-    return Archs([archs[i] for i in sorted(order)])
+    return Archs(evaluation.draw(truth.index.tolist(), n, seed))
 
 
 def data_missing_panel(exc: Exception, key: str) -> None:
@@ -264,26 +260,15 @@ def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | Non
 def metric_cards(summary: dict, n_boot: int, prefix: str = "") -> None:
     """Spearman and Kendall with intervals, top-10% precision, and n as metric cards."""
     cols = st.columns(4)
-    cols[0].metric(
-        f"{prefix}Spearman ρ",
-        fmt(summary["spearman"]),
-        border=True,
-        help="rank correlation of score and accuracy",
+    cards = (
+        ("spearman", "rank correlation of score and accuracy"),
+        ("kendall", "Kendall's tau-b: share of concordant minus discordant pairs"),
+        (TOP_K, "share of the top 10% by score that is in the top 10% by accuracy"),
     )
-    cols[0].caption(fmt_ci(summary["spearman_ci95"]))
-    cols[1].metric(
-        f"{prefix}Kendall τ",
-        fmt(summary["kendall"]),
-        border=True,
-        help="Kendall's tau-b: share of concordant minus discordant pairs",
-    )
-    cols[1].caption(fmt_ci(summary["kendall_ci95"]))
-    cols[2].metric(
-        f"{prefix}top-10% precision",
-        fmt(summary[TOP_K]),
-        border=True,
-        help="share of the top 10% by score that is in the top 10% by accuracy",
-    )
+    for col, (key, why) in zip(cols, cards):
+        col.metric(f"{prefix}{METRIC_LABELS[key]}", fmt(summary[key]), border=True, help=why)
+        if f"{key}_ci95" in summary:
+            col.caption(fmt_ci(summary[f"{key}_ci95"]))
     cols[3].metric(f"{prefix}architectures", f"{summary['n']:,}", border=True)
     dropped = summary["dropped"]
     cols[3].caption(

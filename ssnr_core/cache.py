@@ -60,6 +60,12 @@ def _unpack(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f8").reshape(-1, 3)
 
 
+def _where(setup: Setup) -> tuple[str, tuple]:
+    """The SQL condition selecting one setup's rows, and its parameters."""
+    fields = asdict(setup)
+    return " AND ".join(f"{k} = ?" for k in fields), tuple(fields.values())
+
+
 class Cache:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else config.cache_dir() / "stats.sqlite"
@@ -80,8 +86,7 @@ class Cache:
 
     def get(self, setup: Setup, archs: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Cached statistics for `setup`, for all archs or only those asked for."""
-        key = tuple(asdict(setup).values())
-        where = " AND ".join(f"{k} = ?" for k in asdict(setup))
+        where, key = _where(setup)
         with self._connect() as con:
             rows = con.execute(f"SELECT arch, layers FROM stats WHERE {where}", key).fetchall()
         found = {arch: _unpack(blob) for arch, blob in rows}
@@ -90,10 +95,9 @@ class Cache:
         return {a: found[a] for a in archs if a in found}
 
     def count(self, setup: Setup) -> int:
-        where = " AND ".join(f"{k} = ?" for k in asdict(setup))
+        where, key = _where(setup)
         with self._connect() as con:
-            sql = f"SELECT COUNT(*) FROM stats WHERE {where}"
-            return con.execute(sql, tuple(asdict(setup).values())).fetchone()[0]
+            return con.execute(f"SELECT COUNT(*) FROM stats WHERE {where}", key).fetchone()[0]
 
     def put(self, setup: Setup, results: Iterable[tuple[str, np.ndarray]]) -> int:
         """Store results as they come, committing each one; returns how many."""

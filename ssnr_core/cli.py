@@ -21,14 +21,20 @@ from ssnr_core.cache import Cache, Setup
 
 
 @contextmanager
-def _bar(desc: str) -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar fed by scoring's (done, total) callbacks."""
+def _bar(desc: str) -> Iterator[Callable[..., None]]:
+    """A tqdm bar fed by scoring's (done, total[, label]) callbacks. It restarts for each
+    new run or column, counting what was cached as done but not in the rate, so the
+    time estimate stays honest when a heavy space follows a cheap one."""
     bar = tqdm(desc=desc, unit="arch", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    current: list[tuple[str | None, int]] = []
 
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
+    def update(done: int, total: int, label: str | None = None) -> None:
+        if current != [(label, total)]:
+            current[:] = [(label, total)]
+            if label:
+                bar.set_description(label)
             bar.reset(total)
-            bar.update(done)  # already cached: not part of the rate
+            bar.update(done)
             bar.start_t = bar._time()
             bar.last_print_n = done
         else:
@@ -126,19 +132,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from ssnr_core import reproduce
 
     saliency.get(args.saliency)
-    bar = tqdm(desc="reproduce", unit="arch", file=sys.stderr, dynamic_ncols=True)
-    current = [""]
-
-    def progress(done: int, total: int, label: str) -> None:
-        if current[0] != label:  # a new column: restart the bar so its rate is honest
-            current[0] = label
-            bar.set_description(label)
-            bar.reset(total)
-            bar.update(done)
-            bar.start_t = bar._time()
-        bar.update(done - bar.n)
-
-    with bar:
+    with _bar("reproduce") as progress:
         table = reproduce.reproduce(
             args.saliency,
             args.sample,

@@ -14,7 +14,11 @@ def sample(
 ) -> list[str]:
     """n archs with ground truth, drawn by a seeded permutation (so a smaller sample is
     a subset of a larger one and shares its cache); all of them when n is None."""
-    archs = benchmarks.truth(benchmark, task, source).index.tolist()
+    return draw(benchmarks.truth(benchmark, task, source).index.tolist(), n, seed)
+
+
+def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
+    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth)."""
     if n is None or n >= len(archs):
         return archs
     if n < 1:

@@ -1,3 +1,4 @@
+import ast
 import json
 
 import numpy as np
@@ -35,7 +36,9 @@ def test_parse_round_trips_and_forms_agree(data_dir):
     arch = nb201.parse(BEST)
     assert nb201.to_str(arch) == BEST
     assert nb201.parse(nb201.to_naslib(arch)) == arch
-    assert nb201.parse(nb201.to_naslib(arch)) == nb201.parse(eval(nb201.to_naslib(arch)))
+    assert nb201.parse(nb201.to_naslib(arch)) == nb201.parse(
+        ast.literal_eval(nb201.to_naslib(arch))
+    )
     index = benchmarks.nb201_cell_strings().index(BEST)
     assert nb201.parse(index) == nb201.parse(str(index)) == arch
     assert canonical("nb201", "(4, 3, 3, 3, 2, 3)") == (
