@@ -1,49 +1,93 @@
-"""Ground truth: benchmark accuracies keyed by canonical architecture string.
+"""Ground truth: benchmark tasks and their accuracies, keyed by canonical architecture.
 
-Sources (files under `config.data_dir()`, see `fetch.FILES`):
-- `test200`: NAS-Bench-201's mean 200-epoch test accuracy of all 15,625 cells
-  (nasbench201/nats_bench_tss_200ep.csv);
-- `naslib`: the `val_accuracy` of NASLib's NAS-Bench-Suite-Zero samples
-  (naslib_zc/zc_*.json, ~725 archs per task), also carrying NASLib's own scores.
+Sources (see `FILES`, and ssnr_core/data/README.md for where each comes from):
+- `test200`: NAS-Bench-201's mean 200-epoch test accuracy of all 15,625 cells;
+- `naslib`: the `val_accuracy` of NASLib's NAS-Bench-Suite-Zero samples (~725 archs
+  per task), which also carry NASLib's own zero-cost scores.
+
+Every file is read from the user's data folder when it is there, else from the
+compressed copy bundled in this package, and checked before use: its SHA-256 must be
+the pinned one (a truncated or altered file is an error naming it, never a smaller
+table), so both places give the same numbers.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
+import io
 import json
-from dataclasses import dataclass
+import lzma
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import config
 from ssnr_core.spaces import canonical
+
+BUNDLED = Path(__file__).resolve().parent / "data"
 
 
 class DataError(ValueError):
-    """A benchmark file is missing or unreadable; the message says what to do."""
+    """A benchmark file is missing, unreadable or not the pinned one; the message says which."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str  # relative to a data folder; the bundled copy is `path + ".xz"`
+    sha256: str  # of the original, uncompressed file
+    rows: dict[str, int] = field(hash=False)  # expected records (per task): for messages
+
+
+NB201_CSV = DataFile(
+    "nasbench201/nats_bench_tss_200ep.csv",
+    "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e",
+    {"all": 15_625},
+)
+NASLIB_FILES = {
+    "nb201": DataFile(
+        "naslib_zc/zc_nasbench201.json",
+        "5dcbbcd56812a9f62164a376bc7df4082ab3af612082b6d26a845930e6eb8641",
+        {"cifar10": 725, "cifar100": 725, "ImageNet16-120": 724},
+    ),
+    "nb301": DataFile(
+        "naslib_zc/zc_nasbench301.json",
+        "537e9abd6f0b14fdffdfcb3c07b18a037647b5c80808b3b2cf9a51b1b491aba1",
+        {"cifar10": 725},
+    ),
+    "tnb101": DataFile(
+        "naslib_zc/zc_transbench101_micro.json",
+        "f9f2c5d6d9b9a73964f1bffb2869f218e1110755d84ddd4a46a8cf482f799cd1",
+        dict.fromkeys(
+            (
+                "class_scene",
+                "class_object",
+                "autoencoder",
+                "normal",
+                "jigsaw",
+                "room_layout",
+                "segmentsemantic",
+            ),
+            711,
+        ),
+    ),
+}
+FILES = (NB201_CSV, *NASLIB_FILES.values())
 
 
 @dataclass(frozen=True)
 class Task:
-    benchmark: str
+    space: str
     task: str
     metric: str  # what the ground-truth number is, for labels
     sources: tuple[str, ...]  # ground-truth sources, default first
     classification: bool = True  # outputs are class logits (data-dependent saliencies need it)
 
 
-_NB201_CSV = "nasbench201/nats_bench_tss_200ep.csv"
 _NB201_COLS = {
     "cifar10": "CIFAR10TestAccuracy200Epochs",
     "cifar100": "CIFAR100TestAccuracy200Epochs",
     "ImageNet16-120": "ImageNetTestAccuracy200Epochs",
-}
-NASLIB_FILES = {
-    "nb201": "naslib_zc/zc_nasbench201.json",
-    "nb301": "naslib_zc/zc_nasbench301.json",
-    "tnb101": "naslib_zc/zc_transbench101_micro.json",
 }
 _TNB_METRICS = {
     "class_scene": "validation top-1 accuracy (%)",
@@ -70,89 +114,111 @@ SOURCE_LABELS = {
 }
 
 
-def get_task(benchmark: str, task: str) -> Task:
-    if (benchmark, task) not in TASKS:
-        known = sorted({b for b, _ in TASKS})
-        if benchmark not in known:
-            raise ValueError(f"unknown benchmark {benchmark!r}; choose from {', '.join(known)}")
-        tasks = [t for b, t in TASKS if b == benchmark]
-        raise ValueError(f"unknown task {task!r} for {benchmark}; choose from {', '.join(tasks)}")
-    return TASKS[benchmark, task]
+def tasks_of(space: str) -> list[str]:
+    """The tasks of a search space, default first."""
+    tasks = [t for s, t in TASKS if s == space]
+    if not tasks:
+        known = sorted({s for s, _ in TASKS})
+        raise ValueError(f"unknown benchmark {space!r}; choose from {', '.join(known)}")
+    return tasks
 
 
-def _path(rel: str) -> Path:
-    path = config.data_dir() / rel
-    if not path.is_file():
+def get_task(space: str, task: str | None = None) -> Task:
+    """A task's description; `task=None` is the space's default (first) task."""
+    tasks = tasks_of(space)
+    task = task or tasks[0]
+    if task not in tasks:
+        raise ValueError(f"unknown task {task!r} for {space}; choose from {', '.join(tasks)}")
+    return TASKS[space, task]
+
+
+def where(file: DataFile, data_dir: Path | None = None) -> Path:
+    """The copy of `file` that is read: the data folder's, else the bundled one."""
+    if data_dir is not None and (data_dir / file.path).is_file():
+        return data_dir / file.path
+    return BUNDLED / f"{file.path}.xz"
+
+
+@lru_cache(maxsize=8)
+def read_bytes(file: DataFile, data_dir: Path | None = None) -> bytes:
+    """The verified content of a pinned file (decompressed when bundled)."""
+    path = where(file, data_dir)
+    try:
+        raw = path.read_bytes()
+        data = lzma.decompress(raw) if path.suffix == ".xz" else raw
+    except FileNotFoundError:
         raise DataError(
-            f"missing benchmark file {path}; run `python -m ssnr_core fetch` "
-            "or set SSNR_DATA_DIR to a folder that has it"
-        )
-    return path
-
-
-@lru_cache(maxsize=4)
-def _nb201_table(data_dir: Path) -> pd.DataFrame:
-    path = _path(_NB201_CSV)
-    try:
-        df = pd.read_csv(path)
-        missing = {"ArchitectureString", *_NB201_COLS.values()} - set(df.columns)
-        if missing or len(df) == 0:
-            raise DataError(f"{path} lacks columns {sorted(missing)} or rows; re-fetch it")
-        df[list(_NB201_COLS.values())] = df[list(_NB201_COLS.values())].astype(float)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot read {path} ({exc}); re-fetch it") from None
-    return df
-
-
-def nb201_cell_strings() -> list[str]:
-    """All NB201 cell strings in benchmark index order."""
-    return _nb201_table(config.data_dir())["ArchitectureString"].tolist()
-
-
-@lru_cache(maxsize=4)
-def _naslib(data_dir: Path, benchmark: str) -> dict:
-    path = _path(NASLIB_FILES[benchmark])
-    try:
-        with path.open() as fh:
-            data = json.load(fh)
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise DataError(f"{path} is not a NASLib zero-cost file; re-fetch it")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path} ({exc}); re-fetch it") from None
+            f"missing benchmark file {path}; reinstall the package, or run "
+            "`python -m ssnr_core fetch` / set SSNR_DATA_DIR to a folder that has it"
+        ) from None
+    except (OSError, lzma.LZMAError) as exc:
+        raise DataError(f"cannot read {path} ({exc}); replace or delete it") from None
+    if hashlib.sha256(data).hexdigest() != file.sha256:
+        raise DataError(f"{path} is not the pinned file ({_damage(file, data)}); replace it")
     return data
 
 
-def naslib_entries(benchmark: str, task: str) -> dict[str, dict]:
+def _damage(file: DataFile, data: bytes) -> str:
+    """Say how a file that failed its checksum differs: truncated, or altered."""
+    if file.path.endswith(".csv"):
+        found = {"all": max(0, data.count(b"\n") - 1)}
+    else:
+        try:
+            found = {k: len(v) for k, v in json.loads(data).items() if isinstance(v, dict)}
+        except (ValueError, AttributeError):
+            return "not valid JSON: truncated or altered"
+    short = [
+        f"{k}: {found.get(k, 0):,} of {n:,} rows"
+        for k, n in file.rows.items()
+        if found.get(k, 0) < n
+    ]
+    return "truncated, " + "; ".join(short) if short else "altered content, checksum differs"
+
+
+@lru_cache(maxsize=4)
+def _nb201_table(data_dir: Path | None) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(read_bytes(NB201_CSV, data_dir)))
+
+
+def nb201_cell_strings(data_dir: Path | None = None) -> list[str]:
+    """All NB201 cell strings in benchmark index order."""
+    return _nb201_table(data_dir)["ArchitectureString"].tolist()
+
+
+@lru_cache(maxsize=4)
+def _naslib(space: str, data_dir: Path | None) -> dict:
+    return json.loads(read_bytes(NASLIB_FILES[space], data_dir))
+
+
+def naslib_entries(space: str, task: str, data_dir: Path | None = None) -> dict[str, dict]:
     """NASLib's records for a task, keyed by canonical architecture string."""
-    get_task(benchmark, task)
-    data = _naslib(config.data_dir(), benchmark)
-    if task not in data:
-        raise DataError(f"{NASLIB_FILES[benchmark]} has no task {task!r}")
-    return {canonical(benchmark, key): rec for key, rec in data[task].items()}
+    get_task(space, task)
+    data = _naslib(space, data_dir)
+    return {canonical(space, key): rec for key, rec in data[task].items()}
 
 
-def truth(benchmark: str, task: str, source: str | None = None) -> pd.Series:
+def truth(
+    space: str, task: str, source: str | None = None, data_dir: Path | None = None
+) -> pd.Series:
     """Ground truth (float Series indexed by canonical arch string, name = metric)."""
-    spec = get_task(benchmark, task)
+    spec = get_task(space, task)
     source = source or spec.sources[0]
     if source not in spec.sources:
-        raise ValueError(f"{benchmark}/{task} has ground truth {', '.join(spec.sources)}")
+        raise ValueError(f"{space}/{task} has ground truth {', '.join(spec.sources)}")
     if source == "test200":
-        df = _nb201_table(config.data_dir())
-        values = df[_NB201_COLS[task]].to_numpy()
+        df = _nb201_table(data_dir)
+        values = df[_NB201_COLS[task]].to_numpy(dtype=float)
         index = [canonical("nb201", s) for s in df["ArchitectureString"]]
     else:
-        entries = naslib_entries(benchmark, task)
+        entries = naslib_entries(space, task, data_dir)
         index = list(entries)
         values = [float(rec["val_accuracy"]) for rec in entries.values()]
     return pd.Series(values, index=pd.Index(index, name="arch"), name=spec.metric, dtype=float)
 
 
-def naslib_scores(benchmark: str, task: str, proxy: str) -> pd.Series:
+def naslib_scores(space: str, task: str, proxy: str, data_dir: Path | None = None) -> pd.Series:
     """NASLib's own stored zero-cost score `proxy` for its sample (a rank reference)."""
-    entries = naslib_entries(benchmark, task)
+    entries = naslib_entries(space, task, data_dir)
     return pd.Series(
         {k: float(r[proxy]["score"]) for k, r in entries.items() if proxy in r}, dtype=float
     )

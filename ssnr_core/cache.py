@@ -12,15 +12,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ssnr_core import config
-
-# Bump when a code change alters any stored statistic: old rows stop matching.
-CODE_VERSION = "1"
+from ssnr_core.setup import Setup
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats (
@@ -29,27 +26,6 @@ CREATE TABLE IF NOT EXISTS stats (
     PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, arch)
 )
 """
-
-
-@dataclass(frozen=True)
-class Setup:
-    """Everything besides the architecture that changes a network's statistics."""
-
-    space: str
-    task: str
-    saliency: str
-    seed: int = 0
-    batch: str = "synthetic"  # "synthetic" (seeded random batch) or "images:<dir>"
-    dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
-    version: str = CODE_VERSION
-
-    def __post_init__(self) -> None:
-        if not self.dtype:
-            from ssnr_core.saliency import REGISTRY  # torch only when a key is made
-
-            known = REGISTRY.get(self.saliency)
-            dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
-            object.__setattr__(self, "dtype", dtype)
 
 
 def _pack(stats: np.ndarray) -> bytes:
@@ -66,23 +42,35 @@ def _where(setup: Setup) -> tuple[str, tuple]:
     return " AND ".join(f"{k} = ?" for k in fields), tuple(fields.values())
 
 
+class CacheError(OSError):
+    """The cache cannot be opened, read or written; the message says which file and why."""
+
+
 class Cache:
-    def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path else config.cache_dir() / "stats.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    """The statistics of one SQLite file (`Settings.cache_file`)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache folder {self.path.parent}: {exc}") from None
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
         try:
-            con.execute("PRAGMA synchronous=NORMAL")
-            with con:
-                yield con
-        finally:
-            con.close()
+            con = sqlite3.connect(self.path, timeout=30)
+            try:
+                con.execute("PRAGMA synchronous=NORMAL")
+                with con:
+                    yield con
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            raise CacheError(f"cache {self.path}: {exc}") from None
 
     def get(self, setup: Setup, archs: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Cached statistics for `setup`, for all archs or only those asked for."""

@@ -1,7 +1,9 @@
-"""Command line: `python -m ssnr_core {score,evaluate,fetch,list} ...`.
+"""Command line: `python -m ssnr_core {score,evaluate,reproduce,fetch,list} ...`.
 
-Unknown benchmark, task or saliency names, a missing data file and other bad
-input print one line on stderr and exit 2; nothing already cached is lost.
+The one CLI: the app's background jobs run `score` too, with the setup passed whole
+(`--setup JSON`) and the architectures in a file (`--archs FILE`). Unknown names, a
+missing or damaged data file, a broken cache and other bad input print one line on
+stderr and exit 2; nothing already cached is lost.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ssnr_core import batches, benchmarks, config, evaluation, saliency, scoring
-from ssnr_core.cache import Cache, Setup
+from ssnr_core import batches, benchmarks, evaluation, saliency, scoring
+from ssnr_core.cache import Cache
+from ssnr_core.settings import Settings, usable_cores
+from ssnr_core.setup import Setup
+from ssnr_core.spaces import get_space, names
+from ssnr_core.threads import set_threads
+
+MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
+MAX_SEED = 2**63 - 1  # SQLite's INTEGER
 
 
 @contextmanager
@@ -46,43 +55,92 @@ def _bar(desc: str) -> Iterator[Callable[..., None]]:
         bar.close()
 
 
-def _add_setup_args(p: argparse.ArgumentParser, sample_default: int | None) -> None:
-    p.add_argument("--benchmark", default="nb201", help="nb201, nb301 or tnb101")
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi] (argparse names the flag in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in {lo}..{hi:,}, got {value:,}")
+        return value
+
+    return parse
+
+
+def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
+    p.add_argument("--benchmark", default="nb201", help=", ".join(names()))
     p.add_argument("--task", default=None, help="default: the benchmark's first task")
     p.add_argument("--saliency", default="synflow", help=", ".join(saliency.REGISTRY))
-    p.add_argument("--sample", type=int, default=sample_default, help="archs (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="init, batch and sampling seed")
+    p.add_argument("--sample", type=_int_in(1, 10**7), default=None, help="archs (default: all)")
+    p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="init, batch, sampling")
     p.add_argument("--batch", default="synthetic", help="'synthetic' or 'images:<dir>'")
     p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
+    _add_run_args(p, settings)
+
+
+def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
+    """How fast, not what: these never change a number."""
+    cores = usable_cores()
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument(
+        "--workers",
+        type=_int_in(1, 4 * cores),
+        default=min(settings.workers, 4 * cores),
+        help=f"worker processes (default: usable cores, {settings.workers})",
+    )
+    p.add_argument("--threads", type=_int_in(1, cores), default=1, help="torch threads per process")
 
 
-def _setup(args: argparse.Namespace) -> Setup:
-    tasks = [t for b, t in benchmarks.TASKS if b == args.benchmark]
-    benchmarks.get_task(args.benchmark, args.task or (tasks[0] if tasks else ""))
-    task = args.task or tasks[0]
-    sources = benchmarks.get_task(args.benchmark, task).sources
-    if args.truth is not None and args.truth not in sources:
-        raise ValueError(f"{args.benchmark}/{task} has ground truth {', '.join(sources)}")
-    saliency.get(args.saliency)
-    if args.device.startswith("cuda"):
+def _check_device(device: str) -> str:
+    if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise ValueError("--device cuda asked for, but no CUDA device is available")
-    elif args.device != "cpu":
-        raise ValueError(f"unknown device {args.device!r}; use cpu or cuda")
-    return Setup(args.benchmark, task, args.saliency, args.seed, args.batch)
+    elif device != "cpu":
+        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+    return device
 
 
-def cmd_score(args: argparse.Namespace) -> int:
-    setup = _setup(args)
-    archs = evaluation.sample(setup.space, setup.task, args.sample, setup.seed, args.truth)
+def _setup(args: argparse.Namespace) -> Setup:
+    spec = benchmarks.get_task(args.benchmark, args.task)
+    if args.truth is not None and args.truth not in spec.sources:
+        raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(spec.sources)}")
+    saliency.get(args.saliency)
+    _check_device(args.device)
+    return Setup(spec.space, spec.task, args.saliency, args.seed, args.batch)
+
+
+def _sample(args: argparse.Namespace, setup: Setup, settings: Settings) -> list[str]:
+    archs = evaluation.sample(
+        setup.space, setup.task, None, setup.seed, args.truth, settings.data_dir
+    )
+    if args.sample is not None and args.sample > len(archs):
+        print(f"--sample {args.sample:,}: only {len(archs):,} archs; using all", file=sys.stderr)
+    return evaluation.draw(archs, args.sample, setup.seed)
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    if args.setup:
+        setup = Setup.from_json(args.setup)
+        benchmarks.get_task(setup.space, setup.task)
+        saliency.get(setup.saliency)
+        _check_device(args.device)
+    else:
+        setup = _setup(args)
+    if args.archs:
+        space = get_space(setup.space)
+        lines = [a.strip() for a in args.archs.read_text().splitlines() if a.strip()]
+        archs = list(dict.fromkeys(space.canonical(a) for a in lines))
+    else:
+        archs = _sample(args, setup, settings)
+    cache = Cache(settings.cache_file)
     with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
-        stats = scoring.score(setup, archs, Cache(), args.workers, args.device, bar)
-    print(f"{len(stats)} architectures scored and cached in {Cache().path}", file=sys.stderr)
+        stats = scoring.score(setup, archs, cache, args.workers, args.device, bar)
+    print(f"{len(stats)} architectures scored and cached in {cache.path}", file=sys.stderr)
     return 0
 
 
@@ -97,54 +155,64 @@ def _clean(obj: object) -> object:
     return obj
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     setup = _setup(args)
+    n = len(_sample(args, setup, settings)) if args.sample else None
     with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
         result = evaluation.evaluate(
-            setup, args.sample, args.truth, args.n_boot, Cache(), args.workers, args.device, bar
+            setup,
+            Cache(settings.cache_file),
+            n,
+            args.truth,
+            args.n_boot,
+            args.workers,
+            args.device,
+            bar,
+            settings.data_dir,
         )
     if args.json:
-        print(json.dumps(_clean(result)))
+        print(json.dumps(_clean(result.to_json())))
         return 0
     print(
-        f"{result['benchmark']}/{result['task']} {result['saliency']}: n={result['n']}, "
-        f"truth: {result['truth']}; batch: {batches.describe(setup.batch)}"
+        f"{setup.space}/{setup.task} {setup.saliency}: n={result.n}, truth: {result.truth}; "
+        f"batch: {result.batch}; seed {setup.seed}"
     )
-    for agg in result["spearman"]:
-        ci = result["ci95"][agg]
-        rho, tau = result["spearman"][agg], result["kendall"][agg]
+    for name, row in result.table().iterrows():
         print(
-            f"  {agg:15s} spearman {rho:.4f} [{ci['spearman'][0]:.4f}, {ci['spearman'][1]:.4f}]"
-            f"  kendall {tau:.4f} [{ci['kendall'][0]:.4f}, {ci['kendall'][1]:.4f}]"
+            f"  {name:15s} spearman {row.spearman:.4f} [{row.spearman_lo:.4f}, "
+            f"{row.spearman_hi:.4f}]  kendall {row.kendall:.4f} [{row.kendall_lo:.4f}, "
+            f"{row.kendall_hi:.4f}]"
         )
     return 0
 
 
-def cmd_fetch(args: argparse.Namespace) -> int:
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core import fetch
 
-    paths = fetch.fetch_all(args.base_url, args.only, progress=True)
-    print(f"{len(paths)} files verified in {config.data_dir()}", file=sys.stderr)
+    paths = fetch.fetch_all(args.base_url, args.only, settings.data_dir, progress=True)
+    print(f"{len(paths)} files verified in {settings.data_dir}", file=sys.stderr)
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
+def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core import reproduce
 
     saliency.get(args.saliency)
+    _check_device(args.device)
+    cache = Cache(settings.cache_file)
     with _bar("reproduce") as progress:
         table = reproduce.reproduce(
+            cache,
             args.saliency,
             args.sample,
             args.seed,
             args.n_boot,
-            Cache(),
             args.workers,
             args.device,
             progress,
             tuple(args.columns) if args.columns else None,
         )
-    csv_path, md_path = reproduce.write(table, args.saliency, args.out or Cache().path.parent)
+    csv_path, md_path = reproduce.write(table, args.saliency, args.out or settings.cache_dir)
     if args.json:
         print(json.dumps(_clean(table.to_dict(orient="records"))))
     else:
@@ -153,38 +221,39 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    for (bench, task), spec in benchmarks.TASKS.items():
-        print(f"{bench:7s} {task:16s} {spec.metric}  [truth: {', '.join(spec.sources)}]")
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    for (space, task), spec in benchmarks.TASKS.items():
+        print(f"{space:7s} {task:16s} {spec.metric}  [truth: {', '.join(spec.sources)}]")
     print("saliencies:", ", ".join(saliency.REGISTRY))
-    for setup, n in Cache().setups():
+    print("batches:", batches.describe("synthetic"))
+    for setup, n in Cache(settings.cache_file).setups():
         print(f"cached: {setup} -> {n} archs")
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: Settings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ssnr_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("score", help="compute and cache per-layer saliency statistics")
-    _add_setup_args(s, None)
+    _add_setup_args(s, settings)
+    s.add_argument("--setup", default=None, help="the whole setup as JSON (overrides the above)")
+    s.add_argument("--archs", type=Path, default=None, help="file: one architecture per line")
     s.set_defaults(func=cmd_score)
     e = sub.add_parser("evaluate", help="correlate every aggregation with ground truth")
-    _add_setup_args(e, None)
-    e.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    _add_setup_args(e, settings)
+    e.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000, help="resamples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
-    f = sub.add_parser("fetch", help="download the public benchmark files to the data directory")
+    f = sub.add_parser("fetch", help="download the public benchmark files to the data folder")
     f.add_argument("--base-url", default=None, help="mirror serving the same relative paths")
     f.add_argument("--only", nargs="*", default=None, help="relative paths to fetch")
     f.set_defaults(func=cmd_fetch)
     r = sub.add_parser("reproduce", help="the cross-benchmark Kendall table vs the reference")
     r.add_argument("--saliency", default="synflow")
-    r.add_argument("--sample", type=int, default=None, help="archs per column (default: all)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--n-boot", type=int, default=1000)
-    r.add_argument("--workers", type=int, default=1)
-    r.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    r.add_argument("--device", default="cpu")
+    r.add_argument("--sample", type=_int_in(1, 10**7), default=None, help="archs per column")
+    r.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
+    r.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000)
+    _add_run_args(r, settings)
     r.add_argument("--columns", nargs="*", help='e.g. "NB301 CIFAR-10" (default: all)')
     r.add_argument("--out", type=Path, default=None, help="folder for the CSV and Markdown")
     r.add_argument("--json", action="store_true")
@@ -193,19 +262,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if getattr(args, "threads", None):
-        import torch
-
-        # Small networks gain nothing from a second thread, and oversubscribed cores
-        # (workers, other jobs) make OpenMP threads spin: one thread is the safe default.
-        torch.set_num_threads(max(1, args.threads))
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
+    args = parser(settings).parse_args(argv)
+    set_threads(getattr(args, "threads", 1))
     try:
-        return args.func(args)
+        return args.func(args, settings)
     except KeyboardInterrupt:
         print("interrupted: finished architectures are cached; rerun to resume", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:  # DataError is a ValueError
+    except (ValueError, OSError) as exc:  # DataError is a ValueError, CacheError an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2

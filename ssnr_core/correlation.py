@@ -8,6 +8,7 @@ Pairs where either value is NaN or infinite are dropped first (`finite_pairs`);
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as st
@@ -72,17 +73,42 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def summary(
-    x: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0, k: float = 0.1
-) -> dict:
-    """Spearman, Kendall (each with a 95% interval), top-k precision and n used."""
+@dataclass(frozen=True)
+class Summary:
+    """How well one score tracks the truth: the record every table, card and JSON shows."""
+
+    n: int  # pairs used
+    dropped: int  # pairs dropped for a non-finite score or truth
+    spearman: float
+    kendall: float
+    spearman_ci95: tuple[float, float]
+    kendall_ci95: tuple[float, float]
+    top10_precision: float
+
+    def row(self) -> dict[str, float]:
+        """Flat columns for a table (`*_lo`/`*_hi` are the 95% interval)."""
+        return {
+            "n": self.n,
+            "dropped": self.dropped,
+            "spearman": self.spearman,
+            "spearman_lo": self.spearman_ci95[0],
+            "spearman_hi": self.spearman_ci95[1],
+            "kendall": self.kendall,
+            "kendall_lo": self.kendall_ci95[0],
+            "kendall_hi": self.kendall_ci95[1],
+            "top10%_precision": self.top10_precision,
+        }
+
+
+def summary(x: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Summary:
+    """Spearman, Kendall (each with a 95% interval), top-10% precision and n used."""
     fx, fy = finite_pairs(x, y)
-    return {
-        "n": len(fx),
-        "dropped": int(len(np.asarray(x)) - len(fx)),
-        "spearman": spearman(fx, fy),
-        "kendall": kendall(fx, fy),
-        "spearman_ci95": bootstrap_ci(fx, fy, spearman, n_boot, seed),
-        "kendall_ci95": bootstrap_ci(fx, fy, kendall, n_boot, seed),
-        f"top{round(k * 100)}%_precision": top_k_precision(fx, fy, k),
-    }
+    return Summary(
+        n=len(fx),
+        dropped=int(len(np.asarray(x)) - len(fx)),
+        spearman=spearman(fx, fy),
+        kendall=kendall(fx, fy),
+        spearman_ci95=bootstrap_ci(fx, fy, spearman, n_boot, seed),
+        kendall_ci95=bootstrap_ci(fx, fy, kendall, n_boot, seed),
+        top10_precision=top_k_precision(fx, fy, 0.1),
+    )

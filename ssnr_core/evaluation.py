@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from ssnr_core import aggregation, benchmarks, correlation, scoring
-from ssnr_core.cache import Cache, Setup
+from ssnr_core import aggregation, batches, benchmarks, correlation, scoring
+from ssnr_core.cache import Cache
+from ssnr_core.setup import Setup
 
 
 def sample(
-    benchmark: str, task: str, n: int | None = None, seed: int = 0, source: str | None = None
+    space: str,
+    task: str,
+    n: int | None = None,
+    seed: int = 0,
+    source: str | None = None,
+    data_dir: Path | None = None,
 ) -> list[str]:
     """n archs with ground truth, drawn by a seeded permutation (so a smaller sample is
     a subset of a larger one and shares its cache); all of them when n is None."""
-    return draw(benchmarks.truth(benchmark, task, source).index.tolist(), n, seed)
+    return draw(benchmarks.truth(space, task, source, data_dir).index.tolist(), n, seed)
 
 
 def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
@@ -34,46 +43,73 @@ def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
     )
 
 
-def correlate(table: pd.DataFrame, truth: pd.Series, n_boot: int = 1000, seed: int = 0) -> dict:
-    """{aggregation: correlation.summary} against the truth of the archs in `table`."""
+def correlate(
+    table: pd.DataFrame, truth: pd.Series, n_boot: int = 1000, seed: int = 0
+) -> dict[str, correlation.Summary]:
+    """{score column: summary} against the truth of the archs in `table`."""
     y = truth.reindex(table.index).to_numpy()
     return {
         name: correlation.summary(table[name].to_numpy(), y, n_boot, seed) for name in table.columns
     }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Correlations of every score with one ground truth, and what they were computed on."""
+
+    setup: Setup
+    truth: str  # what the ground truth is (label)
+    summaries: dict[str, correlation.Summary]  # score name -> summary
+
+    @property
+    def batch(self) -> str:
+        return batches.describe(self.setup.batch)
+
+    @property
+    def n(self) -> int:
+        return max((s.n for s in self.summaries.values()), default=0)
+
+    def table(self) -> pd.DataFrame:
+        """One row per score: n, Spearman and Kendall with intervals, top-10% precision."""
+        rows = {name: s.row() for name, s in self.summaries.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("score")
+
+    def to_json(self) -> dict:
+        """The `evaluate --json` object."""
+        s = self.summaries
+        return {
+            "benchmark": self.setup.space,
+            "task": self.setup.task,
+            "saliency": self.setup.saliency,
+            "seed": self.setup.seed,
+            "batch": self.batch,
+            "truth": self.truth,
+            "n": self.n,
+            "dropped": {k: v.dropped for k, v in s.items()},
+            "spearman": {k: v.spearman for k, v in s.items()},
+            "kendall": {k: v.kendall for k, v in s.items()},
+            "ci95": {
+                k: {"spearman": v.spearman_ci95, "kendall": v.kendall_ci95} for k, v in s.items()
+            },
+            "top10%_precision": {k: v.top10_precision for k, v in s.items()},
+        }
+
+
 def evaluate(
     setup: Setup,
+    cache: Cache,
     n: int | None = None,
     source: str | None = None,
     n_boot: int = 1000,
-    cache: Cache | None = None,
     workers: int = 1,
     device: str = "cpu",
     progress: scoring.Progress | None = None,
-) -> dict:
-    """Score what the cache lacks for the sample, then correlate (the `evaluate` JSON)."""
-    archs = sample(setup.space, setup.task, n, setup.seed, source)
+    data_dir: Path | None = None,
+) -> Evaluation:
+    """Score what the cache lacks for the sample, then correlate."""
+    archs = sample(setup.space, setup.task, n, setup.seed, source, data_dir)
     stats = scoring.score(setup, archs, cache, workers, device, progress)
-    table = score_table(stats)
-    truth = benchmarks.truth(setup.space, setup.task, source)
-    result = correlate(table, truth, n_boot, setup.seed)
+    truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
-    first = next(iter(result.values()))
-    return {
-        "benchmark": setup.space,
-        "task": setup.task,
-        "saliency": setup.saliency,
-        "seed": setup.seed,
-        "batch": setup.batch,
-        "truth": benchmarks.SOURCE_LABELS[source],
-        "n": first["n"],
-        "dropped": {k: v["dropped"] for k, v in result.items()},
-        "spearman": {k: v["spearman"] for k, v in result.items()},
-        "kendall": {k: v["kendall"] for k, v in result.items()},
-        "ci95": {
-            k: {"spearman": v["spearman_ci95"], "kendall": v["kendall_ci95"]}
-            for k, v in result.items()
-        },
-        "top10%_precision": {k: v["top10%_precision"] for k, v in result.items()},
-    }
+    summaries = correlate(score_table(stats), truth, n_boot, setup.seed)
+    return Evaluation(setup, benchmarks.SOURCE_LABELS[source], summaries)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ssnr_core import config
-
 _NASLIB = "https://raw.githubusercontent.com/automl/NASLib/{commit}/naslib/data/{name}"
 _ZC_COMMIT = "6639fd1579010457885c641553c55b0c153045aa"  # NB201 and NB301 files
 _TNB_COMMIT = "e5a821c2dadf608042e4e046e386006cf6bd0564"  # TransNAS-Bench-101 micro file
@@ -62,10 +60,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def missing(data_dir: Path | None = None) -> list[RemoteFile]:
+def missing(data_dir: Path) -> list[RemoteFile]:
     """Files not yet in the data directory."""
-    root = data_dir or config.data_dir()
-    return [f for f in FILES if not (root / f.path).is_file()]
+    return [f for f in FILES if not (data_dir / f.path).is_file()]
 
 
 def fetch_file(
@@ -107,14 +104,14 @@ def fetch_file(
 
 
 def fetch_all(
-    base_url: str | None = None,
-    only: list[str] | None = None,
-    data_dir: Path | None = None,
+    base_url: str | None,
+    only: list[str] | None,
+    data_dir: Path,
     progress: bool = False,
 ) -> list[Path]:
     """Fetch every pinned file (or those in `only`); `base_url` serves the same relative
     paths from a mirror instead of the public URLs."""
-    root = data_dir or config.data_dir()
+    root = data_dir
     chosen = [f for f in FILES if only is None or f.path in only]
     if only and len(chosen) != len(only):
         raise ValueError(f"unknown file(s) {sorted(set(only) - {f.path for f in FILES})}")

@@ -6,17 +6,18 @@ job is `python -m ssnr_core score ...` started in its own session, its output in
 log file; finished architectures land in the SQLite cache one by one, so the cache
 itself is the progress counter and nothing is lost when the job stops.
 
-One JSON lock file per job key (setup + sample, not workers/device) records the pid;
-`start` under a file lock returns the running job instead of starting a second one,
-and a rerun never kills it. `status` reads the pid and counts the cache.
+The child is the one CLI (`python -m ssnr_core score --setup JSON ...`), given the
+whole setup, with the job's settings as its environment. One JSON lock file per job
+key (setup + sample, not workers/device) records the pid; `start` under a file lock
+returns the running job instead of starting a second one, and a rerun never kills
+it. `status` reads the pid and counts the cache.
 
-Files, all under `config.cache_dir()/jobs/`: `<key>.json` (lock), `<key>.log`
+Files, all under `Settings.jobs_dir`: `<key>.json` (lock), `<key>.log`
 (output), `archs-<digest>.txt` (explicit architecture lists, for uploaded truth).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -27,11 +28,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ssnr_core import config
-from ssnr_core.cache import Cache, Setup
+from ssnr_core.cache import Cache
+from ssnr_core.settings import PROJECT_ROOT, Settings
+from ssnr_core.setup import Setup
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12
@@ -40,15 +42,17 @@ TAIL_LINES = 12
 @dataclass(frozen=True)
 class Job:
     """What to score: a seeded sample of a benchmark task (as `evaluate` draws it), or an
-    explicit list of architectures in `archs_file`. `workers` and `device` only change
-    how fast, so they are not part of the key."""
+    explicit list of architectures in `archs_file`. `settings` say where the cache and
+    the job files are; they, `workers` and `device` only change where or how fast, so
+    they are not part of the key."""
 
     setup: Setup
+    settings: Settings = field(compare=False)
     sample: int | None = None  # None: every architecture with ground truth
     truth: str | None = None  # ground-truth source the sample is drawn from
     archs_file: str | None = None  # one architecture per line, instead of a sample
-    workers: int = 1
-    device: str = "cpu"
+    workers: int | None = field(default=None, compare=False)  # None: the settings'
+    device: str = field(default="cpu", compare=False)
 
     @property
     def key(self) -> str:
@@ -60,31 +64,24 @@ class Job:
         return re.sub(r"[^A-Za-z0-9._-]", "_", raw)
 
     def command(self) -> list[str]:
-        s = self.setup
-        common = [
-            "--benchmark",
-            s.space,
-            "--task",
-            s.task,
-            "--saliency",
-            s.saliency,
-            "--seed",
-            str(s.seed),
-            "--batch",
-            s.batch,
-            "--workers",
-            str(self.workers),
-            "--device",
-            self.device,
-        ]
+        """`python -m ssnr_core score` with every field of the setup."""
+        workers = self.workers or self.settings.workers
+        cmd = [sys.executable, "-m", "ssnr_core", "score", "--setup", self.setup.to_json()]
+        cmd += ["--workers", str(workers), "--device", self.device]
         if self.archs_file:
-            return [sys.executable, "-m", "ssnr_core.jobs", self.archs_file, *common]
-        cmd = [sys.executable, "-m", "ssnr_core", "score", *common]
+            return [*cmd, "--archs", self.archs_file]
         if self.sample is not None:
             cmd += ["--sample", str(self.sample)]
         if self.truth:
             cmd += ["--truth", self.truth]
         return cmd
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: ours, with this job's settings."""
+        env = os.environ.copy()
+        env["SSNR_CACHE_DIR"] = str(self.settings.cache_dir)
+        env["SSNR_DATA_DIR"] = str(self.settings.data_dir)
+        return env
 
 
 @dataclass(frozen=True)
@@ -105,25 +102,25 @@ class JobStatus:
         return self.done / self.total if self.total else 1.0
 
 
-def jobs_dir() -> Path:
-    path = config.cache_dir() / "jobs"
+def jobs_dir(settings: Settings) -> Path:
+    path = settings.jobs_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def lock_path(job: Job) -> Path:
-    return jobs_dir() / f"{job.key}.json"
+    return jobs_dir(job.settings) / f"{job.key}.json"
 
 
 def log_path(job: Job) -> Path:
-    return jobs_dir() / f"{job.key}.log"
+    return jobs_dir(job.settings) / f"{job.key}.log"
 
 
-def write_archs(archs: Sequence[str]) -> str:
+def write_archs(archs: Sequence[str], settings: Settings) -> str:
     """Store an explicit architecture list (content-addressed); its path for `Job`."""
     text = "\n".join(archs) + "\n"
     digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-    path = jobs_dir() / f"archs-{digest}.txt"
+    path = jobs_dir(settings) / f"archs-{digest}.txt"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
@@ -134,7 +131,7 @@ def write_archs(archs: Sequence[str]) -> str:
 @contextmanager
 def _guard(job: Job) -> Iterator[None]:
     """Serialise start/stop of one job across threads and processes (flock where it exists)."""
-    path = jobs_dir() / f"{job.key}.guard"
+    path = jobs_dir(job.settings) / f"{job.key}.guard"
     with path.open("a") as fh:
         try:
             import fcntl
@@ -206,10 +203,10 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
 _DONE_MEMO: dict[tuple, int] = {}
 
 
-def _done(setup: Setup, archs: Sequence[str]) -> int:
+def _done(setup: Setup, archs: Sequence[str], settings: Settings) -> int:
     """How many of `archs` are cached. Reading 15,625 rows takes a quarter second, and
     the app asks on every rerun: remember the answer until the setup's row count moves."""
-    cache = Cache()
+    cache = Cache(settings.cache_file)
     count = cache.count(setup)
     if count == 0:
         return 0
@@ -223,7 +220,7 @@ def _done(setup: Setup, archs: Sequence[str]) -> int:
 
 def status(job: Job, archs: Sequence[str]) -> JobStatus:
     """Where the job for these architectures stands: from its pid and from the cache."""
-    done, total = _done(job.setup, archs), len(archs)
+    done, total = _done(job.setup, archs, job.settings), len(archs)
     info = _read_lock(job)
     if info is None:
         return JobStatus(False, done, total)
@@ -259,8 +256,8 @@ def start(job: Job, archs: Sequence[str]) -> JobStatus:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: survives our reruns
-                cwd=config.PROJECT_ROOT,
-                env=os.environ.copy(),
+                cwd=PROJECT_ROOT,
+                env=job.environment(),
             )
         _CHILDREN[proc.pid] = proc
         _write_lock(
@@ -295,10 +292,10 @@ def stop(job: Job, archs: Sequence[str], wait_s: float = 5.0) -> JobStatus:
     return status(job, archs)
 
 
-def active() -> list[dict]:
+def active(settings: Settings) -> list[dict]:
     """Lock records of every job running now (for an overview of background work)."""
     out = []
-    for path in sorted(jobs_dir().glob("*.json")):
+    for path in sorted(jobs_dir(settings).glob("*.json")):
         try:
             info = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -306,38 +303,3 @@ def active() -> list[dict]:
         if info.get("pid") and _alive(info["pid"])[0]:
             out.append(info)
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m ssnr_core.jobs ARCHS_FILE --benchmark ...`: score an explicit list."""
-    from ssnr_core import scoring
-
-    p = argparse.ArgumentParser(prog="python -m ssnr_core.jobs", description=main.__doc__)
-    p.add_argument("archs_file", help="one architecture per line")
-    p.add_argument("--benchmark", required=True)
-    p.add_argument("--task", required=True)
-    p.add_argument("--saliency", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", default="synthetic")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    args = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)  # as the CLI: small networks, no gain from intra-op threads
-    try:
-        archs = [a.strip() for a in Path(args.archs_file).read_text().splitlines() if a.strip()]
-        setup = Setup(args.benchmark, args.task, args.saliency, args.seed, args.batch)
-
-        def progress(done: int, total: int) -> None:
-            print(f"{done}/{total}", file=sys.stderr, flush=True)
-
-        scoring.score(setup, archs, Cache(), args.workers, args.device, progress)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

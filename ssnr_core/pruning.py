@@ -14,8 +14,6 @@ accuracy has not moved); the SSNR columns show how the normalised scores move.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssnr_core import aggregation, saliency
+from ssnr_core.threads import one_thread
 
 SALIENCIES = ("synflow", "snip")
 SCOPES = ("global", "layer")
@@ -90,19 +89,6 @@ def train(data: Digits, seed: int = 0, epochs: int = 12, batch_size: int = 64) -
     return model
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: a second intra-op thread only adds contention (4x slower on a busy
-    2-core machine, measured), so train on one and restore the setting after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((model(x).argmax(1) == y).float().mean())
 

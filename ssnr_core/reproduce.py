@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import benchmarks, evaluation, scoring
-from ssnr_core.cache import Cache, Setup
+from ssnr_core import batches, benchmarks, evaluation, scoring
+from ssnr_core.cache import Cache
 from ssnr_core.scoring import Progress
+from ssnr_core.setup import Setup
 
 AGGS = ("sum", "ssnr", "layerwise_ssnr")
 NAN = float("nan")
@@ -29,44 +30,48 @@ REFERENCE = (
 
 
 def reproduce(
+    cache: Cache,
     saliency: str = "synflow",
     sample: int | None = None,
     seed: int = 0,
     n_boot: int = 1000,
-    cache: Cache | None = None,
     workers: int = 1,
     device: str = "cpu",
     progress: Progress | None = None,
     columns: tuple[str, ...] | None = None,
     compute: bool = True,
+    batch: str = "synthetic",
 ) -> pd.DataFrame:
     """One row per benchmark column: n, our Kendall tau and 95% interval per aggregation,
     and the reference figure (only meaningful for synflow). `compute=False` uses only
     what the cache already holds (the app), so n may be smaller than the sample."""
-    cache = cache or Cache()
+    known = [label for label, *_ in REFERENCE]
+    if columns and set(columns) - set(known):
+        unknown = ", ".join(sorted(set(columns) - set(known)))
+        raise ValueError(f"unknown column(s) {unknown}; choose from {', '.join(known)}")
     rows = []
     for label, bench, task, ref in REFERENCE:
         if columns and label not in columns:
             continue
-        setup = Setup(bench, task, saliency, seed)
+        setup = Setup(bench, task, saliency, seed, batch)
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
         if compute:
             stats = scoring.score(setup, archs, cache, workers, device, _labelled(progress, label))
         else:
             stats = cache.get(setup, archs)
-        result: dict = {}
+        result = {}
         if stats:
             truth = benchmarks.truth(bench, task, "naslib")
             result = evaluation.correlate(evaluation.score_table(stats), truth, n_boot, seed)
         row = {"column": label, "benchmark": bench, "task": task, "n": 0}
+        row["batch"] = batches.describe(setup.batch)
         for agg, ref_tau in zip(AGGS, ref, strict=True):
-            found = result.get(agg, {})
-            lo, hi = found.get("kendall_ci95", (NAN, NAN))
+            found = result.get(agg)
             row |= {
-                "n": found.get("n", 0),
-                agg: found.get("kendall", NAN),
-                f"{agg}_lo": lo,
-                f"{agg}_hi": hi,
+                "n": found.n if found else 0,
+                agg: found.kendall if found else NAN,
+                f"{agg}_lo": found.kendall_ci95[0] if found else NAN,
+                f"{agg}_hi": found.kendall_ci95[1] if found else NAN,
                 f"{agg}_ref": ref_tau if saliency == "synflow" else NAN,
             }
         rows.append(row)

@@ -23,9 +23,11 @@ import torch
 from torch import nn
 
 from ssnr_core import aggregation, batches, benchmarks, saliency
-from ssnr_core.cache import Cache, Setup
+from ssnr_core.cache import Cache
+from ssnr_core.setup import Setup
 from ssnr_core.spaces import get_space
 from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.threads import set_threads
 
 Progress = Callable[[int, int], None]
 
@@ -38,7 +40,7 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     dtype = getattr(torch, setup.dtype, None)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
-    if share and getattr(space, "SHARED_SLOTS", False):
+    if share and space.shared_slots:
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
         make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
@@ -55,7 +57,7 @@ def _shared_modules(space: str, seed: int, device: str, dtype: torch.dtype) -> S
 def _batch(setup: Setup, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     space = get_space(setup.space)
     shape = space.input_shape(setup.task)
-    x, y = batches.make_batch(setup.batch, shape, space.TASKS[setup.task], setup.seed)
+    x, y = batches.make_batch(setup.batch, shape, space.tasks[setup.task], setup.seed)
     return x.to(device), y.to(device)
 
 
@@ -86,7 +88,7 @@ def network_stats(setup: Setup, arch: str, share: bool = True, device: str = "cp
 
 
 def _worker_init() -> None:
-    torch.set_num_threads(1)
+    set_threads(1)
 
 
 def _worker(job: tuple[Setup, str, str]) -> tuple[str, np.ndarray]:
@@ -111,13 +113,12 @@ def compute(
 def score(
     setup: Setup,
     archs: Sequence[str],
-    cache: Cache | None = None,
+    cache: Cache,
     workers: int = 1,
     device: str = "cpu",
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """Statistics of every arch, computing and caching only the missing ones."""
-    cache = cache or Cache()
     have = cache.get(setup, archs)
     missing = [a for a in archs if a not in have]
     done = len(have)

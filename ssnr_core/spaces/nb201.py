@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces import Space
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
@@ -27,7 +28,7 @@ NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_
 NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 TASKS = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
-SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
+
 
 Arch = tuple[str, ...]  # six op names in `EDGES` order
 
@@ -174,3 +175,22 @@ def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fr
 
 def _is_arch(arch: object) -> bool:
     return isinstance(arch, tuple) and len(arch) == 6 and all(op in OPS for op in arch)
+
+
+SPACE = Space(
+    name=NAME,
+    label="NAS-Bench-201",
+    tasks=TASKS,
+    parse=parse,
+    to_str=to_str,
+    build=build,
+    input_shape=input_shape,
+    examples=(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+        "(4, 3, 3, 3, 2, 3)",
+        "0",
+    ),
+    size=5**6,
+    indexed=True,
+)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces import Space
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
@@ -41,7 +42,7 @@ OPS = (
     "dil_conv_5x5",
 )
 TASKS = {"cifar10": 10}
-SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
+
 CONCAT = (2, 3, 4, 5)  # every intermediate node is a cell output in this space
 PAIRS = 8
 MAX_TEXT = 2000  # longest input text accepted before parsing
@@ -342,3 +343,19 @@ def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fr
     """A NB301 network for `task`, PyTorch default init (modules from `make`)."""
     check_task(TASKS, task, "NB301")
     return Network(parse(arch), TASKS[task], make)
+
+
+SPACE = Space(
+    name=NAME,
+    label="NAS-Bench-301 (DARTS)",
+    tasks=TASKS,
+    parse=parse,
+    to_str=to_str,
+    build=build,
+    input_shape=input_shape,
+    examples=(
+        "[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], "
+        "[(1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)]]",
+    ),
+    size=None,
+)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ssnr_core.spaces import Space
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
 
@@ -45,7 +46,7 @@ TASKS = {
     "normal": 3,  # surface-normal image channels
     "segmentsemantic": 17,  # per-pixel class logits
 }
-SHARED_SLOTS = True  # `build` keys modules by slot: one bank serves every arch
+
 JIGSAW_TILES = 9
 JIGSAW_TILE = (3, 64, 64)
 IMAGE = (3, 256, 256)
@@ -334,3 +335,16 @@ def build(
     if task == "segmentsemantic":
         return EncoderDecoder(arch, segmentation_decoder, n, make)
     return Classifier(arch, n, make)
+
+
+SPACE = Space(
+    name=NAME,
+    label="TransNAS-Bench-101 micro",
+    tasks=TASKS,
+    parse=parse,
+    to_str=to_str,
+    build=build,
+    input_shape=input_shape,
+    examples=("(1, 0, 0, 2, 1, 0)", "64-41414-3_33_333"),
+    size=4**6,
+)

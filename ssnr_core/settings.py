@@ -1,0 +1,55 @@
+"""One settings value per process: where user data and the cache live, how many workers.
+
+Read from the environment once, at the edge (`Settings.from_env` in the CLI's `main`
+and the app's entry point), then passed down; nothing below the edge reads the
+environment, so a test or an app session can hold its own settings side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`data_dir`: the user's data folder: `fetch` and `import-nb201` write there, and a
+    public ground-truth file found there is read instead of the copy bundled with the
+    package (both are checked against the same SHA-256). `cache_dir`: the SQLite cache
+    and the app's job files. `workers`: default scoring processes."""
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    cache_dir: Path = PROJECT_ROOT / "cache"
+    workers: int = field(default_factory=usable_cores)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """`SSNR_DATA_DIR`, `SSNR_CACHE_DIR`, `SSNR_WORKERS`, each optional."""
+        settings = cls()
+        if env.get("SSNR_DATA_DIR"):
+            settings = replace(settings, data_dir=Path(env["SSNR_DATA_DIR"]).expanduser())
+        if env.get("SSNR_CACHE_DIR"):
+            settings = replace(settings, cache_dir=Path(env["SSNR_CACHE_DIR"]).expanduser())
+        if env.get("SSNR_WORKERS", "").isdigit():
+            settings = replace(settings, workers=max(1, int(env["SSNR_WORKERS"])))
+        return settings
+
+    @property
+    def cache_file(self) -> Path:
+        return self.cache_dir / "stats.sqlite"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.cache_dir / "jobs"
