@@ -14,7 +14,7 @@ import time
 import torch
 
 from ssnr_core import benchmarks, evaluation, saliency, scoring
-from ssnr_core.cache import Setup
+from ssnr_core.setup import Setup
 
 TASKS = (
     ("nb201", "cifar10"),

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ssnr_core import aggregation, evaluation, saliency, scoring
-from ssnr_core.cache import Setup
+from ssnr_core.setup import Setup
 from ssnr_core.spaces import nb201
 
 SETUP = Setup("nb201", "cifar10", "synflow", seed=0)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
@@ -199,6 +200,8 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
 
     saliency.get(args.saliency)
     _check_device(args.device)
+    columns = tuple(args.columns) if args.columns else None
+    reproduce.chosen(columns)
     cache = Cache(settings.cache_file)
     with _bar("reproduce") as progress:
         table = reproduce.reproduce(
@@ -210,7 +213,7 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
             args.workers,
             args.device,
             progress,
-            tuple(args.columns) if args.columns else None,
+            columns,
         )
     csv_path, md_path = reproduce.write(table, args.saliency, args.out or settings.cache_dir)
     if args.json:
@@ -231,8 +234,14 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not the usage block: the flag and what is wrong with it."""
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def parser(settings: Settings) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ssnr_core", description=__doc__)
+    p = _Parser(prog="python -m ssnr_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("score", help="compute and cache per-layer saliency statistics")
     _add_setup_args(s, settings)
@@ -264,7 +273,10 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     settings = settings or Settings.from_env()
-    args = parser(settings).parse_args(argv)
+    try:
+        args = parser(settings).parse_args(argv)
+    except SystemExit as exit_:  # --help, or a bad flag (already explained in one line)
+        return int(exit_.code or 0)
     set_threads(getattr(args, "threads", 1))
     try:
         return args.func(args, settings)

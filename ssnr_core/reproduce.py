@@ -29,6 +29,15 @@ REFERENCE = (
 )
 
 
+def chosen(columns: tuple[str, ...] | None) -> list[tuple]:
+    """The rows of `REFERENCE` named by `columns` (all when None); ValueError for others."""
+    known = [label for label, *_ in REFERENCE]
+    if columns and set(columns) - set(known):
+        unknown = ", ".join(sorted(set(columns) - set(known)))
+        raise ValueError(f"unknown column(s) {unknown}; choose from {', '.join(known)}")
+    return [row for row in REFERENCE if not columns or row[0] in columns]
+
+
 def reproduce(
     cache: Cache,
     saliency: str = "synflow",
@@ -45,14 +54,8 @@ def reproduce(
     """One row per benchmark column: n, our Kendall tau and 95% interval per aggregation,
     and the reference figure (only meaningful for synflow). `compute=False` uses only
     what the cache already holds (the app), so n may be smaller than the sample."""
-    known = [label for label, *_ in REFERENCE]
-    if columns and set(columns) - set(known):
-        unknown = ", ".join(sorted(set(columns) - set(known)))
-        raise ValueError(f"unknown column(s) {unknown}; choose from {', '.join(known)}")
     rows = []
-    for label, bench, task, ref in REFERENCE:
-        if columns and label not in columns:
-            continue
+    for label, bench, task, ref in chosen(columns):
         setup = Setup(bench, task, saliency, seed, batch)
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
         if compute:

@@ -1,22 +1,24 @@
-"""Shared fixtures: one small real NB201 cache, scored once per test session."""
+"""Shared fixtures: settings in temporary folders, one small real NB201 cache scored once.
+
+Nothing here needs ../shared or the network: ground truth comes from the copies
+bundled in the package.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from ssnr_core import evaluation, scoring
-from ssnr_core.cache import Cache, Setup
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the app's `pages` package, as `streamlit run` sees it
-    sys.path.insert(0, str(ROOT))
+from ssnr_core import benchmarks, evaluation, scoring
+from ssnr_core.cache import Cache
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
+from ssnr_core.threads import one_thread
 
 SETUP = Setup("nb201", "cifar10", "synflow")
 SAMPLE = 24  # seed-0 sample; a subset of every larger seed-0 sample
@@ -28,49 +30,40 @@ def scored_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seconds); tests copy it so none sees another's writes."""
     root = tmp_path_factory.mktemp("scored")
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the CLI does: 1.3 s instead of 49 s on a busy 2-core box
-    try:
+    with one_thread():  # as the CLI does: 1.3 s instead of 49 s on a busy 2-core box
         scoring.score(SETUP, archs, Cache(root / "stats.sqlite"))
-    finally:
-        torch.set_num_threads(threads)
     return root
 
 
 @pytest.fixture
-def cache_dir(scored_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the scored cache, set as SSNR_CACHE_DIR."""
-    target = tmp_path / "cache"
-    shutil.copytree(scored_cache, target)
-    monkeypatch.setenv("SSNR_CACHE_DIR", str(target))
-    return target
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The benchmark ground truth (../shared/data, or SSNR_DATA_DIR)."""
-    from ssnr_core import config
-
-    path = config.data_dir()
-    assert (path / "nasbench201").is_dir(), f"benchmark data not found in {path}"
-    return path
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings with an empty cache and data folder, also set in the environment (for the
+    app and CLI processes, which read it once at their edge)."""
+    root = tmp_path / "ssnr"  # beside, not inside, what a test writes to tmp_path
+    made = Settings(data_dir=root / "data", cache_dir=root / "cache", workers=1)
+    monkeypatch.setenv("SSNR_DATA_DIR", str(made.data_dir))
+    monkeypatch.setenv("SSNR_CACHE_DIR", str(made.cache_dir))
+    monkeypatch.setenv("SSNR_WORKERS", "1")
+    return made
 
 
 @pytest.fixture
-def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cache:
-    """A new, empty cache, set as SSNR_CACHE_DIR."""
-    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "empty-cache"))
-    return Cache()
+def cache_dir(scored_cache: Path, settings: Settings) -> Path:
+    """The settings' cache folder, holding a private copy of the scored cache."""
+    shutil.copytree(scored_cache, settings.cache_dir)
+    return settings.cache_dir
+
+
+@pytest.fixture
+def empty_cache(settings: Settings) -> Cache:
+    return Cache(settings.cache_file)
 
 
 @functools.cache
 def naslib_json(name: str) -> dict:
-    """A NASLib zero-cost file from the data folder (SSNR_DATA_DIR, else ../shared/data)."""
-    from ssnr_core import config
-
-    path = config.data_dir() / "naslib_zc" / name
-    assert path.is_file(), f"NASLib zero-cost data not found at {path}; set SSNR_DATA_DIR"
-    return json.loads(path.read_text())
+    """A NASLib zero-cost file (the verified bundled copy)."""
+    (file,) = [f for f in benchmarks.NASLIB_FILES.values() if f.path.endswith(name)]
+    return json.loads(benchmarks.read_bytes(file))
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ssnr_core import benchmarks, cli, evaluation, scoring
-from ssnr_core.cache import Setup
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
 
 SETUP = Setup("nb201", "cifar10", "synflow", seed=0)
 
@@ -77,7 +77,7 @@ def test_evaluate_json(empty_cache, capsys):
     assert lo <= out["spearman"]["layerwise_ssnr"] <= hi
     table = evaluation.score_table(empty_cache.get(Setup("nb201", "cifar10", "synflow")))
     truth = benchmarks.truth("nb201", "cifar10")
-    expect = evaluation.correlate(table, truth, n_boot=10)["sum"]["spearman"]
+    expect = evaluation.correlate(table, truth, n_boot=10)["sum"].spearman
     assert out["spearman"]["sum"] == pytest.approx(expect)
 
 
@@ -87,7 +87,12 @@ def test_evaluate_json(empty_cache, capsys):
         (["evaluate", "--benchmark", "nb999"], "unknown benchmark 'nb999'"),
         (["evaluate", "--task", "mnist"], "unknown task 'mnist'"),
         (["score", "--saliency", "jacob"], "unknown saliency 'jacob'"),
-        (["score", "--sample", "0"], "sample size must be at least 1"),
+        (["score", "--sample", "0"], "argument --sample: must be in 1.."),
+        (["score", "--seed", "-1"], "argument --seed: must be in 0.."),
+        (["score", "--seed", "9223372036854775808"], "argument --seed: must be in 0.."),
+        (["evaluate", "--n-boot", "1000000000"], "argument --n-boot: must be in 0.."),
+        (["score", "--workers", "100"], "argument --workers: must be in 1.."),
+        (["reproduce", "--columns", "bogus"], "unknown column(s) bogus"),
         (["score", "--device", "tpu"], "unknown device"),
         (["evaluate", "--truth", "oracle"], "has ground truth"),
     ],
@@ -98,20 +103,47 @@ def test_bad_names_print_one_line_and_exit_2(args, message, empty_cache, capsys)
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_missing_and_corrupt_data_files(tmp_path, monkeypatch, capsys, empty_cache):
-    monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path / "nothing"))
+def test_damaged_data_files_are_errors_that_name_them(settings, capsys):
+    """A user's copy is read instead of the bundled one, and must be the pinned file."""
+    csv_rel = benchmarks.NB201_CSV.path
+    original = benchmarks.read_bytes(benchmarks.NB201_CSV)
+    target = settings.data_dir / csv_rel
+    target.parent.mkdir(parents=True)
+    lines = original.splitlines(keepends=True)
+    target.write_bytes(b"".join(lines[:7785]))  # header + 7,784 rows
     assert cli.main(["evaluate", "--sample", "3"]) == 2
-    assert "missing benchmark file" in capsys.readouterr().err
-    bad = tmp_path / "bad"
-    (bad / "nasbench201").mkdir(parents=True)
-    (bad / "nasbench201/nats_bench_tss_200ep.csv").write_bytes(b"\x00\xff garbage,\n1,2\n")
-    (bad / "naslib_zc").mkdir()
-    (bad / "naslib_zc/zc_nasbench201.json").write_text("{not json")
-    monkeypatch.setenv("SSNR_DATA_DIR", str(bad))
-    with pytest.raises(benchmarks.DataError, match="re-fetch"):
-        benchmarks.truth("nb201", "cifar10")
-    with pytest.raises(benchmarks.DataError, match="cannot read"):
-        benchmarks.truth("nb201", "cifar10", "naslib")
+    err = capsys.readouterr().err
+    assert str(target) in err and "truncated" in err and "7,784 of 15,625 rows" in err
+    target.write_bytes(original.replace(b"94.37", b"94.38", 1))  # one figure altered
+    with pytest.raises(benchmarks.DataError, match="altered content"):
+        benchmarks.truth("nb201", "cifar10", data_dir=settings.data_dir)
+    json_rel = benchmarks.NASLIB_FILES["nb301"].path
+    (settings.data_dir / json_rel).parent.mkdir(parents=True)
+    (settings.data_dir / json_rel).write_text("{not json")
+    with pytest.raises(benchmarks.DataError, match="not valid JSON"):
+        benchmarks.truth("nb301", "cifar10", data_dir=settings.data_dir)
+
+
+def test_bundled_copy_missing_is_one_clear_error(monkeypatch, settings, tmp_path):
+    monkeypatch.setattr(benchmarks, "BUNDLED", tmp_path / "nowhere")
+    benchmarks.read_bytes.cache_clear()
+    try:
+        with pytest.raises(benchmarks.DataError, match="missing benchmark file"):
+            benchmarks.read_bytes(benchmarks.NASLIB_FILES["tnb101"])
+    finally:
+        benchmarks.read_bytes.cache_clear()
+
+
+def test_a_data_folder_copy_is_read_and_verified(settings):
+    rel = benchmarks.NASLIB_FILES["nb201"]
+    assert benchmarks.where(rel, settings.data_dir).suffix == ".xz"  # nothing there: bundled
+    copy = settings.data_dir / rel.path
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(benchmarks.read_bytes(rel))
+    assert benchmarks.where(rel, settings.data_dir) == copy
+    assert benchmarks.truth("nb201", "cifar100", "naslib", settings.data_dir).equals(
+        benchmarks.truth("nb201", "cifar100", "naslib")
+    )
 
 
 def test_nan_saliency_is_stored_and_excluded_from_correlations(empty_cache):
@@ -121,14 +153,34 @@ def test_nan_saliency_is_stored_and_excluded_from_correlations(empty_cache):
     empty_cache.put(SETUP, stats.items())
     table = evaluation.score_table(empty_cache.get(SETUP))
     result = evaluation.correlate(table, benchmarks.truth("nb201", "cifar10"), n_boot=10)
-    assert result["sum"]["n"] == 4 and result["sum"]["dropped"] == 1
+    assert result["sum"].n == 4 and result["sum"].dropped == 1
 
 
-def test_data_dir_setting(monkeypatch, tmp_path):
-    from ssnr_core import config
+def test_settings_are_read_once_from_the_environment(tmp_path):
+    env = {"SSNR_DATA_DIR": str(tmp_path / "d"), "SSNR_CACHE_DIR": str(tmp_path / "c")}
+    made = Settings.from_env({**env, "SSNR_WORKERS": "3"})
+    assert (made.data_dir, made.cache_dir, made.workers) == (tmp_path / "d", tmp_path / "c", 3)
+    assert made.cache_file == tmp_path / "c" / "stats.sqlite"
+    default = Settings.from_env({})
+    assert default.data_dir.name == "data" and default.workers >= 1
 
-    monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path))
-    assert config.data_dir() == tmp_path
-    monkeypatch.delenv("SSNR_DATA_DIR")
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    assert config.data_dir() == (shared if shared.is_dir() else config.PROJECT_ROOT / "data")
+
+def test_setup_json_round_trip_and_rejects_other_objects():
+    setup = Setup("nb301", "cifar10", "snip", 3, "synthetic", "float32")
+    assert Setup.from_json(setup.to_json()) == setup
+    for bad in ("[]", '{"space": "nb201"}', '{"space": "a", "task": "b", "saliency": "c", "x": 1}'):
+        with pytest.raises(ValueError, match="setup"):
+            Setup.from_json(bad)
+
+
+def test_score_takes_a_whole_setup_and_an_archs_file(settings, tmp_path, capsys):
+    """The form app jobs use: every field of the setup reaches the scoring run."""
+    setup = Setup("nb201", "cifar10", "synflow", seed=2, dtype="float64")
+    archs = evaluation.sample("nb201", "cifar10", 3, seed=0)
+    listing = tmp_path / "archs.txt"
+    listing.write_text("\n".join(archs) + "\n")
+    code = cli.main(["score", "--setup", setup.to_json(), "--archs", str(listing)], settings)
+    assert code == 0, capsys.readouterr().err
+    from ssnr_core.cache import Cache
+
+    assert set(Cache(settings.cache_file).get(setup)) == set(archs)

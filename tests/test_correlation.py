@@ -25,7 +25,7 @@ def test_non_finite_pairs_are_dropped(xy):
     x2[:10] = [np.nan, np.inf, -np.inf] * 3 + [np.nan]
     assert corr.spearman(x2, y) == pytest.approx(corr.spearman(x[10:], y[10:]))
     s = corr.summary(x2, y, n_boot=50)
-    assert s["n"] == 290 and s["dropped"] == 10
+    assert s.n == 290 and s.dropped == 10
 
 
 def test_vectorised_spearman_bootstrap_equals_the_plain_loop(xy):

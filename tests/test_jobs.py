@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from ssnr_core import evaluation, jobs
-from ssnr_core.cache import Cache, Setup
+from ssnr_core.cache import Cache
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
 
 SETUP = Setup("nb201", "cifar10", "synflow")
-
-
-@pytest.fixture
-def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 def wait(job: jobs.Job, archs: list[str], timeout: float = 180) -> jobs.JobStatus:
@@ -31,31 +26,31 @@ def wait(job: jobs.Job, archs: list[str], timeout: float = 180) -> jobs.JobStatu
     raise AssertionError(f"job still running after {timeout} s: {jobs.log_path(job)}")
 
 
-def test_a_job_runs_once_and_fills_the_cache(empty_cache: Path):
+def test_a_job_runs_once_and_fills_the_cache(settings: Settings):
     archs = evaluation.sample("nb201", "cifar10", 3, 0)
-    job = jobs.Job(SETUP, sample=3)
+    job = jobs.Job(SETUP, settings, sample=3)
     first = jobs.start(job, archs)
     pid = json.loads(jobs.lock_path(job).read_text())["pid"]
     again = jobs.start(job, archs)  # a Streamlit rerun asking for the same work
     assert first.running and again.running
     assert json.loads(jobs.lock_path(job).read_text())["pid"] == pid  # not restarted
     # A different device or worker count is the same work: still the one job.
-    assert jobs.start(jobs.Job(SETUP, sample=3, workers=2), archs).running
-    assert [info["pid"] for info in jobs.active()] == [pid]
+    assert jobs.start(jobs.Job(SETUP, settings, sample=3, workers=2), archs).running
+    assert [info["pid"] for info in jobs.active(settings)] == [pid]
     done = wait(job, archs)
     assert (done.running, done.done, done.total, done.error) == (False, 3, 3, None)
     assert done.complete and done.fraction == 1.0
-    assert set(Cache().get(SETUP)) == set(archs)
+    assert set(Cache(settings.cache_file).get(SETUP)) == set(archs)
     assert "3 architectures scored" in jobs.log_path(job).read_text()
     # Nothing left to do: starting again spawns nothing.
     assert not jobs.start(job, archs).running
     assert json.loads(jobs.lock_path(job).read_text())["pid"] == pid
-    assert jobs.active() == []
+    assert jobs.active(settings) == []
 
 
-def test_a_failing_job_reports_its_error_and_log(empty_cache: Path):
+def test_a_failing_job_reports_its_error_and_log(settings: Settings):
     archs = evaluation.sample("nb201", "cifar10", 2, 0)
-    job = jobs.Job(Setup("nb201", "cifar10", "no_such_saliency"), sample=2)
+    job = jobs.Job(Setup("nb201", "cifar10", "no_such_saliency"), settings, sample=2)
     jobs.start(job, archs)
     state = wait(job, archs)
     assert not state.running and state.done == 0
@@ -63,16 +58,16 @@ def test_a_failing_job_reports_its_error_and_log(empty_cache: Path):
     assert "unknown saliency 'no_such_saliency'" in state.log_tail
 
 
-def test_an_explicit_list_is_scored_and_a_stopped_job_keeps_its_work(empty_cache: Path):
+def test_an_explicit_list_is_scored_and_a_stopped_job_keeps_its_work(settings: Settings):
     archs = evaluation.sample("nb201", "cifar10", 200, 5)
-    listed = jobs.Job(SETUP, archs_file=jobs.write_archs(archs[:2]))
-    assert jobs.write_archs(archs[:2]) == listed.archs_file  # content-addressed
-    assert "ssnr_core.jobs" in listed.command()
+    listed = jobs.Job(SETUP, settings, archs_file=jobs.write_archs(archs[:2], settings))
+    assert jobs.write_archs(archs[:2], settings) == listed.archs_file  # content-addressed
+    assert listed.command()[-2:] == ["--archs", listed.archs_file]  # the one CLI
     jobs.start(listed, archs[:2])
     assert wait(listed, archs[:2]).complete
-    assert set(Cache().get(SETUP)) == set(archs[:2])
+    assert set(Cache(settings.cache_file).get(SETUP)) == set(archs[:2])
 
-    long = jobs.Job(SETUP, archs_file=jobs.write_archs(archs))
+    long = jobs.Job(SETUP, settings, archs_file=jobs.write_archs(archs, settings))
     state = jobs.start(long, archs)
     assert state.running and state.done == 2  # the two listed above are already cached
     pid = json.loads(jobs.lock_path(long).read_text())["pid"]
@@ -81,24 +76,21 @@ def test_an_explicit_list_is_scored_and_a_stopped_job_keeps_its_work(empty_cache
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the whole process group is gone
     assert not jobs.lock_path(long).exists()
-    assert Cache().count(SETUP) >= 2  # finished work stays
+    assert Cache(settings.cache_file).count(SETUP) >= 2  # finished work stays
 
 
-def test_keys_separate_samples_but_not_speed_settings():
-    base = jobs.Job(SETUP, sample=10)
-    assert base.key == jobs.Job(SETUP, sample=10, workers=4, device="cuda").key
-    assert base.key != jobs.Job(SETUP, sample=20).key
-    assert base.key != jobs.Job(SETUP, sample=10, truth="naslib").key
-    assert base.key != jobs.Job(Setup("nb201", "cifar10", "synflow", seed=1), sample=10).key
-    cmd = jobs.Job(SETUP, sample=10, truth="naslib", workers=2, device="cpu").command()
+def test_keys_separate_samples_but_not_speed_settings(settings: Settings):
+    base = jobs.Job(SETUP, settings, sample=10)
+    assert base.key == jobs.Job(SETUP, settings, sample=10, workers=4, device="cuda").key
+    assert base.key != jobs.Job(SETUP, settings, sample=20).key
+    assert base.key != jobs.Job(SETUP, settings, sample=10, truth="naslib").key
+    assert (
+        base.key != jobs.Job(Setup("nb201", "cifar10", "synflow", seed=1), settings, sample=10).key
+    )
+    cmd = jobs.Job(SETUP, settings, sample=10, truth="naslib", workers=2, device="cpu").command()
     assert cmd[1:4] == ["-m", "ssnr_core", "score"]
-    for flag, value in [
-        ("--sample", "10"),
-        ("--truth", "naslib"),
-        ("--workers", "2"),
-        ("--saliency", "synflow"),
-        ("--seed", "0"),
-        ("--device", "cpu"),
-    ]:
+    assert Setup.from_json(cmd[cmd.index("--setup") + 1]) == SETUP  # every field, dtype too
+    for flag, value in [("--sample", "10"), ("--truth", "naslib"), ("--workers", "2")]:
         assert cmd[cmd.index(flag) + 1] == value
-    assert "--sample" not in jobs.Job(SETUP).command()  # None: the whole space
+    env = base.environment()
+    assert env["SSNR_CACHE_DIR"] == str(settings.cache_dir)

@@ -1,9 +1,9 @@
 import ast
-import json
 
 import numpy as np
 import pytest
 import torch
+from conftest import naslib_json
 
 from ssnr_core import benchmarks
 from ssnr_core.spaces import canonical, get_space, nb201
@@ -12,8 +12,8 @@ from ssnr_core.spaces.modules import SeededModules
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
-def test_param_counts_match_naslib_for_every_entry(data_dir):
-    data = json.loads((data_dir / "naslib_zc/zc_nasbench201.json").read_text())
+def test_param_counts_match_naslib_for_every_entry():
+    data = naslib_json("zc_nasbench201.json")
     bank = SeededModules(0)  # reuse built modules: assembling a network is then cheap
     checked = 0
     for task, entries in data.items():
@@ -25,14 +25,14 @@ def test_param_counts_match_naslib_for_every_entry(data_dir):
     assert checked == sum(len(v) for v in data.values()) > 2000
 
 
-def test_naslib_decoding_matches_benchmark_accuracies(data_dir):
+def test_naslib_decoding_matches_benchmark_accuracies():
     """Decoded NASLib keys must find their archs in the CSV with near-equal accuracy."""
     val = benchmarks.truth("nb201", "cifar100", "naslib")
     test = benchmarks.truth("nb201", "cifar100", "test200")
     assert np.corrcoef(val.to_numpy(), test.reindex(val.index).to_numpy())[0, 1] > 0.99
 
 
-def test_parse_round_trips_and_forms_agree(data_dir):
+def test_parse_round_trips_and_forms_agree():
     arch = nb201.parse(BEST)
     assert nb201.to_str(arch) == BEST
     assert nb201.parse(nb201.to_naslib(arch)) == arch
@@ -61,7 +61,7 @@ def test_parse_round_trips_and_forms_agree(data_dir):
         (0, 1, 2),
     ],
 )
-def test_malformed_architectures_raise_clear_errors(bad, data_dir):
+def test_malformed_architectures_raise_clear_errors(bad):
     with pytest.raises(ValueError, match=r"NAS-Bench-201|NASLib|index"):
         nb201.parse(bad)
 

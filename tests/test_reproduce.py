@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ssnr_core import benchmarks, cli, correlation, evaluation, reproduce
-from ssnr_core.cache import Setup
+from ssnr_core.setup import Setup
 
 
 def test_reproduce_small_sample_every_space(empty_cache, tmp_path, capsys):
@@ -33,5 +33,5 @@ def test_data_dependent_saliency_refuses_non_classification_tasks(empty_cache):
     setup = Setup("tnb101", "room_layout", "snip")
     arch = evaluation.sample("tnb101", "room_layout", 1, 0)
     with pytest.raises(ValueError, match="needs class labels"):
-        evaluation.evaluate(setup, 1, cache=empty_cache)
+        evaluation.evaluate(setup, empty_cache, 1)
     assert arch and np.isfinite(benchmarks.truth("tnb101", "room_layout")).all()

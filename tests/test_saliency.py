@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from ssnr_core import aggregation, saliency, scoring
-from ssnr_core.cache import Setup
+from ssnr_core.setup import Setup
 from ssnr_core.spaces import nb201
 
 
