@@ -52,7 +52,12 @@ def _add_setup_args(p: argparse.ArgumentParser, sample_default: int | None) -> N
     p.add_argument("--saliency", default="synflow", help=", ".join(saliency.REGISTRY))
     p.add_argument("--sample", type=int, default=sample_default, help="archs (default: all)")
     p.add_argument("--seed", type=int, default=0, help="init, batch and sampling seed")
-    p.add_argument("--batch", default="synthetic", help="'synthetic' or 'images:<dir>'")
+    p.add_argument(
+        "--batch",
+        default="auto",
+        help="auto (cifar10 once `fetch cifar10` ran, else synthetic), synthetic, cifar10 "
+        "or images:<dir>",
+    )
     p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
@@ -74,7 +79,8 @@ def _setup(args: argparse.Namespace) -> Setup:
             raise ValueError("--device cuda asked for, but no CUDA device is available")
     elif args.device != "cpu":
         raise ValueError(f"unknown device {args.device!r}; use cpu or cuda")
-    return Setup(args.benchmark, task, args.saliency, args.seed, args.batch)
+    batch = batches.resolve(args.batch, saliency.get(args.saliency).needs_data)
+    return Setup(args.benchmark, task, args.saliency, args.seed, batch)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -103,12 +109,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluation.evaluate(
             setup, args.sample, args.truth, args.n_boot, Cache(), args.workers, args.device, bar
         )
+    result["batch_label"] = batches.describe(setup.batch, setup.seed)
     if args.json:
         print(json.dumps(_clean(result)))
         return 0
     print(
         f"{result['benchmark']}/{result['task']} {result['saliency']}: n={result['n']}, "
-        f"truth: {result['truth']}; batch: {batches.describe(setup.batch)}"
+        f"truth: {result['truth']}; batch: {result['batch_label']}"
     )
     for agg in result["spearman"]:
         ci = result["ci95"][agg]
@@ -123,6 +130,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from ssnr_core import fetch
 
+    if args.what == "cifar10":
+        url = f"{args.base_url.rstrip('/')}/{fetch.CIFAR10.path}" if args.base_url else None
+        path = fetch.fetch_cifar10(url=url, keep_archive=args.keep_archive, progress=True)
+        print(f"CIFAR-10 batch (64 test images, seed 0) kept in {path}", file=sys.stderr)
+        return 0
     paths = fetch.fetch_all(args.base_url, args.only, progress=True)
     print(f"{len(paths)} files verified in {config.data_dir()}", file=sys.stderr)
     return 0
@@ -176,6 +188,15 @@ def parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fetch", help="download the public benchmark files to the data directory")
     f.add_argument("--base-url", default=None, help="mirror serving the same relative paths")
     f.add_argument("--only", nargs="*", default=None, help="relative paths to fetch")
+    f.add_argument(
+        "what",
+        nargs="?",
+        default="benchmarks",
+        choices=("benchmarks", "cifar10"),
+        help="benchmarks (default): the ground-truth files; cifar10: the official archive, "
+        "kept as a 64-image batch for data-dependent saliencies",
+    )
+    f.add_argument("--keep-archive", action="store_true", help="cifar10: keep the 170 MB archive")
     f.set_defaults(func=cmd_fetch)
     r = sub.add_parser("reproduce", help="the cross-benchmark Kendall table vs the reference")
     r.add_argument("--saliency", default="synflow")

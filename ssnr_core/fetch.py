@@ -299,7 +299,7 @@ def fetch_cifar10(
     url: str | None = None,
     keep_archive: bool = False,
     progress: bool = False,
-    remote: RemoteFile = CIFAR10,
+    remote: RemoteFile | None = None,
     seed: int = 0,
     size: int = 64,
 ) -> Path:
@@ -308,6 +308,7 @@ def fetch_cifar10(
     data-dependent saliencies then use. The 170 MB archive is deleted afterwards unless
     `keep_archive`; a valid batch already there makes this a no-op."""
     root = data_dir or config.data_dir()
+    remote = remote or CIFAR10
     out = root / CIFAR10_BATCH
     if out.is_file():
         try:
