@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -76,8 +77,8 @@ class ScriptedHandler(http.server.BaseHTTPRequestHandler):
     "endless" (no length, bytes forever), "liar" (announces 10x the size), "drop"
     (announces the whole body, sends a third, closes). Records each Range header."""
 
-    plan: list[str] = []
-    ranges: list[str] = []
+    plan: ClassVar[list[str]] = []
+    ranges: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -194,7 +195,7 @@ def test_stale_oversized_part_is_dropped_not_416_forever(mirror, data_dir, tmp_p
 
 
 def test_416_for_a_part_the_server_cannot_continue_restarts(scripted, tmp_path, monkeypatch):
-    url, handler = scripted
+    url, _ = scripted
     remote = _remote()
     dest = tmp_path / remote.path
     dest.parent.mkdir(parents=True)
