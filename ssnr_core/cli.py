@@ -140,6 +140,22 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_nb201(args: argparse.Namespace) -> int:
+    from ssnr_core import nb201_import
+
+    print(
+        f"import-nb201: unpickling {args.path} (torch.load / pickle runs code from the file): "
+        "do this only for a benchmark file you downloaded from its official source and trust",
+        file=sys.stderr,
+    )
+    out = args.out / Path(nb201_import.TABLE).name if args.out else None
+    path = nb201_import.import_benchmark(args.path, out, progress=True)
+    table = nb201_import.load_table(path)
+    filled = [c for c in nb201_import.COLUMNS if table[c].notna().any()]
+    print(f"{len(table)} architectures, {len(filled)} accuracy columns: {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from ssnr_core import reproduce
 
@@ -211,6 +227,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_reproduce)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
+    i = sub.add_parser(
+        "import-nb201",
+        help="one-time import of an official NAS-Bench-201 / NATS-Bench file you trust "
+        "(unpickles it) into a gzip CSV",
+    )
+    i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
+    i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
+    i.set_defaults(func=cmd_import_nb201)
     return p
 
 
