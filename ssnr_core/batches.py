@@ -47,13 +47,18 @@ def default_source(data_dir: Path | None = None) -> str:
 
 def resolve(source: str | None, needs_data: bool = True, data_dir: Path | None = None) -> str:
     """The batch key of a run: what the user asked for (`auto`/None, `synthetic`, `cifar10`,
-    `images:<dir>`), checked, made concrete and content-addressed; `none` when the
-    saliency is data-free. Call it before making a Setup. ValueError for a bad source,
-    even when the saliency ignores the batch."""
+    `images:<dir>`, or an already resolved key), checked, made concrete and
+    content-addressed; `none` when the saliency is data-free. Call it before making a
+    Setup. ValueError for a bad source, even when the saliency ignores the batch, and for
+    a resolved key whose content has changed since."""
     root = data_dir or config.data_dir()
     if source in (None, "", "auto"):
         source = default_source(root)
-    name = source.split("#", 1)[0]
+    name, _, given = source.partition("#")
+    if name == NONE:
+        if needs_data:
+            raise ValueError("this saliency needs a data batch; use auto, synthetic or cifar10")
+        return NONE
     if name == "synthetic":
         key = name
     elif name == "cifar10":
@@ -63,15 +68,17 @@ def resolve(source: str | None, needs_data: bool = True, data_dir: Path | None =
                 f"no CIFAR-10 batch at {path}; run `python -m ssnr_core fetch cifar10` "
                 "or use --batch synthetic"
             )
-        key = f"cifar10#{_cifar10_digest(path)}" if needs_data else name
+        key = f"cifar10#{_cifar10_digest(path)}" if needs_data or given else name
     elif name.startswith("images:"):
         folder = Path(name.removeprefix("images:")).expanduser().resolve()
         files = _image_files(folder)
-        key = f"images:{folder}#{_files_digest(folder, files)}" if needs_data else name
+        key = f"images:{folder}#{_files_digest(folder, files)}" if needs_data or given else name
     else:
         raise ValueError(
             f"unknown batch source {source!r}; use auto, synthetic, cifar10 or images:<dir>"
         )
+    if given and key.partition("#")[2] != given:
+        raise ValueError(f"the batch {name} changed since its key {source} was made")
     return key if needs_data else NONE
 
 

@@ -198,3 +198,15 @@ def test_evaluate_carries_the_batch_label(tmp_path, capsys, empty_cache, monkeyp
     assert out["batch_label"] == "synthetic noise batch (64 random images and labels, seed 0)"
     assert cli.main([*args, "--n-boot", "5", "--saliency", "synflow"]) == 0
     assert "batch: no batch (data-free" in capsys.readouterr().out
+
+
+def test_resolved_keys_round_trip(tmp_path):
+    folder = _image_folder(tmp_path / "imgs")
+    key = batches.resolve(f"images:{folder}", True, tmp_path)
+    assert batches.resolve(key, True, tmp_path) == key  # e.g. passed on to a background job
+    assert batches.resolve("none", False, tmp_path) == batches.NONE
+    with pytest.raises(ValueError, match="needs a data batch"):
+        batches.resolve("none", True, tmp_path)
+    (folder / "dog" / "0.png").unlink()
+    with pytest.raises(ValueError, match="changed since"):
+        batches.resolve(key, True, tmp_path)
