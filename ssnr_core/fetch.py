@@ -191,6 +191,8 @@ def _download(remote: RemoteFile, part: Path, url: str, progress: bool, made: li
                 ) from None
             if now <= before:
                 time.sleep(0.5 * (attempt + 1))  # no progress: back off a little
+        except http.client.HTTPException as exc:  # a malformed response, not a drop
+            raise ValueError(f"{remote.path}: bad HTTP response ({type(exc).__name__})") from None
     raise ValueError(f"{remote.path}: the server keeps refusing the resumed range; not saved")
 
 
