@@ -250,7 +250,7 @@ def _manual(failures: list[tuple[str, Path, str]]) -> str:
     items = "; ".join(f"{url} -> {dest} ({why})" for url, dest, why in failures)
     return (
         f"could not fetch {len(failures)} file(s): {items}. Download each by hand into "
-        "that folder, or set SSNR_DATA_DIR to a folder that has the files"
+        "that folder (then rerun), or set SSNR_DATA_DIR to a folder that has the files"
     )
 
 
