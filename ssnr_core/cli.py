@@ -77,7 +77,12 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--saliency", default="synflow", help=", ".join(saliency.REGISTRY))
     p.add_argument("--sample", type=_int_in(1, 10**7), default=None, help="archs (default: all)")
     p.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="init, batch, sampling")
-    p.add_argument("--batch", default="synthetic", help="'synthetic' or 'images:<dir>'")
+    p.add_argument(
+        "--batch",
+        default="auto",
+        help="auto (cifar10 once `fetch cifar10` ran, else synthetic), synthetic, cifar10 "
+        "or images:<dir>",
+    )
     p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
     _add_run_args(p, settings)
 
@@ -106,13 +111,14 @@ def _check_device(device: str) -> str:
     return device
 
 
-def _setup(args: argparse.Namespace) -> Setup:
+def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     spec = benchmarks.get_task(args.benchmark, args.task)
     if args.truth is not None and args.truth not in spec.sources:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(spec.sources)}")
-    saliency.get(args.saliency)
+    needs_data = saliency.get(args.saliency).needs_data
     _check_device(args.device)
-    return Setup(spec.space, spec.task, args.saliency, args.seed, args.batch)
+    batch = batches.resolve(args.batch, needs_data, settings.data_dir)
+    return Setup(spec.space, spec.task, args.saliency, args.seed, batch)
 
 
 def _sample(args: argparse.Namespace, setup: Setup, settings: Settings) -> list[str]:
@@ -128,10 +134,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if args.setup:
         setup = Setup.from_json(args.setup)
         benchmarks.get_task(setup.space, setup.task)
-        saliency.get(setup.saliency)
+        batches.resolve(setup.batch, saliency.get(setup.saliency).needs_data, settings.data_dir)
         _check_device(args.device)
     else:
-        setup = _setup(args)
+        setup = _setup(args, settings)
     if args.archs:
         space = get_space(setup.space)
         lines = [a.strip() for a in args.archs.read_text().splitlines() if a.strip()]
@@ -140,7 +146,9 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         archs = _sample(args, setup, settings)
     cache = Cache(settings.cache_file)
     with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
-        stats = scoring.score(setup, archs, cache, args.workers, args.device, bar)
+        stats = scoring.score(
+            setup, archs, cache, args.workers, args.device, bar, settings.data_dir
+        )
     print(f"{len(stats)} architectures scored and cached in {cache.path}", file=sys.stderr)
     return 0
 
@@ -157,7 +165,7 @@ def _clean(obj: object) -> object:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    setup = _setup(args)
+    setup = _setup(args, settings)
     n = len(_sample(args, setup, settings)) if args.sample else None
     with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
         result = evaluation.evaluate(
@@ -190,8 +198,33 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core import fetch
 
-    paths = fetch.fetch_all(args.base_url, args.only, settings.data_dir, progress=True)
+    if args.what == "cifar10":
+        url = f"{args.base_url.rstrip('/')}/{fetch.CIFAR10.path}" if args.base_url else None
+        path = fetch.fetch_cifar10(
+            settings.data_dir, url=url, keep_archive=args.keep_archive, progress=True
+        )
+        print(f"CIFAR-10 batch (64 test images, seed 0) kept in {path}", file=sys.stderr)
+        return 0
+    paths = fetch.fetch_all(settings.data_dir, args.base_url, args.only, progress=True)
     print(f"{len(paths)} files verified in {settings.data_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_import_nb201(args: argparse.Namespace, settings: Settings) -> int:
+    from ssnr_core import nb201_import
+
+    print(
+        f"import-nb201: unpickling {args.path} (torch.load / pickle runs code from the file): "
+        "do this only for a benchmark file you downloaded from its official source and trust",
+        file=sys.stderr,
+    )
+    out = (args.out or settings.data_dir / Path(nb201_import.TABLE).parent) / Path(
+        nb201_import.TABLE
+    ).name
+    path = nb201_import.import_benchmark(args.path, out, progress=True)
+    table = nb201_import.load_table(path)
+    filled = [c for c in nb201_import.COLUMNS if table[c].notna().any()]
+    print(f"{len(table)} architectures, {len(filled)} accuracy columns: {path}", file=sys.stderr)
     return 0
 
 
@@ -228,7 +261,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     for (space, task), spec in benchmarks.TASKS.items():
         print(f"{space:7s} {task:16s} {spec.metric}  [truth: {', '.join(spec.sources)}]")
     print("saliencies:", ", ".join(saliency.REGISTRY))
-    print("batches:", batches.describe("synthetic"))
+    print(
+        "batch for data-dependent saliencies:",
+        batches.describe(batches.default_source(settings.data_dir)),
+    )
     for setup, n in Cache(settings.cache_file).setups():
         print(f"cached: {setup} -> {n} archs")
     return 0
@@ -256,6 +292,15 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     f = sub.add_parser("fetch", help="download the public benchmark files to the data folder")
     f.add_argument("--base-url", default=None, help="mirror serving the same relative paths")
     f.add_argument("--only", nargs="*", default=None, help="relative paths to fetch")
+    f.add_argument(
+        "what",
+        nargs="?",
+        default="benchmarks",
+        choices=("benchmarks", "cifar10"),
+        help="benchmarks (default): the ground-truth files; cifar10: the official archive, "
+        "kept as a 64-image batch for data-dependent saliencies",
+    )
+    f.add_argument("--keep-archive", action="store_true", help="cifar10: keep the 170 MB archive")
     f.set_defaults(func=cmd_fetch)
     r = sub.add_parser("reproduce", help="the cross-benchmark Kendall table vs the reference")
     r.add_argument("--saliency", default="synflow")
@@ -268,6 +313,14 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_reproduce)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
+    i = sub.add_parser(
+        "import-nb201",
+        help="one-time import of an official NAS-Bench-201 / NATS-Bench file you trust "
+        "(unpickles it) into a gzip CSV",
+    )
+    i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
+    i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
+    i.set_defaults(func=cmd_import_nb201)
     return p
 
 

@@ -63,7 +63,7 @@ class Evaluation:
 
     @property
     def batch(self) -> str:
-        return batches.describe(self.setup.batch)
+        return batches.describe(self.setup.batch, self.setup.seed)
 
     @property
     def n(self) -> int:
@@ -82,7 +82,8 @@ class Evaluation:
             "task": self.setup.task,
             "saliency": self.setup.saliency,
             "seed": self.setup.seed,
-            "batch": self.batch,
+            "batch": self.setup.batch,
+            "batch_label": self.batch,
             "truth": self.truth,
             "n": self.n,
             "dropped": {k: v.dropped for k, v in s.items()},
@@ -108,7 +109,7 @@ def evaluate(
 ) -> Evaluation:
     """Score what the cache lacks for the sample, then correlate."""
     archs = sample(setup.space, setup.task, n, setup.seed, source, data_dir)
-    stats = scoring.score(setup, archs, cache, workers, device, progress)
+    stats = scoring.score(setup, archs, cache, workers, device, progress, data_dir)
     truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
     summaries = correlate(score_table(stats), truth, n_boot, setup.seed)

@@ -67,7 +67,7 @@ def reproduce(
             truth = benchmarks.truth(bench, task, "naslib")
             result = evaluation.correlate(evaluation.score_table(stats), truth, n_boot, seed)
         row = {"column": label, "benchmark": bench, "task": task, "n": 0}
-        row["batch"] = batches.describe(setup.batch)
+        row["batch"] = batches.describe(setup.batch, seed)
         for agg, ref_tau in zip(AGGS, ref, strict=True):
             found = result.get(agg)
             row |= {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,15 +55,20 @@ def _shared_modules(space: str, seed: int, device: str, dtype: torch.dtype) -> S
 
 
 @lru_cache(maxsize=4)
-def _batch(setup: Setup, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(setup: Setup, device: str, data_dir: Path | None) -> tuple[torch.Tensor, torch.Tensor]:
     space = get_space(setup.space)
     shape = space.input_shape(setup.task)
-    x, y = batches.make_batch(setup.batch, shape, space.tasks[setup.task], setup.seed)
+    classes = space.tasks[setup.task]
+    x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, data_dir=data_dir)
     return x.to(device), y.to(device)
 
 
 def saliencies(
-    setup: Setup, arch: str, share: bool = False, device: str = "cpu"
+    setup: Setup,
+    arch: str,
+    share: bool = False,
+    device: str = "cpu",
+    data_dir: Path | None = None,
 ) -> tuple[list[str], list[torch.Tensor]]:
     """Layer names and per-parameter saliency tensors of one network (float64)."""
     needs_data = saliency.get(setup.saliency).needs_data
@@ -72,7 +78,7 @@ def saliencies(
             "classification task (synflow works on every task)"
         )
     model = build_network(setup, arch, share, device)  # in train mode, as built
-    x, y = _batch(setup, device) if needs_data else _shape_only(setup, device)
+    x, y = _batch(setup, device, data_dir) if needs_data else _shape_only(setup, device)
     names = [name for name, _ in saliency.weight_layers(model)]
     return names, saliency.compute(setup.saliency, model, x, y)
 
@@ -82,32 +88,42 @@ def _shape_only(setup: Setup, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.zeros((1, *shape), device=device), torch.zeros(1, dtype=torch.long)
 
 
-def network_stats(setup: Setup, arch: str, share: bool = True, device: str = "cpu") -> np.ndarray:
+def network_stats(
+    setup: Setup,
+    arch: str,
+    share: bool = True,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+) -> np.ndarray:
     """(L, 3) statistics (count, sum, M2) of one architecture."""
-    return aggregation.layer_stats(saliencies(setup, arch, share, device)[1])
+    return aggregation.layer_stats(saliencies(setup, arch, share, device, data_dir)[1])
 
 
 def _worker_init() -> None:
     set_threads(1)
 
 
-def _worker(job: tuple[Setup, str, str]) -> tuple[str, np.ndarray]:
-    setup, arch, device = job
-    return arch, network_stats(setup, arch, device=device)
+def _worker(job: tuple[Setup, str, str, Path | None]) -> tuple[str, np.ndarray]:
+    setup, arch, device, data_dir = job
+    return arch, network_stats(setup, arch, device=device, data_dir=data_dir)
 
 
 def compute(
-    setup: Setup, archs: Iterable[str], workers: int = 1, device: str = "cpu"
+    setup: Setup,
+    archs: Iterable[str],
+    workers: int = 1,
+    device: str = "cpu",
+    data_dir: Path | None = None,
 ) -> Iterable[tuple[str, np.ndarray]]:
     """Yield (arch, stats) for each arch, in worker processes when workers > 1."""
     archs = list(archs)
     if workers <= 1 or len(archs) < 2:
         for arch in archs:
-            yield arch, network_stats(setup, arch, device=device)
+            yield arch, network_stats(setup, arch, device=device, data_dir=data_dir)
         return
     ctx = mp.get_context("spawn")  # fork after torch has threads can deadlock
     with ctx.Pool(workers, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_worker, [(setup, a, device) for a in archs])
+        yield from pool.imap_unordered(_worker, [(setup, a, device, data_dir) for a in archs])
 
 
 def score(
@@ -117,6 +133,7 @@ def score(
     workers: int = 1,
     device: str = "cpu",
     progress: Progress | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Statistics of every arch, computing and caching only the missing ones."""
     have = cache.get(setup, archs)
@@ -127,7 +144,7 @@ def score(
 
     def record() -> Iterable[tuple[str, np.ndarray]]:
         nonlocal done
-        for arch, stats in compute(setup, missing, workers, device):
+        for arch, stats in compute(setup, missing, workers, device, data_dir):
             have[arch] = stats
             done += 1
             yield arch, stats

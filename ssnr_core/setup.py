@@ -20,15 +20,17 @@ class Setup:
     task: str
     saliency: str
     seed: int = 0
-    batch: str = "synthetic"  # "synthetic" (seeded random batch) or "images:<dir>"
+    batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
     dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
     version: str = CODE_VERSION
 
     def __post_init__(self) -> None:
-        if not self.dtype:
-            from ssnr_core.saliency import REGISTRY  # torch only when a key is made
+        from ssnr_core.saliency import REGISTRY  # torch only when a key is made
 
-            known = REGISTRY.get(self.saliency)
+        known = REGISTRY.get(self.saliency)
+        if known is not None and not known.needs_data:
+            object.__setattr__(self, "batch", "none")  # no batch can change these numbers
+        if not self.dtype:
             dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
             object.__setattr__(self, "dtype", dtype)
 
