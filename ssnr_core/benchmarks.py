@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ssnr_core import fetch
 from ssnr_core.spaces import canonical
 
 BUNDLED = Path(__file__).resolve().parent / "data"
@@ -34,42 +35,32 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class DataFile:
-    path: str  # relative to a data folder; the bundled copy is `path + ".xz"`
-    sha256: str  # of the original, uncompressed file
+    remote: fetch.RemoteFile  # path, public URL, SHA-256 and size of the original
     rows: dict[str, int] = field(hash=False)  # expected records (per task): for messages
 
+    @property
+    def path(self) -> str:  # relative to a data folder; the bundled copy is `path + ".xz"`
+        return self.remote.path
 
-NB201_CSV = DataFile(
-    "nasbench201/nats_bench_tss_200ep.csv",
-    "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e",
-    {"all": 15_625},
-)
+    @property
+    def sha256(self) -> str:
+        return self.remote.sha256
+
+
+def _pinned(path: str, rows: dict[str, int]) -> DataFile:
+    return DataFile(next(f for f in fetch.FILES if f.path == path), rows)
+
+
+NB201_CSV = _pinned("nasbench201/nats_bench_tss_200ep.csv", {"all": 15_625})
+_TNB_TASKS = ("class_scene", "class_object", "autoencoder", "normal", "jigsaw")
 NASLIB_FILES = {
-    "nb201": DataFile(
-        "naslib_zc/zc_nasbench201.json",
-        "5dcbbcd56812a9f62164a376bc7df4082ab3af612082b6d26a845930e6eb8641",
-        {"cifar10": 725, "cifar100": 725, "ImageNet16-120": 724},
+    "nb201": _pinned(
+        "naslib_zc/zc_nasbench201.json", {"cifar10": 725, "cifar100": 725, "ImageNet16-120": 724}
     ),
-    "nb301": DataFile(
-        "naslib_zc/zc_nasbench301.json",
-        "537e9abd6f0b14fdffdfcb3c07b18a037647b5c80808b3b2cf9a51b1b491aba1",
-        {"cifar10": 725},
-    ),
-    "tnb101": DataFile(
+    "nb301": _pinned("naslib_zc/zc_nasbench301.json", {"cifar10": 725}),
+    "tnb101": _pinned(
         "naslib_zc/zc_transbench101_micro.json",
-        "f9f2c5d6d9b9a73964f1bffb2869f218e1110755d84ddd4a46a8cf482f799cd1",
-        dict.fromkeys(
-            (
-                "class_scene",
-                "class_object",
-                "autoencoder",
-                "normal",
-                "jigsaw",
-                "room_layout",
-                "segmentsemantic",
-            ),
-            711,
-        ),
+        dict.fromkeys((*_TNB_TASKS, "room_layout", "segmentsemantic"), 711),
     ),
 }
 FILES = (NB201_CSV, *NASLIB_FILES.values())
