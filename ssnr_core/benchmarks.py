@@ -5,6 +5,10 @@ Sources (see `FILES`, and ssnr_core/data/README.md for where each comes from):
 - `naslib`: the `val_accuracy` of NASLib's NAS-Bench-Suite-Zero samples (~725 archs
   per task), which also carry NASLib's own zero-cost scores.
 
+A user who imported an official NAS-Bench-201 / NATS-Bench file (`import-nb201`)
+also gets its accuracies as sources `official:<split>_<epochs>ep` (e.g.
+`official:valid_200ep`), mean over the trained seeds.
+
 Every file is read from the user's data folder when it is there, else from the
 compressed copy bundled in this package, and checked before use: its SHA-256 must be
 the pinned one (a truncated or altered file is an error naming it, never a smaller
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import fetch
+from ssnr_core import fetch, nb201_import
 from ssnr_core.spaces import canonical
 
 BUNDLED = Path(__file__).resolve().parent / "data"
@@ -103,6 +107,47 @@ SOURCE_LABELS = {
     "test200": "NB201 mean 200-epoch test accuracy, all 15,625 cells",
     "naslib": "NASLib NAS-Bench-Suite-Zero sample, val_accuracy",
 }
+
+
+OFFICIAL = "official:"  # prefix of the sources an imported official table provides
+
+
+def sources(space: str, task: str, data_dir: Path | None = None) -> list[str]:
+    """Every ground truth of a task, default first: the bundled ones, then those of an
+    imported official table in the data folder (columns with at least one value)."""
+    spec = get_task(space, task)
+    table = _official(data_dir) if space == "nb201" else None
+    if table is None:
+        return list(spec.sources)
+    prefix = f"{task}_"
+    found = [
+        c.removeprefix(prefix)
+        for c in nb201_import.COLUMNS
+        if c.startswith(prefix) and table[c].notna().any()
+    ]
+    return [*spec.sources, *(OFFICIAL + c for c in found)]
+
+
+def source_label(space: str, task: str, source: str) -> str:
+    """What a ground-truth source is, for every table, card and plot."""
+    if source.startswith(OFFICIAL):
+        return "official file: " + nb201_import.COLUMNS[f"{task}_{source.removeprefix(OFFICIAL)}"]
+    return SOURCE_LABELS[source]
+
+
+def _official(data_dir: Path | None) -> pd.DataFrame | None:
+    """The imported official table, when the data folder has one."""
+    if data_dir is None or not (data_dir / nb201_import.TABLE).is_file():
+        return None
+    return _official_table(data_dir / nb201_import.TABLE)
+
+
+@lru_cache(maxsize=2)
+def _official_table(path: Path) -> pd.DataFrame:
+    try:
+        return nb201_import.load_table(path)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
 
 
 def tasks_of(space: str) -> list[str]:
@@ -194,9 +239,17 @@ def truth(
     """Ground truth (float Series indexed by canonical arch string, name = metric)."""
     spec = get_task(space, task)
     source = source or spec.sources[0]
-    if source not in spec.sources:
-        raise ValueError(f"{space}/{task} has ground truth {', '.join(spec.sources)}")
-    if source == "test200":
+    known = sources(space, task, data_dir)
+    if source not in known:
+        raise ValueError(f"{space}/{task} has ground truth {', '.join(known)}")
+    if source.startswith(OFFICIAL):
+        table = _official(data_dir)
+        assert table is not None  # `sources` listed it
+        values = table[f"{task}_{source.removeprefix(OFFICIAL)}"]
+        kept = values.notna().to_numpy()
+        values = values.to_numpy(dtype=float)[kept]
+        index = [canonical("nb201", s) for s in table["arch"][kept]]
+    elif source == "test200":
         df = _nb201_table(data_dir)
         values = df[_NB201_COLS[task]].to_numpy(dtype=float)
         index = [canonical("nb201", s) for s in df["ArchitectureString"]]

@@ -83,7 +83,11 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         help="auto (cifar10 once `fetch cifar10` ran, else synthetic), synthetic, cifar10 "
         "or images:<dir>",
     )
-    p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
+    p.add_argument(
+        "--truth",
+        default=None,
+        help="test200 (NB201), naslib, or official:<split>_<N>ep after import-nb201",
+    )
     _add_run_args(p, settings)
 
 
@@ -113,8 +117,9 @@ def _check_device(device: str) -> str:
 
 def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     spec = benchmarks.get_task(args.benchmark, args.task)
-    if args.truth is not None and args.truth not in spec.sources:
-        raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(spec.sources)}")
+    known = benchmarks.sources(spec.space, spec.task, settings.data_dir)
+    if args.truth is not None and args.truth not in known:
+        raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
     needs_data = saliency.get(args.saliency).needs_data
     _check_device(args.device)
     batch = batches.resolve(args.batch, needs_data, settings.data_dir)

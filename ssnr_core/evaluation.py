@@ -113,4 +113,4 @@ def evaluate(
     truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
     summaries = correlate(score_table(stats), truth, n_boot, setup.seed)
-    return Evaluation(setup, benchmarks.SOURCE_LABELS[source], summaries)
+    return Evaluation(setup, benchmarks.source_label(setup.space, setup.task, source), summaries)

@@ -3,18 +3,18 @@ against the official APIs' own answers (mean over seeds, 200 and 12 epochs)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
+import nas_201_api
+import nats_bench
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from ssnr_core import cli, nb201_import
-
-nas_201_api = pytest.importorskip("nas_201_api")
-nats_bench = pytest.importorskip("nats_bench")
-torch = pytest.importorskip("torch")
+from ssnr_core import benchmarks, cli, nb201_import
 
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
@@ -182,3 +182,28 @@ def test_load_table_checks_columns(tmp_path):
     pd.DataFrame({"index": [0], "arch": ["x"]}).to_csv(bad, index=False, compression="gzip")
     with pytest.raises(ValueError, match="lacks columns"):
         nb201_import.load_table(bad)
+
+
+def test_an_imported_table_is_offered_as_ground_truth(settings, capsys):
+    """Every accuracy column with values becomes a source `official:<split>_<N>ep`."""
+    strings = benchmarks.nb201_cell_strings()[:40]
+    table = pd.DataFrame({"index": range(40), "arch": strings})
+    for name in nb201_import.COLUMNS:
+        table[name] = float("nan")
+    table["cifar10_valid_200ep"] = np.linspace(50, 90, 40)
+    table.loc[3, "cifar10_valid_200ep"] = float("nan")  # not evaluated: left out, not zero
+    out = settings.data_dir / nb201_import.TABLE
+    out.parent.mkdir(parents=True)
+    table.to_csv(out, index=False, compression="gzip")
+    assert benchmarks.sources("nb201", "cifar10", settings.data_dir) == [
+        "test200",
+        "naslib",
+        "official:valid_200ep",
+    ]
+    assert benchmarks.sources("nb201", "cifar100", settings.data_dir) == ["test200", "naslib"]
+    truth = benchmarks.truth("nb201", "cifar10", "official:valid_200ep", settings.data_dir)
+    assert len(truth) == 39 and truth.iloc[0] == 50.0 and strings[3] not in truth.index
+    args = ["evaluate", "--sample", "5", "--n-boot", "0", "--truth", "official:valid_200ep"]
+    assert cli.main([*args, "--json"]) == 0
+    out_json = json.loads(capsys.readouterr().out)
+    assert out_json["n"] == 5 and "validation accuracy" in out_json["truth"]
