@@ -7,103 +7,58 @@ the fraction pruned (all numbers from `ssnr_core.pruning`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-from pages import common
-from ssnr_core import aggregation, pruning
+from ssnr_app import charts, panels, widgets
+from ssnr_core import pruning
 
-COLORS = {"sum": "#d62728", "ssnr": "#2ca02c", "layerwise_ssnr": "#9467bd"}
+SCOPES = {"global": "globally (one threshold)", "layer": "per layer (same share each)"}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The demo's settings, as `pruning.prune_curve` takes them."""
+
+    saliency: str
+    scope: str
+    sparsity: float
+    steps: int
+    seed: int
+    epochs: int
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def run(sal: str, scope: str, sparsity: float, steps: int, seed: int, epochs: int) -> pd.DataFrame:
-    return pruning.prune_curve(sal, scope, sparsity, steps, seed, epochs)
+def run(demo: Demo) -> pd.DataFrame:
+    return pruning.prune_curve(
+        demo.saliency, demo.scope, demo.sparsity, demo.steps, demo.seed, demo.epochs
+    )
 
 
-def figure(table: pd.DataFrame) -> go.Figure:
-    rel = pruning.relative(table)
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        subplot_titles=("test accuracy", "score relative to the unpruned net"),
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=table["fraction_pruned"],
-            y=100 * table["test_accuracy"],
-            mode="lines+markers",
-            name="test accuracy (%)",
-            line={"color": "#1f77b4"},
-        ),
-        row=1,
-        col=1,
-    )
-    for name in aggregation.AGGREGATIONS:
-        fig.add_trace(
-            go.Scatter(
-                x=rel["fraction_pruned"],
-                y=rel[name],
-                mode="lines+markers",
-                name=aggregation.LABELS[name],
-                line={"color": COLORS.get(name)},
-                customdata=table[name],
-                hovertemplate="pruned %{x:.1%}<br>relative %{y:.3f}<br>value %{customdata:.4g}"
-                "<extra></extra>",
-            ),
-            row=2,
-            col=1,
-        )
-    fig.update_yaxes(title="%", row=1, col=1)
-    fig.update_yaxes(type="log", dtick="D2", title="value / value at 0% (log)", row=2, col=1)
-    fig.update_xaxes(title="fraction of weights pruned", tickformat=".0%", row=2, col=1)
-    fig.update_layout(
-        height=620,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.12},
-    )
-    return fig
-
-
-def render() -> None:
-    st.title("Pruning demo")
-    st.caption(
-        "Train a small CNN on scikit-learn's 8x8 digits for a few seconds, then prune "
-        "the lowest-saliency weights step by step. Watch the saliency sum fall while "
-        "accuracy holds, and compare with the SSNR scores."
-    )
+def demo_inputs() -> Demo:
+    """The settings form: nothing reruns until "Train and prune"."""
     with st.sidebar.form("prune"):
         st.header("Demo settings")
-        sal = common.choose("Saliency", pruning.SALIENCIES, "k_p_sal", container=st)
-        scope = common.choose(
+        sal = widgets.choose("Saliency", pruning.SALIENCIES, "prune_saliency", container=st)
+        scope = widgets.choose(
             "Prune",
-            pruning.SCOPES,
-            "k_p_scope",
+            list(SCOPES),
+            "prune_scope",
             kind="radio",
             container=st,
-            format_func={
-                "global": "globally (one threshold)",
-                "layer": "per layer (same share each)",
-            }.get,
+            format_func=SCOPES.get,
         )
-        st.session_state.setdefault("k_p_sparsity", 0.95)
-        sparsity = st.slider("Final sparsity", 0.5, 0.99, step=0.01, key="k_p_sparsity")
-        st.session_state.setdefault("k_p_steps", 12)
-        steps = st.slider("Steps", 4, 30, key="k_p_steps")
-        seed = common.number("Seed", "k_p_seed", 0, 0, 2**31 - 1, container=st)
-        st.session_state.setdefault("k_p_epochs", 12)
-        epochs = st.slider("Training epochs", 3, 40, key="k_p_epochs")
+        sparsity = st.slider("Final sparsity", 0.5, 0.99, 0.95, step=0.01, key="prune_sparsity")
+        steps = st.slider("Steps", 4, 30, 12, key="prune_steps")
+        seed = widgets.number("Seed", "prune_seed", 0, 0, widgets.MAX_SEED, container=st)
+        epochs = st.slider("Training epochs", 3, 40, 12, key="prune_epochs")
         st.form_submit_button("Train and prune", type="primary")
-    try:
-        with st.spinner("Training and pruning (a few seconds)…"):
-            table = run(sal, scope, float(sparsity), int(steps), int(seed), int(epochs))
-    except (ValueError, RuntimeError) as exc:
-        st.error(f"The demo failed: {exc}")
-        return
+    return Demo(str(sal), str(scope), float(sparsity), int(steps), seed, int(epochs))
+
+
+def summary_cards(table: pd.DataFrame) -> None:
     first, last = table.iloc[0], table.iloc[-1]
     cols = st.columns(4)
     cols[0].metric("trained accuracy", f"{first['test_accuracy']:.1%}", border=True)
@@ -120,15 +75,40 @@ def render() -> None:
         help="saliency sum after pruning, as a share of the unpruned network's",
         border=True,
     )
-    st.plotly_chart(figure(table), key="prune_fig", config=common.PLOT_CONFIG)
+
+
+def render() -> None:
+    st.title("Pruning demo")
     st.caption(
-        f"{int(first['remaining']):,} weights to begin with; saliency recomputed on "
-        f"the pruned network after every step; no retraining. Took "
-        f"{last['seconds']:.1f} s."
+        "Train a small CNN on scikit-learn's 8x8 digits for a few seconds, then prune "
+        "the lowest-saliency weights step by step. Watch the saliency sum fall while "
+        "accuracy holds, and compare with the SSNR scores."
+    )
+    demo = demo_inputs()
+    try:
+        with st.spinner("Training and pruning (a few seconds)…"):
+            table = run(demo)
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"The demo failed: {exc}")
+        return
+    summary_cards(table)
+    st.plotly_chart(
+        charts.pruning_curves(table, pruning.relative(table)),
+        key="prune_figure",
+        config=charts.PLOT_CONFIG,
+    )
+    st.caption(
+        f"{int(table['remaining'].iloc[0]):,} weights to begin with; test accuracy on "
+        f"scikit-learn's digits (held-out 30%), seed {demo.seed}; saliency recomputed on the "
+        f"pruned network after every step; no retraining. Took "
+        f"{table['seconds'].iloc[-1]:.1f} s."
     )
     st.dataframe(table, hide_index=True)
-    common.download_csv("Download the table (CSV)", table, f"pruning_{sal}_{scope}_seed{seed}.csv")
+    panels.download_csv(
+        "Download the table (CSV)",
+        table,
+        f"pruning_{demo.saliency}_{demo.scope}_seed{demo.seed}.csv",
+    )
 
 
-common.require_app()
 render()
