@@ -3,6 +3,10 @@
 The entry point of Streamlit's multipage app (`st.navigation`): it sets the page up,
 keeps the session's choices across pages, shows the running-jobs indicator on every
 page, then runs the chosen page script. Every number shown comes from `ssnr_core`.
+
+The page scripts live in `app_pages/`, not `pages/`: with a `pages/` folder, a fresh
+server whose first request is a page's link (a shared URL, a reload after a restart)
+runs that page alone in Streamlit's legacy folder mode, without this entry point.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ state.keep_widget_state()
 page = st.navigation(
     [
         st.Page(
-            "pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
+            "app_pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
         ),
         st.Page(state.LAYER_PAGE, title="Layer saliency", icon=":material/stacked_bar_chart:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:"),
-        st.Page("pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/table_chart:"),
+        st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
     ]
 )
 panels.jobs_indicator(loaders.settings())

@@ -46,11 +46,11 @@ def scatter(
         )
     )
     fig.update_layout(
-        title={"text": title, "font": {"size": 13}},
+        title={"text": title, "font": {"size": 13}, "y": 0.97, "yanchor": "top"},
         xaxis_title=aggregation.LABELS[agg] + (" (log)" if log_x else ""),
         yaxis_title=str(truth.name),
-        height=520,
-        margin=MARGIN,
+        height=540,
+        margin={**MARGIN, "t": 80},
         dragmode="lasso",
         uirevision=agg,
     )

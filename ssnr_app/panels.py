@@ -272,14 +272,14 @@ def jobs_indicator(config: Settings) -> None:
                 f"{s.space}/{s.task} {s.saliency} · seed {s.seed} · {r.total:,} archs · "
                 f"{fmt_duration(time.time() - r.started)}"
             )
-            left, right = box.columns([4, 1], vertical_alignment="center")
-            left.caption(text)
-            right.button(
+            box.caption(text)
+            box.button(
                 "Stop",
                 key=f"indicator_stop_{r.job.key}",
                 on_click=_stop,
                 args=(r.job, ()),
                 help="Stop this job; what it scored stays cached.",
+                icon=":material/stop_circle:",
             )
 
     with st.sidebar:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-LAYER_PAGE = "pages/layers.py"
+LAYER_PAGE = "app_pages/layers.py"
 # Widget keys shared across pages (the explorer and the layer page show one setup).
 BENCHMARK = "benchmark"
 TASK = "task"

@@ -297,7 +297,7 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
 
 def test_layer_page_compares_two_cells(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/layers.py").run()
+    at.switch_page("app_pages/layers.py").run()
     at.sidebar.toggle(key="layer_compare").set_value(True).run()
     assert not at.exception and not at.error
     side_by_side = frame_with(at, aggregation.LABELS["layerwise_ssnr"])
@@ -320,7 +320,7 @@ def test_layer_page_compares_two_cells(cache_dir: Path):
 
 def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception and not at.error
     grid = at.dataframe[0].value  # the first tab: best marked by Kendall
     truth = benchmarks.truth(SETUP.space, SETUP.task)
@@ -344,7 +344,7 @@ def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path)
 def test_compare_columns_come_from_the_url(cache_dir: Path):
     at = fresh_app()
     at.query_params.update({"columns": "nb201/cifar100,tnb101/jigsaw", "saliencies": "snip"})
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert at.sidebar.multiselect(key="columns").value == [
         ("nb201", "cifar100"),
@@ -357,7 +357,7 @@ def test_compare_reference_table_is_the_reproduce_table(cache_dir: Path):
     naslib_archs = evaluation.sample("nb201", "cifar10", 6, 0, "naslib")
     scoring.score(SETUP, naslib_archs, cache())
     at = fresh_app()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception and not at.error
     expected = reproduce.to_markdown(
         reproduce.reproduce(cache(), "synflow", n_boot=200, compute=False), "synflow"
@@ -370,7 +370,7 @@ def test_compare_reference_table_is_the_reproduce_table(cache_dir: Path):
 
 def test_pruning_page_plots_the_core_curve(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/pruning.py").run()
+    at.switch_page("app_pages/pruning.py").run()
     assert not at.exception and not at.error
     expected = pruning.prune_curve()  # the page's defaults
     shown = frame_with(at, "test_accuracy")
@@ -406,7 +406,7 @@ def test_a_benchmark_whose_space_does_not_import_fails_gracefully(
     at.sidebar.selectbox(key="benchmark").set_value("nb301").run()
     assert not at.exception
     assert any("not available" in e.value and "half-written" in e.value for e in at.error)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("half-written" in w.value for w in at.warning)
 
@@ -419,6 +419,6 @@ def test_a_corrupt_cache_is_an_error_message_not_a_traceback(
     at = fresh_app()
     assert any("not a database" in e.value for e in at.error)
     assert not jobs.active(settings())
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("cannot read the cache" in e.value for e in at.error)

@@ -136,6 +136,14 @@ def test_explorer_url_state_selection_and_layer_page(
     ARTIFACTS.mkdir(exist_ok=True)
     with serve(cache_dir, tmp_path / "streamlit.log") as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # A shared link to a page, as the fresh server's first request: the app's entry
+        # point runs (its navigation), and the page opens with the URL's columns.
+        page.goto(f"{url}/compare?columns=nb201/cifar100,tnb101/jigsaw&saliencies=synflow")
+        expect(page.get_by_role("heading", name="Compare")).to_be_visible(timeout=WAIT_MS)
+        nav = page.get_by_test_id("stSidebarNav")
+        expect(nav).to_contain_text("Pruning demo", timeout=WAIT_MS)
+        expect(page.get_by_test_id("stDataFrame").first).to_contain_text("tnb101/jigsaw")
+
         page.goto(f"{url}/?sample={SAMPLE}")
         expect_metric(page, "Spearman ρ", panels.fmt(expected["sum"].spearman))
 

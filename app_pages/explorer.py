@@ -301,7 +301,10 @@ def scatter(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
     """The WebGL scatter; the selected architectures, in table order (a seeded bootstrap
     resamples by position, so the same points give the same interval however picked)."""
     s = view.setup
-    title = f"{s.space}/{s.task} · {s.saliency} · {provenance.text()}"
+    title = (
+        f"{s.space}/{s.task} · {s.saliency} · n = {provenance.n:,} · seed {s.seed}<br>"
+        f"<sup>ground truth: {provenance.truth}<br>batch: {provenance.batch}</sup>"
+    )
     fig, hidden = charts.scatter(
         table, view.truth.values, view.display.agg, view.display.log_x, title
     )
