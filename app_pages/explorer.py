@@ -16,7 +16,7 @@ import streamlit as st
 import torch
 
 from ssnr_app import charts, loaders, panels, state, widgets
-from ssnr_core import aggregation, benchmarks, jobs, user_truth
+from ssnr_core import aggregation, benchmarks, jobs
 from ssnr_core.evaluation import Evaluation
 from ssnr_core.settings import Settings
 from ssnr_core.setup import Setup
@@ -65,11 +65,6 @@ class View:
 # ---------------------------------------------------------------- inputs
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def parse_upload(data: bytes, arch_col: str, value_col: str, space: str) -> user_truth.UserTruth:
-    return user_truth.parse(data, arch_col, value_col, space)
-
-
 def display_inputs() -> Display:
     agg = widgets.choose(
         "Aggregation",
@@ -87,44 +82,9 @@ def display_inputs() -> Display:
     return Display(str(agg), bool(log_x))
 
 
-def upload_section(space: str) -> pd.Series | None:
-    """The bring-your-own ground truth form; the parsed values, or None."""
-    with st.sidebar.expander("Your own ground truth (CSV)", expanded=False):
-        st.caption(
-            f"A header row, one {space} architecture per row and a numeric column. At most "
-            f"{user_truth.MAX_ROWS:,} rows and {user_truth.MAX_BYTES // 1_000_000} MB."
-        )
-        file = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="upload")
-        if file is None:
-            return None
-        data = file.getvalue()
-        try:
-            cols = user_truth.columns(data)
-            guess_arch = next((c for c in cols if "arch" in c.lower()), cols[0])
-            guess_val = next(
-                (c for c in cols if "acc" in c.lower() and c != guess_arch),
-                cols[min(1, len(cols) - 1)],
-            )
-            arch_col = widgets.choose(
-                "Architecture column", cols, "upload_arch", guess_arch, container=st
-            )
-            value_col = widgets.choose(
-                "Accuracy column", cols, "upload_value", guess_val, container=st
-            )
-            parsed = parse_upload(data, str(arch_col), str(value_col), space)
-        except ValueError as exc:
-            st.error(f"{file.name}: {exc}")
-            return None
-        st.success(f"{len(parsed.values):,} architectures from {parsed.rows:,} rows")
-        if parsed.errors:
-            st.warning(f"{len(parsed.errors):,} rows skipped:")
-            st.code("\n".join(parsed.errors[:50]), language=None)
-        return parsed.values.rename(f"{value_col} ({file.name})")
-
-
 def ground_truth(setup: Setup, config: Settings) -> Truth | None:
     """The chosen ground truth, or None after showing why it cannot be read."""
-    uploaded = upload_section(setup.space)
+    uploaded = widgets.uploaded_truth(setup.space)
     sources = list(benchmarks.get_task(setup.space, setup.task).sources)
     labels = dict(benchmarks.SOURCE_LABELS)
     if uploaded is not None:

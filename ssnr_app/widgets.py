@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 import streamlit as st
 
 from ssnr_app import loaders, state
-from ssnr_core import benchmarks, saliency
+from ssnr_core import benchmarks, saliency, user_truth
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import names
 
@@ -86,3 +87,39 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
     if problem:
         return SetupChoice(None, problem)
     return SetupChoice(Setup(str(space), str(task), str(sal), init_seed), None)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def parse_upload(data: bytes, arch_col: str, value_col: str, space: str) -> user_truth.UserTruth:
+    return user_truth.parse(data, arch_col, value_col, space)
+
+
+def uploaded_truth(space: str) -> pd.Series | None:
+    """The bring-your-own ground truth form; the parsed values, or None."""
+    with st.sidebar.expander("Your own ground truth (CSV)", expanded=False):
+        st.caption(
+            f"A header row, one {space} architecture per row and a numeric column. At most "
+            f"{user_truth.MAX_ROWS:,} rows and {user_truth.MAX_BYTES // 1_000_000} MB."
+        )
+        file = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="upload")
+        if file is None:
+            return None
+        data = file.getvalue()
+        try:
+            cols = user_truth.columns(data)
+            guess_arch = next((c for c in cols if "arch" in c.lower()), cols[0])
+            guess_val = next(
+                (c for c in cols if "acc" in c.lower() and c != guess_arch),
+                cols[min(1, len(cols) - 1)],
+            )
+            arch_col = choose("Architecture column", cols, "upload_arch", guess_arch, container=st)
+            value_col = choose("Accuracy column", cols, "upload_value", guess_val, container=st)
+            parsed = parse_upload(data, str(arch_col), str(value_col), space)
+        except ValueError as exc:
+            st.error(f"{file.name}: {exc}")
+            return None
+        st.success(f"{len(parsed.values):,} architectures from {parsed.rows:,} rows")
+        if parsed.errors:
+            st.warning(f"{len(parsed.errors):,} rows skipped:")
+            st.code("\n".join(parsed.errors[:50]), language=None)
+        return parsed.values.rename(f"{value_col} ({file.name})")
