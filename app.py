@@ -1,37 +1,36 @@
 """SSNR Explorer, the app: `streamlit run app.py` (settings in .streamlit/config.toml).
 
-A thin multipage layer over `ssnr_core`; every number shown comes from there.
+The entry point of Streamlit's multipage app (`st.navigation`): it sets the page up,
+keeps the session's choices across pages, shows the running-jobs indicator on every
+page, then runs the chosen page script. Every number shown comes from `ssnr_core`.
+
+The page scripts live in `app_pages/`, not `pages/`: with a `pages/` folder, a fresh
+server whose first request is a page's link (a shared URL, a reload after a restart)
+runs that page alone in Streamlit's legacy folder mode, without this entry point.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
+import torch
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # `pages.common` and `ssnr_core` without an install
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
-
-from pages import common  # noqa: E402
+from ssnr_app import loaders, panels, state
 
 # The layer page scores one small network at a time: a second intra-op thread gains
 # nothing, and on a busy machine OpenMP threads spin (40x slower, measured). As the CLI.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="SSNR Explorer", page_icon=":material/scatter_plot:", layout="wide")
-common.keep_widget_state()
-st.session_state[common.APP_FLAG] = True
-navigation = st.navigation(
+state.keep_widget_state()
+page = st.navigation(
     [
         st.Page(
-            "pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
+            "app_pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
         ),
-        st.Page("pages/layers.py", title="Layer saliency", icon=":material/stacked_bar_chart:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:"),
-        st.Page("pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
+        st.Page(state.LAYER_PAGE, title="Layer saliency", icon=":material/stacked_bar_chart:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/table_chart:"),
+        st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
     ]
 )
-navigation.run()
+panels.jobs_indicator(loaders.settings())
+page.run()

@@ -1,27 +1,58 @@
-"""The app's pages in Streamlit's AppTest: they render, and show what `ssnr_core` computes."""
+"""The app's pages in Streamlit's AppTest: they render, and show what `ssnr_core` computes.
+
+Every test runs on a private copy of a small scored cache (conftest's `cache_dir`) and
+the ground truth bundled with the package; jobs a test starts are stopped after it.
+"""
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 from conftest import SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 
-from pages import common
+from ssnr_app import charts, loaders, panels
 from ssnr_core import aggregation, benchmarks, evaluation, jobs, pruning, reproduce, scoring
 from ssnr_core.cache import Cache
+from ssnr_core.correlation import Summary
+from ssnr_core.settings import Settings
+from ssnr_core.spaces import canonical
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
 
 
-def fresh_app() -> AppTest:
+@pytest.fixture(autouse=True)
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One scoring process per job, fresh Streamlit caches (settings are read from the
+    environment once per process, as in a server), and no job left running."""
+    monkeypatch.setenv("SSNR_WORKERS", "1")
+    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "unused-cache"))  # cache_dir overrides
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    settings = Settings.from_env()
+    for running in panels.running_jobs(settings):
+        jobs.stop(running.job, ())
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def cache() -> Cache:
+    return Cache(settings().cache_file)
+
+
+def fresh_app(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
     at.run()
     assert not at.exception, at.exception
     return at
@@ -39,77 +70,135 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def core_summaries(truth: pd.Series | None = None) -> dict:
-    """What the explorer should show for the cached sample, straight from the core."""
-    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    table = evaluation.score_table(Cache().get(SETUP, archs))
+def core_summaries(n: int = SAMPLE, truth: pd.Series | None = None) -> dict[str, Summary]:
+    """What the explorer should show for the cached part of the n-sample, from the core."""
+    archs = evaluation.sample(SETUP.space, SETUP.task, n, SETUP.seed)
+    table = evaluation.score_table(cache().get(SETUP, archs))
     if truth is None:
         truth = benchmarks.truth(SETUP.space, SETUP.task)
-    return evaluation.correlate(table, truth, common.n_boot_for(len(table)), SETUP.seed)
+    return evaluation.correlate(table, truth, loaders.n_boot_for(len(table)), SETUP.seed)
 
 
-def assert_cards(at: AppTest, summary: dict, prefix: str = "") -> None:
+def assert_cards(at: AppTest, summary: Summary, prefix: str = "") -> None:
     shown = metrics(at)
-    assert shown[f"{prefix}Spearman ρ"] == common.fmt(summary["spearman"])
-    assert shown[f"{prefix}Kendall τ"] == common.fmt(summary["kendall"])
-    assert shown[f"{prefix}top-10% precision"] == common.fmt(summary[common.TOP_K])
-    assert shown[f"{prefix}architectures"] == f"{summary['n']:,}"
+    assert shown[f"{prefix}Spearman ρ"] == panels.fmt(summary.spearman)
+    assert shown[f"{prefix}Kendall τ"] == panels.fmt(summary.kendall)
+    assert shown[f"{prefix}top-10% precision"] == panels.fmt(summary.top10_precision)
+    assert shown[f"{prefix}architectures"] == f"{summary.n:,}"
     captions = [c.value for c in at.caption]
-    assert common.fmt_ci(summary["spearman_ci95"]) in captions
-    assert common.fmt_ci(summary["kendall_ci95"]) in captions
+    assert panels.fmt_ci(summary.spearman_ci95) in captions
+    assert panels.fmt_ci(summary.kendall_ci95) in captions
+
+
+def provenance_shown(at: AppTest, n: int) -> bool:
+    """Some caption says n, the ground truth and the batch."""
+    return any(
+        f"n = {n:,} architectures" in c.value
+        and "ground truth: NB201 mean 200-epoch test accuracy" in c.value
+        and "batch: seeded synthetic batch" in c.value
+        for c in at.caption
+    )
 
 
 def test_explorer_shows_the_core_correlations_and_follows_the_aggregation(cache_dir: Path):
     at = fresh_app()
-    at.sidebar.number_input(key="k_n").set_value(SAMPLE).run()
+    at.sidebar.number_input(key="sample").set_value(SAMPLE).run()
     assert not at.exception and not at.error
     expected = core_summaries()
     assert_cards(at, expected["sum"])
+    assert provenance_shown(at, SAMPLE)
     seen = set()
     for agg in ("ssnr", "layerwise_ssnr", "sum"):
-        at.sidebar.radio(key="k_agg").set_value(agg).run()
+        at.sidebar.radio(key="aggregation").set_value(agg).run()
         assert not at.exception
         assert_cards(at, expected[agg])
         seen.add(metrics(at)["Spearman ρ"])
     assert len(seen) == 3, "the three aggregations rank this sample differently"
-    # The sample is fully cached: no compute button, and the scatter is there.
+    # The sample is fully cached: no compute button; the scatter and the all-aggregations
+    # table (the core's Evaluation table) are there.
     assert not any(b.label.startswith("Compute") for b in at.button)
     assert at.get("plotly_chart")
+    table = frame_with(at, "spearman")
+    assert table.loc[aggregation.LABELS["ssnr"], "kendall"] == expected["ssnr"].kendall
 
 
-def test_explorer_offers_to_compute_what_the_cache_lacks(cache_dir: Path):
-    at = fresh_app()  # default sample of 100 holds the 24 cached (same seeded permutation)
-    assert any(b.label.startswith("Compute 76 missing of 100") for b in at.button)
+def test_the_default_sample_is_the_largest_cached_one(cache_dir: Path):
+    # 24 cached (the seed-0 sample of 24): the default is the first-view size, 200, which
+    # holds those 24 (one seeded permutation) and offers the rest.
+    at = fresh_app()
+    assert at.sidebar.number_input(key="sample").value == 200
+    assert any(b.label.startswith("Compute 176 missing of 200") for b in at.button)
     assert metrics(at)["architectures"] == str(SAMPLE)
+    assert not jobs.active(settings()), "a partly cached sample is not scored unasked"
+    # 300 cached (stand-in statistics): the default grows to the largest cached sample.
+    archs = evaluation.sample(SETUP.space, SETUP.task, 300, SETUP.seed)
+    rng = np.random.default_rng(0)
+    fake = [(a, np.abs(rng.normal(size=(3, 3))) + 1) for a in archs]
+    cache().put(SETUP, fake)
+    st.cache_data.clear()
+    at = fresh_app()
+    assert at.sidebar.number_input(key="sample").value == 300
+    assert metrics(at)["architectures"] == "300"
+    assert not any(b.label.startswith("Compute") for b in at.button)
+    assert_cards(at, core_summaries(300)["sum"])
+
+
+def test_a_first_view_on_an_empty_cache_starts_scoring_without_a_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "empty"))
+    at = fresh_app()
+    assert not at.error
+    running = jobs.active(settings())
+    assert len(running) == 1 and running[0]["total"] == 200
+    assert running[0]["setup"]["saliency"] == "synflow"
+    # The page is live: progress with a Stop button, placeholder cards, the chart frame,
+    # and the sidebar's jobs indicator.
+    assert any(p.value is not None for p in at.get("progress"))
+    assert metrics(at)["architectures"] in {str(i) for i in range(201)}
+    assert at.get("plotly_chart")
+    assert any("scoring job(s) running" in m.value for m in at.sidebar.markdown)
+    at.sidebar.button(key=f"indicator_stop_{panels.running_jobs(settings())[0].job.key}").click()
+    at.run()
+    assert not jobs.active(settings())
+    at.run()  # a second run of the same session starts nothing again
+    assert not jobs.active(settings())
 
 
 def test_the_compute_button_scores_the_missing_architectures_in_the_background(
     cache_dir: Path,
 ):
     at = fresh_app()
-    at.sidebar.number_input(key="k_n").set_value(SAMPLE + 2).run()
+    at.sidebar.number_input(key="sample").set_value(SAMPLE + 2).run()
     assert metrics(at)["architectures"] == str(SAMPLE)
     button = next(b for b in at.button if b.label.startswith("Compute 2 missing"))
     button.click().run()
     assert not at.exception
+    assert any("in the background" in t.value for t in at.toast)  # feedback at once
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE + 2, SETUP.seed)
-    job = jobs.Job(SETUP, SAMPLE + 2)
+    job = jobs.Job(SETUP, settings(), SAMPLE + 2)
     assert jobs.status(job, archs).running  # started, and the page is not blocked
     at.run()  # a rerun while it works: same job, no second one
-    assert [i["pid"] for i in jobs.active()] == [json.loads(jobs.lock_path(job).read_text())["pid"]]
+    assert len(jobs.active(settings())) == 1
     deadline = time.time() + 120
     while jobs.status(job, archs).running and time.time() < deadline:
         time.sleep(0.3)
     at.run()
     assert not at.exception and not at.error
     assert metrics(at)["architectures"] == str(SAMPLE + 2)
-    expected = evaluation.correlate(
-        evaluation.score_table(Cache().get(SETUP, archs)),
-        benchmarks.truth(SETUP.space, SETUP.task),
-        common.n_boot_for(SAMPLE + 2),
-        SETUP.seed,
-    )
-    assert_cards(at, expected["sum"])
+    assert_cards(at, core_summaries(SAMPLE + 2)["sum"])
+
+
+def test_the_url_restores_the_view(cache_dir: Path):
+    at = fresh_app({"aggregation": "layerwise_ssnr", "sample": str(SAMPLE), "seed": "0"})
+    assert at.sidebar.radio(key="aggregation").value == "layerwise_ssnr"
+    assert at.sidebar.number_input(key="sample").value == SAMPLE
+    assert_cards(at, core_summaries()["layerwise_ssnr"])
+    # A mistyped value falls back to the default, without an error.
+    at = fresh_app({"aggregation": "nonsense", "benchmark": "nb999", "seed": "x"})
+    assert not at.error
+    assert at.sidebar.radio(key="aggregation").value == "sum"
+    assert at.sidebar.selectbox(key="benchmark").value == "nb201"
 
 
 def test_the_score_table_is_the_cores_plus_weight_counts():
@@ -121,31 +210,30 @@ def test_the_score_table_is_the_cores_plus_weight_counts():
         for i in range(20)
     }
     stats["nan"] = np.array([[3.0, np.nan, 1.0]])
-    table = common.score_table(stats)
+    table = loaders.score_table(stats)
     core = evaluation.score_table(stats)
     pd.testing.assert_frame_equal(table[core.columns], core)
-    assert table.loc["a1", "weights"] == stats["a1"][:, 0].sum()
+    assert table.loc["a1", loaders.WEIGHTS] == stats["a1"][:, 0].sum()
     assert table.loc["nan", list(aggregation.AGGREGATIONS)].isna().all()
-    empty = common.score_table({})
-    assert empty.empty and list(empty.columns) == [*aggregation.AGGREGATIONS, "weights"]
+    empty = loaders.score_table({})
+    assert empty.empty and list(empty.columns) == [*aggregation.AGGREGATIONS, loaders.WEIGHTS]
 
 
 def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    table = common.score_table(Cache().get(SETUP, archs))
+    table = loaders.score_table(cache().get(SETUP, archs))
     truth = benchmarks.truth(SETUP.space, SETUP.task)
     victim = table["sum"].idxmax()
     table.loc[victim, "sum"] = -1.0  # not drawable on a log axis
     drawable = table.index[table["sum"] > 0]  # a disconnected cell scores exactly 0
-    fig, hidden = common.scatter(table, truth, "sum", True, "accuracy")
+    fig, hidden = charts.scatter(table, truth, "sum", True, "title")
     trace = fig.data[0]
     assert trace.type == "scattergl" and hidden == SAMPLE - len(drawable)
     drawn = [c[0] for c in trace.customdata]
     assert victim not in drawn and sorted(drawn) == sorted(drawable)
     for (arch, weights), x, y in zip(trace.customdata, trace.x, trace.y):
         assert x == table.loc[arch, "sum"] and y == truth[arch]
-        assert weights == table.loc[arch, "weights"]
-    # A selection event names points by their customdata, whatever their order.
+        assert weights == table.loc[arch, loaders.WEIGHTS]
     event = {
         "selection": {
             "points": [
@@ -154,8 +242,8 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
             ]
         }
     }
-    assert common.selected_archs(event) == [drawn[3], drawn[1]]
-    assert common.selected_archs({"selection": {"points": []}}) == []
+    assert charts.selected_archs(event) == [drawn[3], drawn[1]]
+    assert charts.selected_archs({"selection": {"points": []}}) == []
 
 
 def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):
@@ -173,34 +261,33 @@ def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):
     at = fresh_app()
     at.sidebar.file_uploader(key="upload").set_value(("mine.csv", csv, "text/csv")).run()
     assert not at.exception
-    assert at.sidebar.selectbox(key="k_up_arch").value == "architecture"
-    assert at.sidebar.selectbox(key="k_up_val").value == "my_accuracy"
+    assert at.sidebar.selectbox(key="upload_arch").value == "architecture"
+    assert at.sidebar.selectbox(key="upload_value").value == "my_accuracy"
     skipped = "\n".join(c.value for c in at.sidebar.code)
     assert "row 18" in skipped and "row 19" in skipped and "not a number" in skipped
-    at.sidebar.selectbox(key="k_source").set_value("upload").run()
-    at.sidebar.number_input(key="k_n").set_value(16).run()
+    at.sidebar.selectbox(key="truth").set_value("upload").run()
+    at.sidebar.number_input(key="sample").set_value(16).run()
     assert not at.exception and not at.error
     truth = pd.Series(mine)
-    table = evaluation.score_table(Cache().get(SETUP, list(mine)))
-    expected = evaluation.correlate(table, truth, common.n_boot_for(16), SETUP.seed)["sum"]
+    table = evaluation.score_table(cache().get(SETUP, list(mine)))
+    expected = evaluation.correlate(table, truth, loaders.n_boot_for(16), SETUP.seed)["sum"]
     assert_cards(at, expected)
+    assert any("ground truth: uploaded: my_accuracy (mine.csv)" in c.value for c in at.caption)
 
 
 def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
-    at = fresh_app()
-    at.sidebar.number_input(key="k_n").set_value(SAMPLE).run()
+    at = fresh_app({"sample": str(SAMPLE)})
     arch = at.selectbox(key="inspect_arch").value
     at.button(key="open_layers").click().run()
     assert not at.exception and not at.error
-    assert at.selectbox(key="k_l_arch_a").value == arch
+    assert at.selectbox(key="layer_arch_a").value == arch
     names, tensors = scoring.saliencies(SETUP, arch)
     stats = aggregation.layer_stats(tensors)
     shown = metrics(at)
     for name, fn in aggregation.AGGREGATIONS.items():
         assert shown[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
     # The page's numbers are the cached ones: same seeded weights.
-    cached = Cache().get(SETUP, [arch])[arch]
-    np.testing.assert_allclose(stats, cached, rtol=1e-9)
+    np.testing.assert_allclose(stats, cache().get(SETUP, [arch])[arch], rtol=1e-9)
     table = frame_with(at, "S_n^l")
     assert list(table["layer"]) == names
     per_layer = aggregation.per_layer(stats)
@@ -208,53 +295,82 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
     np.testing.assert_allclose(table["S_n^l/sigma^l"], per_layer["snr"])
 
 
-def test_layer_page_compares_two_cells_without_benchmark_data(
-    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path / "no-data"))
+def test_layer_page_compares_two_cells(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/layers.py").run()
-    at.sidebar.toggle(key="k_l_compare").set_value(True).run()
+    at.switch_page("app_pages/layers.py").run()
+    at.sidebar.toggle(key="layer_compare").set_value(True).run()
     assert not at.exception and not at.error
     side_by_side = frame_with(at, aggregation.LABELS["layerwise_ssnr"])
+    truth = benchmarks.truth(SETUP.space, SETUP.task)
     for side in ("a", "b"):
-        arch = at.text_input(key=f"k_l_text_{side}").value
+        arch = at.text_input(key=f"layer_text_{side}").value
         stats = aggregation.layer_stats(scoring.saliencies(SETUP, arch)[1])
         row = side_by_side.loc[side.upper()]
         for name, fn in aggregation.AGGREGATIONS.items():
             assert row[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+        accuracy = truth[canonical(SETUP.space, arch)]
+        assert any(f"{truth.name}: {accuracy:.2f}" in c.value for c in at.caption)
     assert side_by_side.loc["A", "layer-wise SSNR"] != side_by_side.loc["B", "layer-wise SSNR"]
-    assert sum("benchmark data not available" in c.value for c in at.caption) == 2
-    at.text_input(key="k_l_text_b").set_value("|nope~0|").run()
-    assert any("malformed" in e.value or "unknown" in e.value for e in at.error)
+    at.text_input(key="layer_text_b").set_value("|nope~0|").run()
+    assert not at.exception
+    assert len(at.error) == 1 and (
+        "malformed" in at.error[0].value or "unknown" in at.error[0].value
+    )
 
 
 def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception and not at.error
     grid = at.dataframe[0].value  # the first tab: best marked by Kendall
     truth = benchmarks.truth(SETUP.space, SETUP.task)
-    # The page reads every cached arch with ground truth, in the benchmark's order (the
-    # seeded bootstrap resamples by position, so the order is part of the input).
-    table = evaluation.score_table(Cache().get(SETUP, truth.index))
-    expected = evaluation.correlate(table, truth, common.n_boot_for(len(table)), SETUP.seed)
+    # Every cached arch with ground truth, in the benchmark's order (the seeded bootstrap
+    # resamples by position, so the order is part of the input).
+    table = evaluation.score_table(cache().get(SETUP, truth.index))
+    expected = evaluation.correlate(table, truth, loaders.n_boot_for(len(table)), SETUP.seed)
     col = "nb201/cifar10"
-    best = max(expected, key=lambda a: expected[a]["kendall"])
+    best = max(expected, key=lambda a: expected[a].kendall)
     for agg, s in expected.items():
-        lo, hi = s["kendall_ci95"]
-        text = f"{common.fmt(s['kendall'])} [{common.fmt(lo)}, {common.fmt(hi)}]"
+        text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)}"
         cell = grid.loc[f"synflow · {aggregation.LABELS[agg]}", col]
         assert cell == ("★ " if agg == best else "") + text
     assert grid.loc[f"snip · {aggregation.LABELS['sum']}", col] == "not computed"
     assert grid.loc[f"synflow · {aggregation.LABELS['sum']}", "nb201/cifar100"] == "not computed"
     assert any(b.label.startswith("Compute") for b in at.button)
     assert at.get("download_button")
+    assert any("batch: seeded synthetic batch" in c.value for c in at.caption)
+
+
+def test_compare_columns_come_from_the_url(cache_dir: Path):
+    at = fresh_app()
+    at.query_params.update({"columns": "nb201/cifar100,tnb101/jigsaw", "saliencies": "snip"})
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key="columns").value == [
+        ("nb201", "cifar100"),
+        ("tnb101", "jigsaw"),
+    ]
+    assert list(at.dataframe[0].value.columns) == ["nb201/cifar100", "tnb101/jigsaw"]
+
+
+def test_compare_reference_table_is_the_reproduce_table(cache_dir: Path):
+    naslib_archs = evaluation.sample("nb201", "cifar10", 6, 0, "naslib")
+    scoring.score(SETUP, naslib_archs, cache())
+    at = fresh_app()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not at.error
+    expected = reproduce.to_markdown(
+        reproduce.reproduce(cache(), "synflow", n_boot=200, compute=False), "synflow"
+    )
+    shown = [m.value.strip() for m in at.markdown if "| column | n |" in m.value]
+    assert shown == [expected.strip()]
+    assert "| NB201 CIFAR-10 | 6 |" in expected and "(0.5549)" in expected
+    assert "not computed (0.3392)" in expected  # NB301: nothing cached
 
 
 def test_pruning_page_plots_the_core_curve(cache_dir: Path):
     at = fresh_app()
-    at.switch_page("pages/pruning.py").run()
+    at.switch_page("app_pages/pruning.py").run()
     assert not at.exception and not at.error
     expected = pruning.prune_curve()  # the page's defaults
     shown = frame_with(at, "test_accuracy")
@@ -263,33 +379,34 @@ def test_pruning_page_plots_the_core_curve(cache_dir: Path):
     assert metrics(at)["pruned"] == f"{expected['fraction_pruned'].iloc[-1]:.1%}"
 
 
-def test_first_run_without_data_offers_fetch_and_path(
+def test_a_damaged_data_file_is_one_error_message(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path / "empty"))
+    damaged = tmp_path / "data" / benchmarks.NB201_CSV.path
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("ArchitectureString,CIFAR10TestAccuracy200Epochs\n|x~0|,1\n")
+    monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path / "data"))
     at = fresh_app()
     assert not at.exception
-    assert any("missing benchmark file" in e.value for e in at.error)
-    assert any(b.label == "Fetch benchmark files" for b in at.button)
-    assert any(t.label == "Data folder" for t in at.text_input)
+    assert len(at.error) == 1 and "not the pinned file" in at.error[0].value
 
 
 def test_a_benchmark_whose_space_does_not_import_fails_gracefully(
     cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    real = common.get_space
+    real = loaders.get_space
 
     def broken(name: str):
         if name == "nb301":
             raise ImportError("half-written module")
         return real(name)
 
-    monkeypatch.setattr(common, "get_space", broken)
+    monkeypatch.setattr(loaders, "get_space", broken)
     at = fresh_app()
-    at.sidebar.selectbox(key="k_bench").set_value("nb301").run()
+    at.sidebar.selectbox(key="benchmark").set_value("nb301").run()
     assert not at.exception
     assert any("not available" in e.value and "half-written" in e.value for e in at.error)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("half-written" in w.value for w in at.warning)
 
@@ -301,21 +418,7 @@ def test_a_corrupt_cache_is_an_error_message_not_a_traceback(
     monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path))
     at = fresh_app()
     assert any("not a database" in e.value for e in at.error)
-    at.switch_page("pages/compare.py").run()
+    assert not jobs.active(settings())
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("cannot read the cache" in e.value for e in at.error)
-
-
-def test_compare_reference_table_is_the_reproduce_table(cache_dir: Path):
-    naslib_archs = evaluation.sample("nb201", "cifar10", 6, 0, "naslib")
-    scoring.score(SETUP, naslib_archs, Cache())
-    at = fresh_app()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception and not at.error
-    expected = reproduce.to_markdown(
-        reproduce.reproduce("synflow", n_boot=200, compute=False), "synflow"
-    )
-    shown = [m.value.strip() for m in at.markdown if "| column | n |" in m.value]
-    assert shown == [expected.strip()]
-    assert "| NB201 CIFAR-10 | 6 |" in expected and "(0.5549)" in expected
-    assert "not computed (0.3392)" in expected  # NB301: nothing cached

@@ -1,0 +1,305 @@
+"""Compare: every saliency x aggregation against every benchmark task, from the cache.
+
+Each cell correlates all cached architectures of that setup that have ground truth
+(the task's default source). Nothing is scored here unless asked: missing cells say
+so and can be computed in the background; while such a job runs the grid is live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_core import aggregation, batches, benchmarks, jobs, reproduce, saliency
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
+
+METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
+NOT_COMPUTED = "not computed"
+REFERENCE_BOOT = 200  # as `reproduce` in the app: the cache alone, a quick interval
+BEST_CSS = "font-weight: bold; background-color: #e8f4e8"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What the grid shows: benchmark/task columns, saliency rows, seed, best-by metric."""
+
+    columns: list[tuple[str, str]]
+    saliencies: list[str]
+    seed: int
+    metric: str
+
+    def setups(self) -> list[Setup]:
+        return [Setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
+
+
+def column_name(space: str, task: str) -> str:
+    return f"{space}/{task}"
+
+
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=loaders.HASH_FUNCS)
+def truth_archs(space: str, task: str, config: Settings) -> loaders.Archs:
+    return loaders.Archs(loaders.truth(space, task, None, config.data_dir).index.tolist())
+
+
+def grid_inputs() -> Grid:
+    sb = st.sidebar
+    sb.header("Grid")
+    available = [k for k in benchmarks.TASKS if loaders.space_problem(k[0]) is None]
+    first = available[0][0] if available else None
+    default = [k for k in available if k[0] == first]
+    st.session_state.setdefault(state.COLUMNS, default)
+    st.session_state[state.COLUMNS] = [
+        tuple(k) for k in st.session_state[state.COLUMNS] if tuple(k) in available
+    ]
+    columns = sb.multiselect(
+        "Benchmark / task", available, key=state.COLUMNS, format_func=lambda k: column_name(*k)
+    )
+    names = list(saliency.REGISTRY)
+    st.session_state.setdefault(state.SALIENCIES, names)
+    st.session_state[state.SALIENCIES] = [
+        s for s in st.session_state[state.SALIENCIES] if s in names
+    ]
+    sals = sb.multiselect("Saliencies", names, key=state.SALIENCIES)
+    seed = widgets.seed()
+    metric = widgets.choose(
+        "Mark the best by", list(METRICS), state.MARK_BY, kind="radio", format_func=METRICS.get
+    )
+    return Grid(list(columns), list(sals), seed, str(metric))
+
+
+def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Long table, one row per (column, saliency, aggregation) with the core's summary
+    record (`Summary.row()`); and per-column errors."""
+    rows, problems = [], {}
+    for space, task in grid.columns:
+        col = column_name(space, task)
+        try:
+            truth = loaders.truth(space, task, None, config.data_dir)
+            archs = truth_archs(space, task, config)
+        except loaders.READ_ERRORS as exc:
+            problems[col] = str(exc)
+            continue
+        for sal in grid.saliencies:
+            setup = Setup(space, task, sal, grid.seed)
+            try:
+                table = loaders.cached_scores(setup, archs, config)
+            except loaders.READ_ERRORS as exc:
+                problems[col] = f"cannot read the cache: {exc}"
+                table = loaders.score_table({})
+            n_boot = loaders.n_boot_for(len(table))
+            for agg in aggregation.AGGREGATIONS:
+                row = {"column": col, "benchmark": space, "task": task, "saliency": sal}
+                row |= {"aggregation": agg, "seed": grid.seed, "n": 0, "status": NOT_COMPUTED}
+                if not table.empty:
+                    summary = loaders.correlate(table[agg], truth, n_boot, grid.seed)
+                    row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
+                rows.append(row)
+    return pd.DataFrame(rows), problems
+
+
+def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(text grid with the best of each column starred, boolean mask of the best)."""
+    long = long.assign(row=long["saliency"] + " · " + long["aggregation"].map(aggregation.LABELS))
+    order = list(dict.fromkeys(long["row"]))
+    cols = list(dict.fromkeys(long["column"]))
+    text = pd.DataFrame(NOT_COMPUTED, index=order, columns=cols)
+    best = pd.DataFrame(False, index=order, columns=cols)
+    if metric in long:
+        values = long.pivot(index="row", columns="column", values=metric).reindex(order)
+        for col in cols:
+            if col in values and values[col].notna().any():
+                best.loc[values[col] == values[col].max(), col] = True
+    for _, r in long[long["status"] == "ok"].iterrows():
+        star = "★ " if best.loc[r["row"], r["column"]] else ""
+        text.loc[r["row"], r["column"]] = (
+            f"{star}{panels.fmt(r[metric])} "
+            f"{panels.fmt_range((r[metric + '_lo'], r[metric + '_hi']))}"
+        )
+    return text, best
+
+
+def provenance(grid: Grid) -> str:
+    """What the cells were computed on: ground truth per benchmark, batch, seed."""
+    sources = {
+        s: benchmarks.SOURCE_LABELS[benchmarks.get_task(s, t).sources[0]] for s, t in grid.columns
+    }
+    truth = "; ".join(f"{s}: {label}" for s, label in sources.items())
+    return (
+        f"Ground truth: {truth} · batch: {batches.describe('synthetic')} · seed {grid.seed} · "
+        "n per cell in the 'n' tab · 95% bootstrap intervals in brackets; "
+        f"'{NOT_COMPUTED}': nothing cached for that setup yet."
+    )
+
+
+def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
+    """One tab per metric (the best marked), and the n of every cell."""
+    order = [grid.metric, *[k for k in METRICS if k != grid.metric]]
+    tabs = st.tabs([*[METRICS[m] for m in order], "n"])
+    for tab, metric in zip(tabs, order):
+        with tab:
+            text, best = best_marked(long, metric)
+            css = best.replace({True: BEST_CSS, False: ""})
+            st.dataframe(text.style.apply(lambda _frame, css=css: css, axis=None))
+            st.caption(provenance(grid))
+    with tabs[-1]:
+        counts = long.drop_duplicates(["column", "saliency"]).pivot(
+            index="saliency", columns="column", values="n"
+        )
+        st.dataframe(counts)
+        st.caption("Architectures with ground truth and a finite score per cell.")
+
+
+def running_setups(grid: Grid, config: Settings) -> set[Setup]:
+    return {r.job.setup for r in panels.running_jobs(config)} & set(grid.setups())
+
+
+def grid_section(grid: Grid, config: Settings) -> None:
+    """The grid, live while a job of one of its cells runs."""
+    running = bool(running_setups(grid, config))
+
+    def body() -> None:
+        if running and not running_setups(grid, config):
+            st.rerun()  # the last job ended: redraw the page once
+        with st.spinner("Correlating cached scores…"):
+            long, problems = collect(grid, config)
+        for col, message in problems.items():
+            st.error(f"{col}: {message}")
+        if long.empty:
+            return
+        grid_tables(long, grid)
+        panels.download_csv("Download the grid (CSV)", long, f"ssnr_compare_seed{grid.seed}.csv")
+
+    panels.live(body, running)
+
+
+def compute_cell(grid: Grid, config: Settings) -> None:
+    """Pick a missing cell (or extend one) and score a sample of it in the background."""
+    st.subheader("Compute a cell")
+    try:
+        cells = {setup: loaders.version(setup, config) > 0 for setup in grid.setups()}
+    except loaders.READ_ERRORS:
+        return  # the grid has said why
+    labels = {
+        setup: f"{setup.space}/{setup.task} · {setup.saliency}" + ("" if ok else " (not computed)")
+        for setup, ok in cells.items()
+    }
+    missing_first = sorted(cells, key=lambda setup: cells[setup])
+    setup = widgets.choose(
+        "Cell", missing_first, "compare_cell", container=st, format_func=labels.get
+    )
+    try:
+        total = len(truth_archs(setup.space, setup.task, config))
+    except loaders.READ_ERRORS:
+        return
+    n = widgets.number(
+        "Sample size",
+        "compare_sample",
+        min(200, total),
+        1,
+        total,
+        container=st,
+        help=f"Up to {total:,}: the same seeded sample as the explorer's.",
+    )
+    sample = None if n >= total else n
+    archs = loaders.sample(setup.space, setup.task, sample, setup.seed, None, config.data_dir)
+    label = f"{setup.space}/{setup.task} {setup.saliency}"
+    job_section(jobs.Job(setup, config, sample), archs, label)
+
+
+def job_section(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
+    """The job's live progress, or a Compute button; the page reruns when it ends."""
+    status = panels.job_status(job, archs)
+    if status is None:
+        return
+
+    def body() -> None:
+        now = panels.job_status(job, archs)
+        if now is None:
+            return
+        if status.running and not now.running:
+            st.rerun()
+        panels.job_panel(job, archs, label, now)
+        if now.complete and not now.running:
+            st.caption(f"All {now.total:,} architectures of this sample are cached.")
+
+    panels.live(body, status.running)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reference_table(
+    sal: str, seed: int, versions: tuple[int, ...], config: Settings
+) -> pd.DataFrame:
+    """`reproduce`'s table from the cache alone (`versions` re-keys it as rows arrive)."""
+    return reproduce.reproduce(
+        loaders.cache(config), sal, seed=seed, n_boot=REFERENCE_BOOT, compute=False
+    )
+
+
+def reference_section(seed: int, config: Settings) -> None:
+    """The cross-benchmark Kendall table of `python -m ssnr_core reproduce`, beside the
+    reference figures, on NASLib's samples and validation accuracies."""
+    st.subheader("Reference table: Kendall τ on NASLib's samples")
+    sal = str(
+        widgets.choose("Saliency", list(saliency.REGISTRY), "reference_saliency", container=st)
+    )
+    columns = {label: Setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
+    try:
+        versions = tuple(loaders.version(setup, config) for setup in columns.values())
+        table = reference_table(sal, seed, versions, config)
+    except loaders.READ_ERRORS as exc:
+        st.error(f"Cannot build the reference table: {exc}")
+        return
+    st.markdown(reproduce.to_markdown(table, sal))
+    st.caption(
+        "Same figures as `python -m ssnr_core reproduce`; the reference column is for "
+        f"synflow only. n counts the cached architectures of each NASLib sample; batch: "
+        f"{batches.describe('synthetic')}; seed {seed}; {REFERENCE_BOOT} bootstrap resamples."
+    )
+    panels.download_csv(
+        "Download the reference table (CSV)", table, f"reproduce_{sal}_seed{seed}.csv"
+    )
+    label = str(
+        widgets.choose(
+            "Compute the rest of a column", list(columns), "reference_column", container=st
+        )
+    )
+    setup = columns[label]
+    try:
+        archs = loaders.sample(setup.space, setup.task, None, seed, "naslib", config.data_dir)
+    except loaders.READ_ERRORS as exc:
+        st.error(str(exc))
+        return
+    job_section(jobs.Job(setup, config, None, truth="naslib"), archs, f"{label} {sal}")
+
+
+def render() -> None:
+    st.title("Compare")
+    st.caption(
+        "Rank correlation of every saliency and aggregation with each task's ground "
+        "truth, over the architectures in the cache. ★ marks the best of each column."
+    )
+    config = loaders.settings()
+    state.restore(state.COMPARE_PARAMS)
+    grid = grid_inputs()
+    state.publish(state.COMPARE_PARAMS)
+    for space in sorted({s for s, _ in benchmarks.TASKS}):
+        problem = loaders.space_problem(space)
+        if problem:
+            st.warning(problem)
+    grid_tab, reference_tab = st.tabs(["Grid", "Reference table"])
+    with grid_tab:
+        if grid.columns and grid.saliencies:
+            grid_section(grid, config)
+            compute_cell(grid, config)
+        else:
+            st.info("Pick at least one benchmark/task and one saliency in the sidebar.")
+    with reference_tab:
+        reference_section(grid.seed, config)
+    panels.about_metrics()
+
+
+render()

@@ -1,0 +1,215 @@
+"""Layer saliency: where in a network the saliency sits, and why layer-wise SSNR differs.
+
+One architecture (from the explorer, by benchmark index or by string) is built and
+scored live (about a second), with the explorer's setup: the same seeded weights and
+batch as the cached scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_core import aggregation, batches, saliency
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
+from ssnr_core.spaces import Space, get_space
+
+FROM_EXPLORER = "from the explorer"
+BY_STRING = "by architecture string"
+BY_INDEX = "by benchmark index"
+SIDES = ("a", "b")
+
+
+def accuracy_of(setup: Setup, arch: str, config: Settings) -> str:
+    try:
+        truth = loaders.truth(setup.space, setup.task, None, config.data_dir)
+    except loaders.READ_ERRORS as exc:  # accuracy is optional here
+        return f"accuracy: not available ({exc})"
+    if arch not in truth.index:
+        return "accuracy: not in the benchmark's ground truth"
+    return f"{truth.name}: {truth[arch]:.2f}"
+
+
+def pick_arch(side: str, space: Space, modes: list[str]) -> str | None:
+    """The architecture for one side of the page, canonical, or None after an error."""
+    mode = widgets.choose(
+        "Pick", modes, state.LAYER_MODE.format(side), kind="radio", container=st, horizontal=True
+    )
+    other = 1 if side == "b" else 0
+    try:
+        if mode == FROM_EXPLORER:
+            handoff = state.handoff()
+            options = list(handoff.archs) if handoff else []
+            return str(
+                widgets.choose(
+                    "Architecture",
+                    options,
+                    state.LAYER_ARCH.format(side),
+                    default=options[min(len(options) - 1, other)],
+                    container=st,
+                )
+            )
+        if mode == BY_INDEX:
+            index = widgets.number(
+                "Benchmark index", f"layer_index_{side}", other, 0, space.size - 1, container=st
+            )
+            return space.canonical(index)
+        key = f"layer_text_{side}"
+        st.session_state.setdefault(key, space.examples[min(other, len(space.examples) - 1)])
+        text = st.text_input(
+            "Architecture string",
+            key=key,
+            help=f"Any spelling {space.label} accepts, e.g. {space.examples[0]}",
+        )
+        if not text.strip():
+            st.info("Enter an architecture.")
+            return None
+        return space.canonical(text)
+    except loaders.READ_ERRORS as exc:
+        st.error(str(exc))
+        return None
+
+
+def pick_archs(space: Space, compare: bool) -> dict[str, str] | None:
+    """One architecture per side (two when comparing); None when one is missing."""
+    modes = [BY_STRING, *([BY_INDEX] if space.indexed and space.size else [])]
+    if state.handoff():
+        modes.insert(0, FROM_EXPLORER)
+    sides = SIDES if compare else SIDES[:1]
+    picked = {}
+    for side, column in zip(sides, st.columns(len(sides))):
+        with column:
+            if compare:
+                st.subheader(f"Architecture {side.upper()}")
+            picked[side] = pick_arch(side, space, modes)
+    if any(a is None for a in picked.values()):
+        return None
+    return picked  # type: ignore[return-value]
+
+
+def side_by_side(networks: dict[str, loaders.Network]) -> None:
+    st.subheader("Side by side")
+    # As text: sums near 1e49 lose their formatting in the grid widget otherwise.
+    rows = {
+        side.upper(): {
+            k: f"{v:,}" if isinstance(v, int) else f"{v:.4g}" for k, v in net.figures().items()
+        }
+        for side, net in networks.items()
+    }
+    st.dataframe(pd.DataFrame(rows).T)
+
+
+def network_panel(
+    setup: Setup, net: loaders.Network, side: str, cards: bool, config: Settings
+) -> None:
+    """Everything about one network (cards only when it has the page to itself)."""
+    signed = any((v < 0).any() for v in net.raw)
+    values = [np.abs(v) for v in net.raw] if signed else net.raw
+    st.markdown(f"`{net.arch}`")
+    st.caption(
+        f"{net.params:,} parameters · {len(net.names)} weight layers · "
+        f"{accuracy_of(setup, net.arch, config)}"
+    )
+    if cards:
+        figures = net.figures()
+        for col, name in zip(st.columns(3), aggregation.AGGREGATIONS):
+            label = aggregation.LABELS[name]
+            col.metric(label, f"{figures[label]:.4g}", border=True)
+    if signed:
+        st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
+    edges = charts.log_bins(values)
+    st.plotly_chart(
+        charts.heatmap(net.names, values, edges), key=f"heat_{side}", config=charts.PLOT_CONFIG
+    )
+    nonzero = [i for i, v in enumerate(values) if (v > 0).any()] or [0]
+    picks = sorted({nonzero[0], nonzero[len(nonzero) // 3], nonzero[2 * len(nonzero) // 3]})
+    chosen = st.multiselect(
+        "Layers to show as histograms",
+        list(range(len(net.names))),
+        default=sorted({*picks, nonzero[-1]}),
+        key=f"hist_{side}",
+        format_func=lambda i: f"{i:02d} {net.names[i]}",
+    )
+    if chosen:
+        st.plotly_chart(
+            charts.histograms(net.names, values, edges, chosen),
+            key=f"hists_{side}",
+            config=charts.PLOT_CONFIG,
+        )
+    quantity = st.radio(
+        "Per-layer quantity",
+        list(charts.QUANTITIES),
+        key=f"quantity_{side}",
+        format_func=charts.QUANTITIES.get,
+        horizontal=True,
+    )
+    table = net.table()
+    st.plotly_chart(
+        charts.layer_bars(table, str(quantity)), key=f"bars_{side}", config=charts.PLOT_CONFIG
+    )
+    # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
+    # the CSV below keeps every digit.
+    st.dataframe(table.assign(**{c: table[c].map("{:.4e}".format) for c in ("S_n^l", "sigma^l")}))
+    panels.download_csv(
+        "Per-layer table (CSV)",
+        table,
+        f"layers_{setup.space}_{setup.saliency}_{side}.csv",
+        key=f"download_{side}",
+    )
+
+
+def explain(setup: Setup) -> None:
+    needs_data = saliency.get(setup.saliency).needs_data
+    with st.expander("What am I looking at?"):
+        st.markdown(
+            "- **Heatmap**: one row per weight layer (input to output), the share of its "
+            "weights per saliency decade.\n"
+            "- **S_n^l** is the layer's saliency sum, **σ^l** their standard deviation; "
+            "**S_n^l/σ^l** is the layer's signal-to-noise ratio. Layer-wise SSNR sums it "
+            "over layers, so no single layer dominates the way the largest S_n^l "
+            "dominates the sum.\n"
+            f"- Networks are built at init seed {setup.seed} and scored with "
+            f"{setup.saliency} on "
+            f"{batches.describe(setup.batch) if needs_data else 'an all-ones input'}"
+            ", exactly as the cached scores."
+        )
+
+
+def render() -> None:
+    st.title("Layer saliency")
+    st.caption(
+        "Per-parameter saliency of one network, layer by layer. The sum S_n adds "
+        "layers whose saliencies differ by many orders of magnitude; layer-wise SSNR "
+        "weighs each layer by its own spread."
+    )
+    config = loaders.settings()
+    state.restore(state.SETUP_PARAMS)
+    st.sidebar.header("Network")
+    choice = widgets.setup_inputs()
+    compare = st.sidebar.toggle("Compare two architectures", key="layer_compare")
+    state.publish(state.SETUP_PARAMS)
+    if choice.setup is None:
+        st.error(choice.problem)
+        return
+    setup = choice.setup
+    picked = pick_archs(get_space(setup.space), compare)
+    if picked is None:
+        return
+    try:
+        with st.spinner("Scoring…"):
+            networks = {side: loaders.network(setup, arch) for side, arch in picked.items()}
+    except (ValueError, OSError, RuntimeError) as exc:
+        st.error(f"Could not score the network: {exc}")
+        return
+    if compare:
+        side_by_side(networks)
+    for (side, net), column in zip(networks.items(), st.columns(len(networks))):
+        with column:
+            network_panel(setup, net, side, not compare, config)
+    explain(setup)
+
+
+render()

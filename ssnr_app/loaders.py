@@ -1,0 +1,223 @@
+"""Cached reads of `ssnr_core`: settings, ground truth, samples, cached scores, correlations.
+
+Each loader is a thin `st.cache_data` wrapper keyed cheaply (an architecture list by
+its digest, the cache by its row count), so a rerun re-reads nothing that did not
+change and a new result from a background job shows up on the next read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ssnr_core import aggregation, batches, benchmarks, evaluation, scoring
+from ssnr_core.cache import Cache
+from ssnr_core.correlation import Summary
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
+from ssnr_core.spaces import get_space
+
+# What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
+# an OSError): shown with st.error, never as a traceback.
+READ_ERRORS = (ValueError, OSError)
+WEIGHTS = "weights"  # the score table's extra column: scored values per network
+
+
+@st.cache_resource
+def settings() -> Settings:
+    """The process's settings, read from the environment once (the app's edge)."""
+    return Settings.from_env()
+
+
+def cache(config: Settings) -> Cache:
+    """The score cache; CacheError (an OSError) when it cannot be opened."""
+    return Cache(config.cache_file)
+
+
+class Archs(tuple):
+    """A tuple of architecture strings carrying a digest, so that st.cache_data hashes
+    15,625 names in microseconds (see `HASH_FUNCS`)."""
+
+    digest: str
+
+    def __new__(cls, items: Sequence[str]) -> Archs:
+        obj = super().__new__(cls, items)
+        obj.digest = hashlib.blake2b("\n".join(items).encode(), digest_size=16).hexdigest()
+        return obj
+
+
+HASH_FUNCS = {Archs: lambda a: a.digest}
+
+
+def space_problem(name: str) -> str | None:
+    """None when the search space imports, else a message for st.error. Any exception
+    counts: a half-finished space module can raise anything at import."""
+    try:
+        get_space(name)
+    except Exception as exc:  # shown to the user instead of a traceback
+        return (
+            f"The {name} search space is not available in this installation "
+            f"({type(exc).__name__}: {exc}). Pick another benchmark."
+        )
+    return None
+
+
+def space_label(name: str) -> str:
+    try:
+        return f"{get_space(name).label} ({name})"
+    except Exception:  # an unavailable space is still listed, by its short name
+        return name
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def truth(space_name: str, task: str, source: str | None, data_dir: Path) -> pd.Series:
+    """Ground truth (the data folder is part of the key: its copy wins over the bundled)."""
+    return benchmarks.truth(space_name, task, source, data_dir)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def sample(
+    space_name: str, task: str, n: int | None, seed: int, source: str | None, data_dir: Path
+) -> Archs:
+    """`evaluation.sample`: the seeded sample the CLI and the jobs draw."""
+    return Archs(evaluation.sample(space_name, task, n, seed, source, data_dir))
+
+
+def sample_from(values: pd.Series, n: int | None, seed: int) -> Archs:
+    """`evaluation.draw` applied to an uploaded ground truth."""
+    return Archs(evaluation.draw(values.index.tolist(), n, seed))
+
+
+def version(setup: Setup, config: Settings) -> int:
+    """The setup's row count in the cache: a cheap key that moves when a job adds rows."""
+    return cache(config).count(setup)
+
+
+def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """`evaluation.score_table` plus each network's number of scored values, shown on
+    hover; an empty frame when nothing is cached yet."""
+    columns = [*aggregation.AGGREGATIONS, WEIGHTS]
+    if not stats:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
+    table = evaluation.score_table(stats)
+    table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
+    return table[columns]
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFrame:
+    """Scores of the cached networks among `archs`, in their order (`rows`, the setup's
+    count, re-keys this as a job adds results; otherwise it is read once)."""
+    return score_table(Cache(cache_file).get(setup, archs))
+
+
+def cached_scores(setup: Setup, archs: Archs, config: Settings) -> pd.DataFrame:
+    """`scores` keyed by the cache's current row count for the setup."""
+    rows = version(setup, config)
+    if not rows:
+        return score_table({})
+    return scores(setup, archs, config.cache_file, rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) -> int:
+    have = Cache(cache_file).get(setup, ordered)
+    return next((i for i, a in enumerate(ordered) if a not in have), len(ordered))
+
+
+def largest_cached_sample(setup: Setup, source: str | None, config: Settings) -> int:
+    """The largest n whose seeded sample is wholly cached. `evaluation.draw` keeps the
+    first n of one seeded permutation, so the sample of n is cached exactly when the
+    permutation's first n architectures are."""
+    rows = version(setup, config)
+    if not rows:
+        return 0
+    all_archs = truth(setup.space, setup.task, source, config.data_dir).index.tolist()
+    order = np.random.default_rng(setup.seed).permutation(len(all_archs))
+    ordered = Archs([all_archs[i] for i in order])
+    return _cached_prefix(setup, ordered, config.cache_file, rows)
+
+
+def n_boot_for(n: int) -> int:
+    """Bootstrap resamples for n architectures: 1000 up to 1,000 points, then fewer so
+    one correlation summary stays about a second on two cores (cost grows with
+    resamples x n log n); never under 100, which is what all 15,625 NB201 cells get
+    (their 95% interval is a few thousandths wide anyway)."""
+    return int(min(1000, max(100, 1_000_000 // max(n, 1))))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def correlate(scores: pd.Series, values: pd.Series, n_boot: int, seed: int) -> Summary:
+    """`evaluation.correlate` for one score column (cached per column and sample)."""
+    name = str(scores.name)
+    return evaluation.correlate(scores.to_frame(name), values, n_boot, seed)[name]
+
+
+@dataclass(frozen=True)
+class Network:
+    """One scored network: per-layer saliencies and what the page shows of them."""
+
+    arch: str
+    names: list[str]
+    raw: list[np.ndarray]  # per-parameter saliencies, signed
+    params: int
+
+    @property
+    def stats(self) -> np.ndarray:
+        return aggregation.layer_stats(self.raw)
+
+    def figures(self) -> dict[str, object]:
+        """The whole-network figures, for the cards or the side-by-side table."""
+        stats = self.stats
+        return {
+            "params": self.params,
+            "weight layers": len(self.names),
+            **{aggregation.LABELS[n]: fn(stats) for n, fn in aggregation.AGGREGATIONS.items()},
+        }
+
+    def table(self) -> pd.DataFrame:
+        cols = aggregation.per_layer(self.stats)
+        return pd.DataFrame(
+            {
+                "layer": self.names,
+                "count": cols["count"].astype(int),
+                "S_n^l": cols["sum"],
+                "sigma^l": cols["sigma"],
+                "S_n^l/sigma^l": cols["snr"],
+                "zeros": [int((v == 0).sum()) for v in self.raw],
+            }
+        )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def network(setup: Setup, arch: str) -> Network:
+    """`scoring.saliencies` of one network (the cached scores' weights and batch)."""
+    names, tensors = scoring.saliencies(setup, arch)
+    params = sum(p.numel() for p in scoring.build_network(setup, arch).parameters())
+    return Network(arch, names, [t.numpy().reshape(-1) for t in tensors], params)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a figure was computed on: said under every card and chart."""
+
+    n: int
+    truth: str
+    batch: str
+    seed: int
+
+    @classmethod
+    def of(cls, setup: Setup, n: int, truth: str) -> Provenance:
+        return cls(n, truth, batches.describe(setup.batch), setup.seed)
+
+    def text(self) -> str:
+        return (
+            f"n = {self.n:,} architectures · ground truth: {self.truth} · batch: {self.batch} "
+            f"· seed {self.seed}"
+        )

@@ -1,0 +1,319 @@
+"""Page sections shared by the pages: metric cards, live job progress, the running-jobs
+indicator, error panels, downloads and the metric explanations.
+
+Live parts are `st.fragment`s with `run_every`: they re-read the cache and redraw
+themselves while a job runs, not the whole page.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from ssnr_app import loaders, state
+from ssnr_core import jobs
+from ssnr_core.correlation import Summary
+from ssnr_core.settings import Settings
+from ssnr_core.setup import Setup
+
+LIVE_S = 1.0  # how often a live part redraws while a job runs
+INDICATOR_S = 2.0
+RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
+METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def fmt_range(ci: tuple[float, float]) -> str:
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def fmt_ci(ci: tuple[float, float]) -> str:
+    return f"95% CI {fmt_range(ci)}"
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+# ---------------------------------------------------------------- cards, captions
+
+
+def metric_cards(
+    summary: Summary | None, n_boot: int, provenance: loaders.Provenance, prefix: str = ""
+) -> None:
+    """Spearman and Kendall with intervals, top-10% precision and n as cards, and what
+    they were computed on; `summary=None` (nothing scored yet) shows placeholders."""
+    cards = (
+        ("spearman", "rank correlation of score and accuracy"),
+        ("kendall", "Kendall's tau-b: share of concordant minus discordant pairs"),
+        ("top10", "share of the top 10% by score that is in the top 10% by accuracy"),
+    )
+    values = (
+        {"spearman": None, "kendall": None, "top10": None}
+        if summary is None
+        else {
+            "spearman": summary.spearman,
+            "kendall": summary.kendall,
+            "top10": summary.top10_precision,
+        }
+    )
+    intervals = (
+        {}
+        if summary is None
+        else {
+            "spearman": summary.spearman_ci95,
+            "kendall": summary.kendall_ci95,
+        }
+    )
+    cols = st.columns(4)
+    for col, (key, why) in zip(cols, cards):
+        col.metric(f"{prefix}{METRICS[key]}", fmt(values[key]), border=True, help=why)
+        if key in intervals:
+            col.caption(fmt_ci(intervals[key]))
+    cols[3].metric(f"{prefix}architectures", f"{summary.n if summary else 0:,}", border=True)
+    if summary is None:
+        cols[3].caption("waiting for the first scores")
+    elif summary.dropped:
+        cols[3].caption(f"{summary.dropped:,} dropped (NaN/inf score)")
+    else:
+        cols[3].caption(f"bootstrap: {n_boot:,} resamples")
+    st.caption(provenance.text())
+
+
+def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | None = None) -> None:
+    """A CSV download of `table` that does not rerun the page when clicked."""
+    st.download_button(
+        label,
+        lambda: table.to_csv(index=False).encode(),  # built on click, not on every rerun
+        file_name=file_name,
+        mime="text/csv",
+        on_click="ignore",
+        key=key,
+    )
+
+
+def read_error(exc: Exception) -> None:
+    """A damaged ground-truth file or an unreadable cache: what and how to fix it."""
+    st.error(str(exc))
+    st.caption(
+        "Ground truth is bundled with the package; a copy in the data folder is read "
+        "instead when present. Delete or re-download a damaged copy "
+        "(`python -m ssnr_core fetch`); a damaged cache file can be deleted (it is "
+        "rebuilt by scoring)."
+    )
+
+
+# ---------------------------------------------------------------- live jobs
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's progress as the user sees it: count, rate and time left."""
+
+    done: int
+    total: int
+    rate: float | None  # architectures per second over the recent window; None: measuring
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        if not self.rate:
+            return None
+        return (self.total - self.done) / self.rate
+
+    def text(self) -> str:
+        parts = [f"{self.done:,} of {self.total:,} scored"]
+        if self.rate:
+            parts.append(f"{self.rate:.1f} archs/s")
+            parts.append(f"about {fmt_duration(self.eta or 0)} left")
+        else:
+            parts.append("measuring the rate…")
+        parts.append(f"running {fmt_duration(self.elapsed)}")
+        return " · ".join(parts)
+
+
+def progress_of(job: jobs.Job, status: jobs.JobStatus) -> Progress:
+    """Add this observation to the job's recent history and measure the rate over it."""
+    now = time.time()
+    history = st.session_state.setdefault(state.RATES, {}).setdefault(job.key, [])
+    history.append((now, status.done))
+    history[:] = [(t, d) for t, d in history if now - t <= RATE_WINDOW_S]
+    (t0, d0), (t1, d1) = history[0], history[-1]
+    rate = (d1 - d0) / (t1 - t0) if t1 - t0 >= 2 and d1 > d0 else None
+    return Progress(status.done, status.total, rate, now - (status.started or now))
+
+
+def _start(job: jobs.Job, archs: Sequence[str], label: str) -> None:
+    """Button callback: start the job, and say so at once (before its first result)."""
+    try:
+        status = jobs.start(job, archs)
+    except OSError as exc:
+        st.toast(f"Could not start scoring: {exc}", icon=":material/error:")
+        return
+    missing = status.total - status.done
+    st.toast(f"Scoring {missing:,} architectures of {label} in the background…", icon="⏳")
+
+
+def _stop(job: jobs.Job, archs: Sequence[str]) -> None:
+    try:
+        jobs.stop(job, archs)
+    except OSError as exc:
+        st.toast(f"Could not stop the job: {exc}", icon=":material/error:")
+        return
+    st.toast("Stopped; what was scored stays cached.", icon=":material/stop_circle:")
+
+
+def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobStatus) -> None:
+    """Live progress (count, rate, time left, Stop) while the job runs; else its error,
+    if any, and a Compute button for what the cache lacks."""
+    if status.running:
+        progress = progress_of(job, status)
+        st.progress(status.fraction, text=f"{label}: {progress.text()}")
+        st.button("Stop", key=f"stop_{job.key}", on_click=_stop, args=(job, archs))
+        return
+    if status.error:
+        st.error(f"{label}: {status.error}")
+        if status.log_tail:
+            st.code(status.log_tail, language=None)
+    missing = status.total - status.done
+    if missing > 0:
+        st.button(
+            f"Compute {missing:,} missing of {status.total:,} ({label})",
+            key=f"start_{job.key}",
+            type="primary",
+            on_click=_start,
+            args=(job, archs, label),
+        )
+
+
+def job_status(job: jobs.Job, archs: Sequence[str]) -> jobs.JobStatus | None:
+    """The job's status, or None after showing why it cannot be read."""
+    try:
+        return jobs.status(job, archs)
+    except loaders.READ_ERRORS as exc:
+        st.error(f"Cannot read the job's progress: {exc}")
+        return None
+
+
+def live(body: Callable[[], None], running: bool) -> None:
+    """Run `body` as a fragment that redraws itself every second while a job runs; when
+    the job has ended, the whole page reruns once (to show its complete results)."""
+
+    def tick() -> None:
+        body()
+
+    st.fragment(tick, run_every=LIVE_S if running else None)()
+
+
+def setup_running(setup: Setup, config: Settings) -> bool:
+    """Whether any app job of this setup runs now (its results change this setup's view)."""
+    return any(r.job.setup == setup for r in running_jobs(config))
+
+
+# ---------------------------------------------------------------- jobs indicator
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    job: jobs.Job
+    total: int
+    started: float
+
+
+def running_jobs(config: Settings) -> list[RunningJob]:
+    """The app's jobs running now, rebuilt from their lock records (the key must match,
+    so a record this version cannot rebuild is listed by nobody rather than wrongly)."""
+    try:
+        records = jobs.active(config)
+    except OSError:
+        return []
+    out = []
+    for info in records:
+        cmd = info.get("command") or []
+        archs_file = cmd[cmd.index("--archs") + 1] if "--archs" in cmd else None
+        try:
+            setup = Setup(**info["setup"])
+        except (KeyError, TypeError):
+            continue
+        job = jobs.Job(setup, config, info.get("sample"), info.get("truth"), archs_file)
+        if job.key == info.get("key"):
+            out.append(RunningJob(job, int(info.get("total") or 0), info.get("started") or 0))
+    return out
+
+
+def jobs_indicator(config: Settings) -> None:
+    """A small "jobs running" box in the sidebar of every page, each with a Stop button;
+    it polls while jobs run."""
+    if not running_jobs(config):
+        return
+
+    def indicator() -> None:
+        now = running_jobs(config)
+        if not now:
+            st.caption("No scoring job running.")
+            return
+        box = st.container(border=True)
+        box.markdown(f":material/progress_activity: **{len(now)} scoring job(s) running**")
+        for r in now:
+            s = r.job.setup
+            text = (
+                f"{s.space}/{s.task} {s.saliency} · seed {s.seed} · {r.total:,} archs · "
+                f"{fmt_duration(time.time() - r.started)}"
+            )
+            box.caption(text)
+            box.button(
+                "Stop",
+                key=f"indicator_stop_{r.job.key}",
+                on_click=_stop,
+                args=(r.job, ()),
+                help="Stop this job; what it scored stays cached.",
+                icon=":material/stop_circle:",
+            )
+
+    with st.sidebar:
+        st.fragment(indicator, run_every=INDICATOR_S)()
+
+
+# ---------------------------------------------------------------- explanations
+
+
+def about_metrics() -> None:
+    with st.expander("About the metrics"):
+        st.markdown(
+            "Each weight p of a Conv2d/Linear layer gets a saliency S_p (synflow, snip, "
+            "grasp, grad_norm: one value per weight; fisher: one per output channel). "
+            "With layer l holding n_l saliencies:"
+        )
+        st.latex(r"S_n = \sum_p S_p \qquad \text{(sum: the classic zero-cost score)}")
+        st.latex(
+            r"\mathrm{SSNR} = \frac{S_n}{\sigma},\quad "
+            r"\sigma = \sqrt{\tfrac{1}{N}\sum_p (S_p - \bar S)^2}"
+        )
+        st.latex(
+            r"\text{layer-wise SSNR} = \sum_l \frac{S_n^l}{\sigma^l},\quad "
+            r"S_n^l = \sum_{p \in l} S_p,\ \sigma^l = \sqrt{\tfrac{1}{n_l}"
+            r"\sum_{p\in l}(S_p-\bar S^l)^2}"
+        )
+        st.markdown(
+            "- A layer with σ^l = 0 (e.g. a dead edge whose saliencies are all zero) adds 0; "
+            "overall SSNR is 0 when σ = 0. A network with any NaN/inf statistic scores NaN "
+            "and is dropped from the correlations (the count is shown).\n"
+            "- **Spearman ρ**: Pearson correlation of the ranks (ties get average ranks). "
+            "**Kendall τ-b**: (concordant − discordant pairs) / pairs, corrected for ties.\n"
+            "- **95% CI**: percentile bootstrap over architectures (resampled pairs, seeded).\n"
+            "- **top-10% precision**: |top 10% by score ∩ top 10% by accuracy| / (10% of n).\n"
+            "- **Batch**: synflow needs no data (an all-ones input); snip, grasp, fisher and "
+            "grad_norm see the labelled batch named under each figure."
+        )

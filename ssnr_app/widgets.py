@@ -1,0 +1,125 @@
+"""Inputs whose remembered value (session or URL) is checked against today's options."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from ssnr_app import loaders, state
+from ssnr_core import benchmarks, saliency, user_truth
+from ssnr_core.setup import Setup
+from ssnr_core.spaces import names
+
+MAX_SEED = 2**31 - 1
+
+
+def choose(
+    label: str,
+    options: Sequence,
+    key: str,
+    default: object = None,
+    kind: str = "selectbox",
+    container: object = st.sidebar,
+    **kw: object,
+) -> object:
+    """A selectbox/radio whose remembered value is reset when no longer an option (e.g. the
+    task after a benchmark change, or a mistyped URL); defaults go through Session State,
+    not `index=`, so re-assigned keys never trigger Streamlit's "default and Session
+    State" warning."""
+    options = list(options)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+    widget = container.radio if kind == "radio" else container.selectbox  # type: ignore[attr-defined]
+    return widget(label, options, key=key, **kw)
+
+
+def number(
+    label: str,
+    key: str,
+    default: int,
+    lo: int,
+    hi: int,
+    container: object = st.sidebar,
+    **kw: object,
+) -> int:
+    """An integer input whose remembered value is clamped into [lo, hi] first."""
+    value = st.session_state.get(key, default)
+    st.session_state[key] = int(min(max(value, lo), hi))
+    widget = container.number_input  # type: ignore[attr-defined]
+    return int(widget(label, min_value=lo, max_value=hi, step=1, key=key, **kw))
+
+
+def seed(container: object = st.sidebar) -> int:
+    return number(
+        "Init seed",
+        state.SEED,
+        0,
+        0,
+        MAX_SEED,
+        container=container,
+        help="Seeds the weights, the data batch and the sample.",
+    )
+
+
+@dataclass(frozen=True)
+class SetupChoice:
+    """The sidebar's benchmark, task, saliency and seed (shared by explorer and layers)."""
+
+    setup: Setup | None  # None when the chosen search space is unavailable
+    problem: str | None  # why, for st.error
+
+
+def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
+    """Benchmark, task, saliency and seed in the sidebar, as one `Setup`."""
+    space = choose(
+        "Benchmark",
+        list(spaces or names()),
+        state.BENCHMARK,
+        format_func=loaders.space_label,
+    )
+    task = choose("Task", benchmarks.tasks_of(str(space)), state.TASK)
+    sal = choose("Saliency", list(saliency.REGISTRY), state.SALIENCY)
+    init_seed = seed()
+    problem = loaders.space_problem(str(space))
+    if problem:
+        return SetupChoice(None, problem)
+    return SetupChoice(Setup(str(space), str(task), str(sal), init_seed), None)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def parse_upload(data: bytes, arch_col: str, value_col: str, space: str) -> user_truth.UserTruth:
+    return user_truth.parse(data, arch_col, value_col, space)
+
+
+def uploaded_truth(space: str) -> pd.Series | None:
+    """The bring-your-own ground truth form; the parsed values, or None."""
+    with st.sidebar.expander("Your own ground truth (CSV)", expanded=False):
+        st.caption(
+            f"A header row, one {space} architecture per row and a numeric column. At most "
+            f"{user_truth.MAX_ROWS:,} rows and {user_truth.MAX_BYTES // 1_000_000} MB."
+        )
+        file = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="upload")
+        if file is None:
+            return None
+        data = file.getvalue()
+        try:
+            cols = user_truth.columns(data)
+            guess_arch = next((c for c in cols if "arch" in c.lower()), cols[0])
+            guess_val = next(
+                (c for c in cols if "acc" in c.lower() and c != guess_arch),
+                cols[min(1, len(cols) - 1)],
+            )
+            arch_col = choose("Architecture column", cols, "upload_arch", guess_arch, container=st)
+            value_col = choose("Accuracy column", cols, "upload_value", guess_val, container=st)
+            parsed = parse_upload(data, str(arch_col), str(value_col), space)
+        except ValueError as exc:
+            st.error(f"{file.name}: {exc}")
+            return None
+        st.success(f"{len(parsed.values):,} architectures from {parsed.rows:,} rows")
+        if parsed.errors:
+            st.warning(f"{len(parsed.errors):,} rows skipped:")
+            st.code("\n".join(parsed.errors[:50]), language=None)
+        return parsed.values.rename(f"{value_col} ({file.name})")
