@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -147,7 +148,7 @@ def _meta_archs(data: dict, path: Path) -> list[str]:
     return archs
 
 
-def _build(archres: type, info: object, path: Path) -> dict[str, object]:
+def _build(archres: Any, info: object, path: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise ValueError(f"{path}: an architecture's record is not a dict")
     try:
@@ -160,7 +161,7 @@ def _build(archres: type, info: object, path: Path) -> dict[str, object]:
         raise ValueError(f"{path}: unexpected record layout ({exc})") from None
 
 
-def _accuracy(result: object, dataset: str, setname: str, seed: int | bool) -> float:
+def _accuracy(result: Any, dataset: str, setname: str, seed: int | bool) -> float:
     """The last epoch's accuracy; mean over seeds with seed=False; NaN when absent."""
     try:
         value = result.get_metrics(dataset, setname, iepoch=None, is_random=seed)["accuracy"]
@@ -169,7 +170,7 @@ def _accuracy(result: object, dataset: str, setname: str, seed: int | bool) -> f
         return math.nan
 
 
-def _row(index: int, arch: str, hps: dict[str, object]) -> dict[str, object]:
+def _row(index: int, arch: str, hps: dict[str, Any]) -> dict[str, object]:
     row: dict[str, object] = {"index": index, "arch": arch}
     for (task, split), (dataset, setname) in _SOURCE.items():
         for hp in EPOCHS:
