@@ -33,7 +33,12 @@ class Grid:
     metric: str
 
     def setups(self) -> list[Setup]:
-        return [Setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
+        return [cell_setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
+
+
+def cell_setup(space: str, task: str, sal: str, seed: int) -> Setup:
+    """The setup of one cell: the batch as every run resolves it (CIFAR-10 once fetched)."""
+    return Setup.resolved(space, task, sal, seed, "auto", loaders.settings().data_dir)
 
 
 def column_name(space: str, task: str) -> str:
@@ -84,9 +89,9 @@ def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]
             problems[col] = str(exc)
             continue
         for sal in grid.saliencies:
-            setup = Setup(space, task, sal, grid.seed)
+            cell = cell_setup(space, task, sal, grid.seed)
             try:
-                table = loaders.cached_scores(setup, archs, config)
+                table = loaders.cached_scores(cell, archs, config)
             except loaders.READ_ERRORS as exc:
                 problems[col] = f"cannot read the cache: {exc}"
                 table = loaders.score_table({})
@@ -122,6 +127,12 @@ def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataF
     return text, best
 
 
+def batch_labels(setups: list[Setup]) -> str:
+    """The batches of these setups, each named once."""
+    labels = {batches.describe(s.batch, s.seed): None for s in setups}
+    return "; ".join(labels)
+
+
 def provenance(grid: Grid) -> str:
     """What the cells were computed on: ground truth per benchmark, batch, seed."""
     sources = {
@@ -129,7 +140,7 @@ def provenance(grid: Grid) -> str:
     }
     truth = "; ".join(f"{s}: {label}" for s, label in sources.items())
     return (
-        f"Ground truth: {truth} · batch: {batches.describe('synthetic')} · seed {grid.seed} · "
+        f"Ground truth: {truth} · batch: {batch_labels(grid.setups())} · seed {grid.seed} · "
         "n per cell in the 'n' tab · 95% bootstrap intervals in brackets; "
         f"'{NOT_COMPUTED}': nothing cached for that setup yet."
     )
@@ -246,7 +257,7 @@ def reference_section(seed: int, config: Settings) -> None:
     sal = str(
         widgets.choose("Saliency", list(saliency.REGISTRY), "reference_saliency", container=st)
     )
-    columns = {label: Setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
+    columns = {label: cell_setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
     try:
         versions = tuple(loaders.version(setup, config) for setup in columns.values())
         table = reference_table(sal, seed, versions, config)
@@ -257,7 +268,8 @@ def reference_section(seed: int, config: Settings) -> None:
     st.caption(
         "Same figures as `python -m ssnr_core reproduce`; the reference column is for "
         f"synflow only. n counts the cached architectures of each NASLib sample; batch: "
-        f"{batches.describe('synthetic')}; seed {seed}; {REFERENCE_BOOT} bootstrap resamples."
+        f"{batch_labels(list(columns.values()))}; seed {seed}; {REFERENCE_BOOT} bootstrap "
+        "resamples."
     )
     panels.download_csv(
         "Download the reference table (CSV)", table, f"reproduce_{sal}_seed{seed}.csv"

@@ -214,7 +214,7 @@ class Provenance:
 
     @classmethod
     def of(cls, setup: Setup, n: int, truth: str) -> Provenance:
-        return cls(n, truth, batches.describe(setup.batch), setup.seed)
+        return cls(n, truth, batches.describe(setup.batch, setup.seed), setup.seed)
 
     def text(self) -> str:
         return (

@@ -86,7 +86,10 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
     problem = loaders.space_problem(str(space))
     if problem:
         return SetupChoice(None, problem)
-    return SetupChoice(Setup(str(space), str(task), str(sal), init_seed), None)
+    data_dir = loaders.settings().data_dir
+    return SetupChoice(
+        Setup.resolved(str(space), str(task), str(sal), init_seed, "auto", data_dir), None
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

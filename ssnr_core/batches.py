@@ -39,20 +39,21 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _DIGEST = 12  # hex characters of SHA-256 kept in a key
 
 
-def default_source(data_dir: Path) -> str:
+def default_source(data_dir: Path | None) -> str:
     """`cifar10` when its batch is in the data folder, else `synthetic`."""
-    return "cifar10" if (data_dir / CIFAR10_BATCH).is_file() else "synthetic"
+    found = data_dir is not None and (data_dir / CIFAR10_BATCH).is_file()
+    return "cifar10" if found else "synthetic"
 
 
-def resolve(source: str | None, needs_data: bool, data_dir: Path) -> str:
+def resolve(source: str | None, needs_data: bool, data_dir: Path | None) -> str:
     """The batch key of a run: what the user asked for (`auto`/None, `synthetic`, `cifar10`,
     `images:<dir>`, or an already resolved key), checked, made concrete and
     content-addressed; `none` when the saliency is data-free. Call it before making a
     Setup. ValueError for a bad source, even when the saliency ignores the batch, and for
     a resolved key whose content has changed since."""
-    root = data_dir
+    root = data_dir or Path("nowhere")  # no data folder: no CIFAR-10 batch, no relative paths
     if source in (None, "", "auto"):
-        source = default_source(root)
+        source = default_source(data_dir)
     name, _, given = source.partition("#")
     if name == NONE:
         if needs_data:

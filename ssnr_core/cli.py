@@ -120,10 +120,10 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     known = benchmarks.sources(spec.space, spec.task, settings.data_dir)
     if args.truth is not None and args.truth not in known:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
-    needs_data = saliency.get(args.saliency).needs_data
     _check_device(args.device)
-    batch = batches.resolve(args.batch, needs_data, settings.data_dir)
-    return Setup(spec.space, spec.task, args.saliency, args.seed, batch)
+    return Setup.resolved(
+        spec.space, spec.task, args.saliency, args.seed, args.batch, settings.data_dir
+    )
 
 
 def _sample(args: argparse.Namespace, setup: Setup, settings: Settings) -> list[str]:

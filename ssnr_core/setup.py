@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 # Bump when a code change alters any stored statistic: old rows stop matching.
 CODE_VERSION = "1"
@@ -33,6 +34,24 @@ class Setup:
         if not self.dtype:
             dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
             object.__setattr__(self, "dtype", dtype)
+
+    @classmethod
+    def resolved(
+        cls,
+        space: str,
+        task: str,
+        saliency: str,
+        seed: int = 0,
+        batch: str | None = "auto",
+        data_dir: Path | None = None,
+    ) -> Setup:
+        """The setup a run uses, its batch made concrete by `batches.resolve` ("auto": the
+        CIFAR-10 batch once fetched, else synthetic); what the CLI and the app build."""
+        from ssnr_core import batches
+        from ssnr_core import saliency as registry
+
+        needs_data = registry.get(saliency).needs_data
+        return cls(space, task, saliency, seed, batches.resolve(batch, needs_data, data_dir))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

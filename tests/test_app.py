@@ -95,7 +95,7 @@ def provenance_shown(at: AppTest, n: int) -> bool:
     return any(
         f"n = {n:,} architectures" in c.value
         and "ground truth: NB201 mean 200-epoch test accuracy" in c.value
-        and "batch: seeded synthetic batch" in c.value
+        and "batch: no batch (data-free" in c.value  # synflow sees no data
         for c in at.caption
     )
 
@@ -338,7 +338,8 @@ def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path)
     assert grid.loc[f"synflow · {aggregation.LABELS['sum']}", "nb201/cifar100"] == "not computed"
     assert any(b.label.startswith("Compute") for b in at.button)
     assert at.get("download_button")
-    assert any("batch: seeded synthetic batch" in c.value for c in at.caption)
+    batch = "batch: no batch (data-free saliency: an all-ones input); synthetic noise batch"
+    assert any(batch in c.value for c in at.caption)  # synflow, then snip
 
 
 def test_compare_columns_come_from_the_url(cache_dir: Path):

@@ -114,7 +114,7 @@ def test_a_first_view_on_an_empty_cache_fills_in_without_a_click(browser: Browse
         assert seconds < FIRST_VIEW_S
         main = page.get_by_test_id("stMain")
         expect(main).to_contain_text("ground truth: NB201 mean 200-epoch test accuracy")
-        expect(main).to_contain_text("batch: seeded synthetic batch")
+        expect(main).to_contain_text("batch: no batch (data-free")
         expect(page.get_by_test_id("stSidebar")).to_contain_text("scoring job(s) running")
         # Live: more architectures arrive without a click.
         first_n = int(metric(page, "architectures").inner_text().replace(",", ""))
