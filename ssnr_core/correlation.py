@@ -112,3 +112,31 @@ def summary(x: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> 
         kendall_ci95=bootstrap_ci(fx, fy, kendall, n_boot, seed),
         top10_precision=top_k_precision(fx, fy, 0.1),
     )
+
+
+def top_k_curve(
+    x: np.ndarray, y: np.ndarray, fractions: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """For each fraction f (default 1%, 2%, ..., 100%), with k = max(1, round(f n)): the
+    precision at k (share of the top k by score that is in the top k by truth) and the best
+    true rank (1 = the most accurate architecture) among the top k by score: how good a
+    search that keeps the k best-scored architectures would be."""
+    x, y = finite_pairs(x, y)
+    fractions = np.arange(1, 101) / 100 if fractions is None else np.asarray(fractions, float)
+    n = len(x)
+    if n == 0:
+        nan = np.full(len(fractions), np.nan)
+        return {
+            "fraction": fractions,
+            "k": np.zeros(len(fractions), int),
+            "precision": nan,
+            "best_true_rank": nan,
+        }
+    by_score = np.argsort(-x, kind="stable")
+    true_rank = np.empty(n, dtype=np.int64)
+    true_rank[np.argsort(-y, kind="stable")] = np.arange(1, n + 1)
+    ranks_in_score_order = true_rank[by_score]
+    ks = np.maximum(1, np.round(fractions * n).astype(np.int64))
+    precision = np.array([(ranks_in_score_order[:k] <= k).mean() for k in ks])
+    best = np.minimum.accumulate(ranks_in_score_order)[ks - 1]
+    return {"fraction": fractions, "k": ks, "precision": precision, "best_true_rank": best}

@@ -48,3 +48,15 @@ def test_too_few_points_give_nan():
     assert corr.bootstrap_ci([1.0], [1.0], corr.kendall) != corr.bootstrap_ci(
         [1.0], [1.0], corr.kendall
     )
+
+
+def test_top_k_curve_by_hand():
+    x = np.array([0.9, 0.8, 0.7, 0.6, 0.5, np.nan])  # scores; the NaN pair is dropped
+    y = np.array([3.0, 5.0, 1.0, 4.0, 2.0, 9.0])  # true ranks: 3, 1, 5, 2, 4
+    curve = corr.top_k_curve(x, y, np.array([0.2, 0.4, 0.6, 1.0]))
+    assert curve["k"].tolist() == [1, 2, 3, 5]
+    # top-1 by score has true rank 3; top-2 holds ranks {3, 1}: one of them in the true top 2
+    assert curve["precision"].tolist() == [0.0, 0.5, pytest.approx(2 / 3), 1.0]
+    assert curve["best_true_rank"].tolist() == [3, 1, 1, 1]
+    perfect = corr.top_k_curve(y, y)
+    assert (perfect["precision"] == 1.0).all() and (perfect["best_true_rank"] == 1).all()

@@ -7,6 +7,7 @@ a space's name.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ class Space:
     to_str: Callable[[Any], str]  # canonical arch -> the one string it is known by
     build: Callable[..., nn.Module]  # build(arch, task, make=...) -> network
     input_shape: Callable[[str], tuple[int, int, int]]  # task -> (C, H, W)
+    ops: Callable[[Any], tuple[str, ...]]  # canonical arch -> the op name of every edge
     examples: tuple[str, ...]  # valid architectures, as users write them
     size: int | None  # architectures in the space; None when too many to enumerate
     indexed: bool = False  # an integer 0..size-1 names an architecture (benchmark order)
@@ -30,6 +32,10 @@ class Space:
 
     def canonical(self, arch: object) -> str:
         return self.to_str(self.parse(arch))
+
+    def op_counts(self, arch: object) -> dict[str, int]:
+        """How often each op occurs in an architecture (e.g. to colour points by op mix)."""
+        return dict(Counter(self.ops(self.parse(arch))))
 
 
 def _registry() -> dict[str, Space]:

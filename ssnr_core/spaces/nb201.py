@@ -185,6 +185,7 @@ SPACE = Space(
     to_str=to_str,
     build=build,
     input_shape=input_shape,
+    ops=tuple,
     examples=(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",

@@ -353,6 +353,7 @@ SPACE = Space(
     to_str=to_str,
     build=build,
     input_shape=input_shape,
+    ops=lambda arch: tuple(OPS[op] for cell in arch for _, op in cell),
     examples=(
         "[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], "
         "[(1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)]]",

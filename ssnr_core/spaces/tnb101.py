@@ -345,6 +345,7 @@ SPACE = Space(
     to_str=to_str,
     build=build,
     input_shape=input_shape,
+    ops=lambda arch: tuple(OPS[op] for op in arch),
     examples=("(1, 0, 0, 2, 1, 0)", "64-41414-3_33_333"),
     size=4**6,
 )
