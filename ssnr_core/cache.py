@@ -262,7 +262,9 @@ class Cache:
         pid = os.getpid() if owner is None else owner
         start = process_start(pid)
         wanted = list(dict.fromkeys(archs))
-        cached = set(self.get(setup, wanted))
+        where, params = _where(setup)
+        with self._connect() as con:  # names only: no statistics to unpack
+            cached = {a for (a,) in con.execute(f"SELECT arch FROM stats WHERE {where}", params)}
         todo = [a for a in wanted if a not in cached]
         if self.readonly or not todo:
             return todo

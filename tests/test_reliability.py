@@ -193,6 +193,22 @@ def test_a_full_disk_during_evaluate_is_one_line(cache_dir, settings):
     assert before < Cache(cache_dir / "stats.sqlite").count(SETUP) < 200  # kept what it did
 
 
+def test_errors_inside_puts_generator_keep_earlier_rows(empty_cache):
+    """A failing computation passes through unchanged; a SQLite error from inside the
+    block is a CacheError; either way the rows stored before stay."""
+
+    def results(error: BaseException):
+        for i in range(3):
+            yield f"r{i}", np.full((2, 3), float(i))
+        raise error
+
+    with pytest.raises(ValueError, match="boom"):
+        empty_cache.put(SETUP, results(ValueError("boom")))
+    with pytest.raises(CacheError, match="cannot write to cache"):
+        empty_cache.put(SETUP, results(sqlite3.OperationalError("disk I/O error")))
+    assert sorted(empty_cache.get(SETUP)) == ["r0", "r1", "r2"]
+
+
 # ---------------------------------------------------------------- claims
 
 
