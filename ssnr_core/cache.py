@@ -263,14 +263,15 @@ class Cache:
         start = process_start(pid)
         wanted = list(dict.fromkeys(archs))
         where, params = _where(setup)
-        with self._connect() as con:  # names only: no statistics to unpack
-            cached = {a for (a,) in con.execute(f"SELECT arch FROM stats WHERE {where}", params)}
-        todo = [a for a in wanted if a not in cached]
-        if self.readonly or not todo:
-            return todo
         key, now = setup.to_json(), time.time()
         with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")  # one writer at a time: each arch has one owner
+            if not self.readonly:  # one writer at a time, from reading what is stored on
+                con.execute("BEGIN IMMEDIATE")
+            stored = con.execute(f"SELECT arch FROM stats WHERE {where}", params)
+            cached = {a for (a,) in stored}  # names only: no statistics to unpack
+            todo = [a for a in wanted if a not in cached]
+            if self.readonly or not todo:
+                return todo
             holders = con.execute(
                 "SELECT DISTINCT pid, pid_start FROM claims WHERE setup = ?", (key,)
             ).fetchall()
