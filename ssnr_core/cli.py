@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -343,4 +344,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         return 130
     except (ValueError, OSError) as exc:  # DataError is a ValueError, CacheError an OSError
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # a backstop: `Cache` turns these into CacheError
+        print(f"error: cache {settings.cache_file}: {exc}", file=sys.stderr)
         return 2

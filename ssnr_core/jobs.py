@@ -13,7 +13,17 @@ returns the running job instead of starting a second one, and a rerun never kill
 it. `status` reads the pid and counts the cache.
 
 Files, all under `Settings.jobs_dir`: `<key>.json` (lock), `<key>.log`
-(output), `archs-<digest>.txt` (explicit architecture lists, for uploaded truth).
+(output; the previous run's is kept as `<key>.log.1`), `archs-<digest>.txt`
+(explicit architecture lists, for uploaded truth; `cleanup` removes those no lock
+names once a day old).
+
+Why the lock holds the pid's start time too: pids are reused, and a dead job whose
+pid now belongs to another process must not look alive (or be killed by `stop`).
+Why a damaged lock is not "no job": the job may well be running, and starting a
+second one would compute everything twice; `status` looks for the job's process
+instead and reports "unknown" where it cannot look, and `start` then starts nothing.
+Why every temporary file has its own name: the app calls `status` from several
+threads at once, and two writers sharing one temporary name lose each other's file.
 """
 
 from __future__ import annotations
@@ -25,18 +35,21 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ssnr_core.cache import Cache
+from ssnr_core.cache import Cache, process_start
 from ssnr_core.settings import PROJECT_ROOT, Settings
 from ssnr_core.setup import Setup
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12
+ARCHS_MAX_AGE_S = 86_400.0  # `cleanup` removes unreferenced archs files older than this
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class JobStatus:
     error: str | None = None  # set when the job stopped before finishing
     log_tail: str = ""
     started: float | None = None  # time.time() of the start
+    unknown: bool = False  # the lock is damaged and no process table to look in: see error
 
     @property
     def complete(self) -> bool:
@@ -116,16 +130,63 @@ def log_path(job: Job) -> Path:
     return jobs_dir(job.settings) / f"{job.key}.log"
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file of our own (pid, thread and a random part in its name),
+    then rename: readers see the old or the new file, never half of one, and concurrent
+    writers in one process do not rename each other's temporary file away."""
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent,
+        prefix=f".{path.name}.{os.getpid()}.{threading.get_ident()}.",
+        suffix=".tmp",
+    )
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_archs(archs: Sequence[str], settings: Settings) -> str:
     """Store an explicit architecture list (content-addressed); its path for `Job`."""
     text = "\n".join(archs) + "\n"
     digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
     path = jobs_dir(settings) / f"archs-{digest}.txt"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    try:
+        os.utime(path)  # in use again: `cleanup` keeps it another day
+    except FileNotFoundError:
+        _write_atomic(path, text)
     return str(path)
+
+
+def cleanup(settings: Settings, keep: Sequence[str] = (), now: float | None = None) -> list[Path]:
+    """Remove `archs-*.txt` files that no lock names (and not in `keep`) and stray
+    temporary files, once older than a day; returns what was removed. Logs are not
+    touched here: each job keeps its last two (`start` rotates them)."""
+    folder = jobs_dir(settings)
+    now = time.time() if now is None else now
+    used = {str(Path(p)) for p in keep}
+    for lock in folder.glob("*.json"):
+        try:
+            info = json.loads(lock.read_text())
+        except (OSError, ValueError):
+            info = None
+        if not isinstance(info, dict):  # a damaged lock may name any of them: keep all
+            return []
+        command = info.get("command") if isinstance(info.get("command"), list) else []
+        used.update(str(c) for c in (info.get("archs_file"), *command) if c)
+    removed = []
+    for path in [*folder.glob("archs-*.txt"), *folder.glob(".*.tmp")]:
+        try:
+            old = now - path.stat().st_mtime > ARCHS_MAX_AGE_S
+            if old and str(path) not in used:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 @contextmanager
@@ -145,18 +206,71 @@ def _guard(job: Job) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+class LockDamaged(Exception):
+    """A lock file exists but cannot be read as one."""
+
+
 def _read_lock(job: Job) -> dict | None:
+    """The lock record; None when there is no lock; LockDamaged when there is one that
+    cannot be read (which is not "no job")."""
+    path = lock_path(job)
     try:
-        return json.loads(lock_path(job).read_text())
-    except (OSError, ValueError):
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        raise LockDamaged(f"{path}: {exc}") from None
+    if not isinstance(info, dict) or not isinstance(info.get("pid", 0), (int, type(None))):
+        raise LockDamaged(f"{path}: not a lock record")
+    return info
 
 
 def _write_lock(job: Job, info: dict) -> None:
-    path = lock_path(job)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, path)  # readers see the old or the new file, never half of one
+    _write_atomic(lock_path(job), json.dumps(info))
+
+
+def _identity(command: Sequence[str]) -> tuple[str, ...] | None:
+    """What names a job in its command line: everything from `score` on, less the
+    speed flags (`--workers`, `--device`), which do not change the work."""
+    args = list(command)
+    if "ssnr_core" not in args or "score" not in args:
+        return None
+    args = args[args.index("score") :]
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--workers", "--device", "--threads"):
+            skip = True
+        else:
+            out.append(arg)
+    return tuple(out)
+
+
+def _find_process(job: Job) -> int | None:
+    """The pid of a process running this job's command on this job's cache (a procfs
+    scan), or None; raises LookupError where there is no procfs to scan."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cmdline").exists():
+        raise LookupError("no /proc")
+    want = _identity(job.command())
+    cache_env = f"SSNR_CACHE_DIR={job.settings.cache_dir}".encode()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if _identity([a.decode("utf-8", "replace") for a in argv if a]) != want:
+                continue
+            with suppress(OSError):  # another user's process: its environment is private
+                if cache_env not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+        except OSError:
+            continue
+        if _alive(int(entry.name))[0]:
+            return int(entry.name)
+    return None
 
 
 # Popen objects of jobs this process started: kept so their exit code can be read
@@ -164,15 +278,16 @@ def _write_lock(job: Job, info: dict) -> None:
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-def _alive(pid: int) -> tuple[bool, int | None]:
-    """(running, exit code when known: only for a job this process started)."""
+def _alive(pid: int, start: str | None = None) -> tuple[bool, int | None]:
+    """(running, exit code when known: only for a job this process started). `start`,
+    the process start time the lock recorded, tells a reused pid from the job's."""
     child = _CHILDREN.get(pid)
     if child is not None:
         code = child.poll()
         return code is None, code
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False, None
     except PermissionError:
         return True, None
@@ -180,12 +295,14 @@ def _alive(pid: int) -> tuple[bool, int | None]:
     if not proc.is_dir():  # no procfs (macOS): trust kill()
         return True, None
     try:
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         cmdline = (proc / "cmdline").read_bytes()
     except (OSError, IndexError):
         return False, None
+    if start is not None and fields[19] != start:
+        return False, None  # the pid now names another process
     # A zombie has finished; a recycled pid running something else is not our job.
-    return state != "Z" and b"ssnr_core" in cmdline, None
+    return fields[0] != "Z" and b"ssnr_core" in cmdline, None
 
 
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:
@@ -221,7 +338,10 @@ def _done(setup: Setup, archs: Sequence[str], settings: Settings) -> int:
 def status(job: Job, archs: Sequence[str]) -> JobStatus:
     """Where the job for these architectures stands: from its pid and from the cache."""
     done, total = _done(job.setup, archs, job.settings), len(archs)
-    info = _read_lock(job)
+    try:
+        info = _read_lock(job)
+    except LockDamaged as exc:
+        return _damaged_status(job, done, total, str(exc))
     if info is None:
         return JobStatus(False, done, total)
     started = info.get("started")
@@ -229,7 +349,7 @@ def status(job: Job, archs: Sequence[str]) -> JobStatus:
     if pid is None:  # between lock and spawn, or a start that died there
         young = started is not None and time.time() - started < STARTING_GRACE_S
         return JobStatus(young, done, total, started=started)
-    running, code = _alive(pid)
+    running, code = _alive(pid, info.get("pid_start"))
     if code is not None and info.get("returncode") != code:
         info["returncode"] = code
         _write_lock(job, info)
@@ -241,15 +361,44 @@ def status(job: Job, archs: Sequence[str]) -> JobStatus:
     return JobStatus(False, done, total, error, _tail(log_path(job)), started)
 
 
+def _damaged_status(job: Job, done: int, total: int, why: str) -> JobStatus:
+    """A damaged lock: look for the job's process instead of assuming there is none."""
+    try:
+        pid = _find_process(job)
+    except LookupError:
+        return JobStatus(
+            False,
+            done,
+            total,
+            f"the job's lock file is damaged ({why}) and this system cannot list processes: "
+            "a job may be running; check for a `ssnr_core score` process (and the cache's "
+            "claims), then delete the lock file to start again",
+            unknown=True,
+        )
+    if pid is not None:  # running: repair the lock so that `stop` can reach it
+        _write_lock(
+            job, {"pid": pid, "pid_start": process_start(pid), "key": job.key, "repaired": why}
+        )
+        return JobStatus(True, done, total)
+    return JobStatus(
+        False, done, total, f"the job's lock file was damaged ({why}); no job of it is running"
+    )
+
+
 def start(job: Job, archs: Sequence[str]) -> JobStatus:
     """Start the job unless it is running or its architectures are all cached; never twice."""
     with _guard(job):
         current = status(job, archs)
-        if current.running or current.complete:
+        if current.running or current.complete or current.unknown:
             return current
+        with suppress(OSError):
+            cleanup(job.settings, keep=[job.archs_file] if job.archs_file else [])
         now = time.time()
         _write_lock(job, {"pid": None, "started": now, "key": job.key})
-        with log_path(job).open("wb") as log:
+        log_file = log_path(job)
+        with suppress(FileNotFoundError):
+            os.replace(log_file, log_file.with_name(log_file.name + ".1"))  # keep the last run's
+        with log_file.open("wb") as log:
             proc = subprocess.Popen(
                 job.command(),
                 stdin=subprocess.DEVNULL,
@@ -264,12 +413,14 @@ def start(job: Job, archs: Sequence[str]) -> JobStatus:
             job,
             {
                 "pid": proc.pid,
+                "pid_start": process_start(proc.pid),
                 "started": now,
                 "key": job.key,
                 "command": job.command(),
                 "setup": asdict(job.setup),
                 "sample": job.sample,
                 "truth": job.truth,
+                "archs_file": job.archs_file,
                 "total": len(archs),
             },
         )
@@ -279,13 +430,20 @@ def start(job: Job, archs: Sequence[str]) -> JobStatus:
 def stop(job: Job, archs: Sequence[str], wait_s: float = 5.0) -> JobStatus:
     """Terminate the job's process group (its workers too); what it finished stays cached."""
     with _guard(job):
-        info = _read_lock(job)
+        try:
+            info = _read_lock(job)
+        except LockDamaged:
+            pid = None
+            with suppress(LookupError):
+                pid = _find_process(job)
+            info = {"pid": pid, "pid_start": process_start(pid) if pid else None}
         pid = info.get("pid") if info else None
-        if pid and _alive(pid)[0]:
+        start = info.get("pid_start") if info else None
+        if pid and _alive(pid, start)[0]:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
             deadline = time.time() + wait_s
-            while time.time() < deadline and _alive(pid)[0]:
+            while time.time() < deadline and _alive(pid, start)[0]:
                 time.sleep(0.05)
         if info is not None:
             lock_path(job).unlink(missing_ok=True)
@@ -300,6 +458,8 @@ def active(settings: Settings) -> list[dict]:
             info = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if info.get("pid") and _alive(info["pid"])[0]:
+        if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+            continue
+        if _alive(info["pid"], info.get("pid_start"))[0]:
             out.append(info)
     return out

@@ -11,8 +11,20 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-# Bump when a code change alters any stored statistic: old rows stop matching.
-CODE_VERSION = "1"
+# The manual knob: bump when a code change alters any stored statistic, so old rows stop
+# matching. "2": the saliency engine changed.
+CODE_VERSION = "2"
+
+
+def default_version() -> str:
+    """What besides the setup's other fields decides the numbers: this code (`CODE_VERSION`)
+    and the torch release that runs it (kernels and initialisers change between releases,
+    and nobody remembers to bump a constant for that), e.g. "2+torch2.13.0". A local build
+    tag ("+cpu", "+cu121") is left out: it changes where the numbers are computed, as
+    `--device` does, not the code that computes them."""
+    import torch
+
+    return f"{CODE_VERSION}+torch{torch.__version__.split('+')[0]}"
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,7 @@ class Setup:
     seed: int = 0
     batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
     dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
-    version: str = CODE_VERSION
+    version: str = ""  # default: `default_version()`; kept as given when read back
 
     def __post_init__(self) -> None:
         from ssnr_core.saliency import REGISTRY  # torch only when a key is made
@@ -31,6 +43,8 @@ class Setup:
         known = REGISTRY.get(self.saliency)
         if known is not None and not known.needs_data:
             object.__setattr__(self, "batch", "none")  # no batch can change these numbers
+        if not self.version:
+            object.__setattr__(self, "version", default_version())
         if not self.dtype:
             dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
             object.__setattr__(self, "dtype", dtype)

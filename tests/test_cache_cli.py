@@ -184,3 +184,16 @@ def test_score_takes_a_whole_setup_and_an_archs_file(settings, tmp_path, capsys)
     from ssnr_core.cache import Cache
 
     assert set(Cache(settings.cache_file).get(setup)) == set(archs)
+
+
+def test_a_raw_sqlite_error_still_prints_one_line(settings, monkeypatch, capsys):
+    """The backstop in `main`: should any SQLite error escape `Cache`, it is one line too."""
+    import sqlite3
+
+    def broken(args, settings):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    assert cli.main(["list"], settings) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: cache {settings.cache_file}: disk I/O error"

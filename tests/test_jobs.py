@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ssnr_core import evaluation, jobs
-from ssnr_core.cache import Cache
+from ssnr_core.cache import Cache, process_start
 from ssnr_core.settings import Settings
 from ssnr_core.setup import Setup
 
@@ -94,3 +99,100 @@ def test_keys_separate_samples_but_not_speed_settings(settings: Settings):
         assert cmd[cmd.index(flag) + 1] == value
     env = base.environment()
     assert env["SSNR_CACHE_DIR"] == str(settings.cache_dir)
+
+
+@pytest.fixture
+def impostor(settings: Settings) -> Iterator[tuple[jobs.Job, subprocess.Popen]]:
+    """A sleeping process whose command line and cache are those of a job's child."""
+    job = jobs.Job(SETUP, settings, sample=3)
+    code = "import time; time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, *job.command()[1:]], env=job.environment())
+    time.sleep(0.2)
+    yield job, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_status_and_writes_from_many_threads_do_not_collide(settings: Settings):
+    job = jobs.Job(SETUP, settings, sample=3)
+    archs = evaluation.sample("nb201", "cifar10", 50, 0)
+    barrier = threading.Barrier(16)
+    failures: list[BaseException] = []
+
+    def hammer(i: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(50):
+                jobs._write_lock(job, {"pid": None, "started": time.time(), "n": n})
+                jobs.write_archs(archs[: 1 + (n + i) % 3], settings)
+                jobs.status(job, archs)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert json.loads(jobs.lock_path(job).read_text())["n"] == 49
+    assert not list(jobs.jobs_dir(settings).glob("*.tmp"))
+
+
+def test_a_damaged_lock_of_a_running_job_starts_no_second_one(impostor, monkeypatch):
+    job, proc = impostor
+    archs = evaluation.sample("nb201", "cifar10", 3, 0)
+    jobs.lock_path(job).write_text('{"pid": 12')  # torn or edited
+    state = jobs.start(job, archs)
+    assert state.running
+    assert json.loads(jobs.lock_path(job).read_text())["pid"] == proc.pid  # found, repaired
+    jobs.lock_path(job).write_text("garbage")
+    monkeypatch.setattr(jobs, "_find_process", lambda job: (_ for _ in ()).throw(LookupError()))
+    state = jobs.start(job, archs)  # no process table: unknown, so nothing is started
+    assert state.unknown and not state.running and "damaged" in state.error
+    assert jobs.lock_path(job).read_text() == "garbage"
+    monkeypatch.undo()
+    proc.kill()
+    proc.wait()
+    state = jobs.status(job, archs)
+    assert not state.running and not state.unknown and "no job of it is running" in state.error
+
+
+def test_a_reused_pid_is_not_a_running_job(impostor):
+    job, proc = impostor
+    archs = evaluation.sample("nb201", "cifar10", 3, 0)
+    lock = {"pid": proc.pid, "pid_start": "1", "started": time.time() - 5, "key": job.key}
+    jobs.lock_path(job).write_text(json.dumps(lock))  # the job's pid, now another process
+    assert not jobs.status(job, archs).running
+    assert jobs.active(job.settings) == []
+    lock["pid_start"] = process_start(proc.pid)
+    jobs.lock_path(job).write_text(json.dumps(lock))
+    assert jobs.status(job, archs).running  # the same process: running
+
+
+def test_logs_rotate_and_old_archs_files_are_cleaned_up(settings: Settings):
+    archs = evaluation.sample("nb201", "cifar10", 2, 0)
+    job = jobs.Job(Setup("nb201", "cifar10", "no_such_saliency"), settings, sample=2)
+    jobs.start(job, archs)
+    wait(job, archs)
+    jobs.log_path(job).write_text("first run\n")
+    folder = jobs.jobs_dir(settings)
+    named = jobs.write_archs(["a"], settings)
+    listed = jobs.Job(SETUP, settings, archs_file=named)
+    jobs._write_lock(listed, {"pid": None, "started": 0, "archs_file": named})
+    stale, fresh = jobs.write_archs(["b"], settings), jobs.write_archs(["c"], settings)
+    day_old = time.time() - 2 * 86_400
+    for path in (named, stale):
+        os.utime(path, (day_old, day_old))
+    (folder / ".x.json.1.2.abc.tmp").write_text("")
+    os.utime(folder / ".x.json.1.2.abc.tmp", (day_old, day_old))
+    jobs.start(job, archs)  # cleans up, rotates the log
+    wait(job, archs)
+    assert jobs.log_path(job).with_name(jobs.log_path(job).name + ".1").read_text() == "first run\n"
+    assert "unknown saliency" in jobs.log_path(job).read_text()
+    left = {p.name for p in folder.iterdir()}
+    assert Path(named).name in left and Path(fresh).name in left  # named by a lock; new
+    assert Path(stale).name not in left and ".x.json.1.2.abc.tmp" not in left
+    os.utime(stale := jobs.write_archs(["b"], settings), (day_old, day_old))
+    assert jobs.write_archs(["b"], settings) == stale  # asked for again: fresh once more
+    assert jobs.cleanup(settings) == []

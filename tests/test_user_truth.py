@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ssnr_core import benchmarks, user_truth
@@ -92,4 +94,86 @@ def test_too_many_bad_rows_are_summarised():
     )
     parsed = user_truth.parse(data, "arch", "acc")
     assert len(parsed.errors) == user_truth.MAX_MESSAGES + 1
-    assert parsed.errors[-1] == "... and 5 more bad rows"
+    assert parsed.errors[-1] == "... and 5 more rows skipped (205 in all)"
+    assert parsed.skipped == 205
+
+
+def test_cr_only_crlf_and_lf_line_endings_all_parse():
+    lines = ["arch,acc", f"{BEST},94.37", "5,71.5", "7,60"]
+    expect = user_truth.parse(csv(*lines), "arch", "acc")
+    for end in ("\r", "\r\n"):
+        data = (end.join(lines) + end).encode()
+        assert user_truth.columns(data) == ["arch", "acc"]
+        parsed = user_truth.parse(data, "arch", "acc")
+        assert parsed.values.equals(expect.values) and parsed.errors == []
+
+
+def test_a_file_without_a_header_is_refused_instead_of_losing_its_first_row():
+    for first in (f"{BEST},94.37", "5;71.5", '"(4, 3, 3, 3, 2, 3)",60'):
+        with pytest.raises(ValueError, match="not a header"):
+            user_truth.columns(csv(first, "7,60"))
+    assert user_truth.columns(csv("arch,2024", "7,60")) == ["arch", "2024"]  # no arch cell
+
+
+def test_skipped_counts_rows_not_message_lines():
+    data = csv("arch,acc", *(f"|bad{i}|,1" for i in range(600)), f"{BEST},2")
+    parsed = user_truth.parse(data, "arch", "acc")
+    assert parsed.skipped == 600 and parsed.rows == 601
+    assert parsed.errors[-1] == "... and 400 more rows skipped (600 in all)"
+    repeated = csv("arch,acc", *([f"{BEST},1"] * 300), "5,3")  # one message, 299 rows
+    parsed = user_truth.parse(repeated, "arch", "acc", filename="mine.csv")
+    assert parsed.skipped == 299 and len(parsed.errors) == 1
+
+
+def test_repeated_architectures_are_one_message_naming_rows_and_file():
+    naslib = nb201.to_naslib(nb201.parse(BEST))
+    data = csv("arch,acc", f"{BEST},1", "5,2", f'"{naslib}",3', "5,4", f"{BEST},5")
+    parsed = user_truth.parse(data, "arch", "acc", filename="runs.csv")
+    assert parsed.errors == [
+        "rows 4 and 6: the same architecture as row 2 of runs.csv; kept row 2",
+        "row 5: the same architecture as row 3 of runs.csv; kept row 3",
+    ]
+    assert parsed.values[BEST] == 1 and parsed.skipped == 3
+
+
+def test_any_finite_value_is_allowed_but_nan_and_inf_are_row_errors():
+    data = csv("arch,loss", "1,-3.5", "2,250", "3,nan", "4,-inf", "5,1e400")
+    parsed = user_truth.parse(data, "arch", "loss")
+    assert sorted(parsed.values) == [-3.5, 250.0]
+    assert [e.split(":")[0] for e in parsed.errors] == ["row 4", "row 5", "row 6"]
+    assert all("not a finite number" in e for e in parsed.errors)
+
+
+def test_index_keyed_files_read_the_cell_table_once(monkeypatch):
+    calls = []
+    real = benchmarks.nb201_cell_strings
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(benchmarks, "nb201_cell_strings", counted)
+    data = csv("arch,acc", *(f"{i},{i % 97}" for i in range(2000)))
+    start = time.perf_counter()
+    parsed = user_truth.parse(data, "arch", "acc")
+    assert len(parsed.values) == 2000 and parsed.errors == []
+    assert len(calls) <= 2, len(calls)  # the header check may look once too
+    assert time.perf_counter() - start < 5
+
+
+def test_a_missing_cell_in_the_index_table_is_a_row_error(monkeypatch):
+    strings = list(benchmarks.nb201_cell_strings())
+    strings[3] = float("nan")  # what pandas reads for an empty ArchitectureString cell
+    monkeypatch.setattr(benchmarks, "nb201_cell_strings", lambda *a, **k: strings)
+    parsed = user_truth.parse(csv("arch,acc", "3,1", "4,2"), "arch", "acc")
+    assert list(parsed.values) == [2.0]
+    assert parsed.errors[0].startswith("row 2: bad architecture")
+
+
+@pytest.mark.parametrize(
+    "cell", ["(5)", "5.0", "[]", "None", "(True, 1, 1, 1, 1, 1)", "x" * 5000], ids=range(6)
+)
+def test_odd_architecture_cells_are_row_errors(cell: str):
+    parsed = user_truth.parse(csv("arch,acc", f'"{cell}",1', "5,2"), "arch", "acc")
+    assert len(parsed.values) == 1 and parsed.errors[0].startswith("row 2: bad architecture")
+    assert len(parsed.errors[0]) < 300

@@ -10,7 +10,9 @@ blocks, then BN-ReLU-global pool-Linear.
 from __future__ import annotations
 
 import ast
+import numbers
 import re
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -36,34 +38,50 @@ _OP = r"([^|~+]+)"
 _CELL = re.compile(rf"^\|{_OP}~0\|\+\|{_OP}~0\|{_OP}~1\|\+\|{_OP}~0\|{_OP}~1\|{_OP}~2\|$")
 
 
-def parse(arch: str | Sequence) -> Arch:
+def parse(arch: object) -> Arch:
     """Canonical arch from an official cell string, a NASLib op-index tuple (or its
-    string form "(4, 3, 3, 3, 2, 3)"), or a benchmark index; ValueError otherwise."""
-    if isinstance(arch, (int,)) and not isinstance(arch, bool):
-        return from_index(arch)
+    string form "(4, 3, 3, 3, 2, 3)"), or a benchmark index; ValueError for anything
+    else (the text may come from an upload: no other exception, no echo of a huge cell)."""
+    if isinstance(arch, numbers.Integral) and not isinstance(arch, bool):
+        return from_index(int(arch))
     if isinstance(arch, str):
         text = arch.strip()
+        if len(text) > 200:  # a cell string is about 90 chars
+            raise ValueError(f"NAS-Bench-201 arch text too long ({len(text):,} chars)")
         if text.startswith("|"):
             m = _CELL.match(text)
             if not m:
-                raise ValueError(f"malformed NAS-Bench-201 cell string: {arch!r}")
+                raise ValueError(f"malformed NAS-Bench-201 cell string: {text[:80]!r}")
             ops = m.groups()
             for op in ops:
                 if op not in OPS:
-                    raise ValueError(f"unknown NAS-Bench-201 op {op!r} in {arch!r}")
+                    raise ValueError(f"unknown NAS-Bench-201 op {op[:40]!r} in {text[:80]!r}")
             return tuple(ops)
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return from_index(int(text))
-        if not text.startswith("(") or len(text) > 100:
-            raise ValueError(f"not a NAS-Bench-201 cell string or NASLib tuple: {arch!r}")
+        if not text.startswith("("):
+            raise ValueError(f"not a NAS-Bench-201 cell string or NASLib tuple: {text[:80]!r}")
         try:
-            arch = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise ValueError(f"malformed NASLib op tuple: {text!r}") from None
-    seq = tuple(arch)
-    if len(seq) != 6 or not all(isinstance(i, int) and 0 <= i < len(NASLIB_OPS) for i in seq):
-        raise ValueError(f"a NASLib NAS-Bench-201 key has six op indices in 0..4, got {seq!r}")
-    by_edge = {edge: NASLIB_OPS[i] for edge, i in zip(NASLIB_EDGES, seq)}
+            with warnings.catch_warnings():  # "(1)(2)" warns "'int' object is not callable"
+                warnings.simplefilter("ignore")
+                arch = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise ValueError(f"malformed NASLib op tuple: {text[:80]!r}") from None
+    if hasattr(arch, "tolist") and not isinstance(arch, (str, bytes)):
+        arch = arch.tolist()  # a numpy op-index array
+    if (
+        not isinstance(arch, Sequence)
+        or isinstance(arch, (str, bytes, bytearray))
+        or len(arch) != 6
+        or not all(
+            isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < len(NASLIB_OPS)
+            for i in arch
+        )
+    ):
+        raise ValueError(
+            f"a NASLib NAS-Bench-201 key has six op indices in 0..4, got {repr(arch)[:80]}"
+        )
+    by_edge = {edge: NASLIB_OPS[int(i)] for edge, i in zip(NASLIB_EDGES, arch)}
     return tuple(by_edge[edge] for edge in EDGES)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -64,7 +65,9 @@ def parse(arch: str | Sequence) -> Arch:
         if text.startswith("Genotype"):
             return _from_genotype(*_genotype_fields(text))
         try:
-            arch = ast.literal_eval(text)
+            with warnings.catch_warnings():  # "(1)(2)" warns "'int' object is not callable"
+                warnings.simplefilter("ignore")
+                arch = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise ValueError(f"not a NB301 compact genotype: {text[:80]!r}") from None
     if hasattr(arch, "normal") and hasattr(arch, "reduce"):

@@ -23,6 +23,7 @@ import ast
 import math
 import numbers
 import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -64,16 +65,18 @@ def parse(arch: str | Sequence) -> Arch:
     or TNB101's "64-41414-1_00_210"; ValueError if malformed."""
     if isinstance(arch, str):
         text = arch.strip()
+        if len(text) > 100:
+            raise ValueError(f"TNB101 arch text too long ({len(text):,} chars)")
         if text.startswith("64-"):
             m = _TNB_STR.match(text)
             if not m:
                 raise ValueError(f"not a TNB101 micro arch string 64-41414-a_bc_def: {text!r}")
             arch = tuple(int(g) for g in m.groups())
         else:
-            if len(text) > 100:
-                raise ValueError(f"TNB101 arch text too long ({len(text)} chars)")
             try:
-                arch = ast.literal_eval(text)
+                with warnings.catch_warnings():  # "(1)(2)" warns "'int' object is not callable"
+                    warnings.simplefilter("ignore")
+                    arch = ast.literal_eval(text)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 raise ValueError(f"not a TNB101 op-index tuple: {text!r}") from None
     if hasattr(arch, "tolist"):  # numpy / torch op-index arrays, as NASLib hands them out
