@@ -175,8 +175,9 @@ def cleanup(settings: Settings, keep: Sequence[str] = (), now: float | None = No
             info = None
         if not isinstance(info, dict):  # a damaged lock may name any of them: keep all
             return []
-        command = info.get("command") if isinstance(info.get("command"), list) else []
-        used.update(str(c) for c in (info.get("archs_file"), *command) if c)
+        command = info.get("command")
+        named = [info.get("archs_file"), *(command if isinstance(command, list) else [])]
+        used.update(str(c) for c in named if c)
     removed = []
     for path in [*folder.glob("archs-*.txt"), *folder.glob(".*.tmp")]:
         try:

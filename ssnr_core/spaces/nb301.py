@@ -20,9 +20,11 @@ mode, so it is not in NASLib's parameter counts either.
 from __future__ import annotations
 
 import ast
+import functools
 import numbers
 import warnings
 from collections.abc import Sequence
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
@@ -98,7 +100,7 @@ def to_genotype_str(arch: Arch) -> str:
 def _check_compact(arch: object) -> Arch:
     if not _is_seq(arch) or len(arch) != 2:
         raise ValueError(f"a NB301 arch has two cells (normal, reduction), got {_short(arch)}")
-    return tuple(_check_cell(cell, name) for cell, name in zip(arch, ("normal", "reduction")))
+    return _check_cell(arch[0], "normal"), _check_cell(arch[1], "reduction")
 
 
 def _check_cell(cell: object, name: str) -> tuple[Pair, ...]:
@@ -160,7 +162,7 @@ def _literal(node: ast.expr) -> object:
         bounds = [_literal(a) for a in node.args]
         if not 1 <= len(bounds) <= 2 or not all(_is_int(b) for b in bounds):
             raise ValueError("Genotype concat range(...) needs one or two ints")
-        return tuple(range(*bounds))
+        return tuple(range(*bounds))  # type: ignore[call-overload]  # ints, checked above
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -196,11 +198,11 @@ def _pair(pair: object, name: str) -> tuple[str, int]:
     return pair[0], pair[1]
 
 
-def _is_seq(x: object) -> bool:
+def _is_seq(x: object) -> TypeGuard[Sequence[Any]]:
     return isinstance(x, Sequence) and not isinstance(x, (str, bytes))
 
 
-def _is_int(x: object) -> bool:
+def _is_int(x: object) -> TypeGuard[int]:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
@@ -287,7 +289,7 @@ class Cell(nn.Module):
         self.ops = nn.ModuleList(
             make(
                 f"{name}.node{k // 2}.in{inp}.{OPS[op]}",
-                lambda op=op, inp=inp: make_op(op, c, 2 if reduction and inp < 2 else 1),
+                functools.partial(make_op, op, c, 2 if reduction and inp < 2 else 1),
             )
             for k, (inp, op) in enumerate(pairs)
         )

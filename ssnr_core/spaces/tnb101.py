@@ -20,6 +20,7 @@ left out: it never runs in forward, so NASLib's parameter counts exclude it too.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import numbers
 import re
@@ -84,7 +85,11 @@ def parse(arch: str | Sequence) -> Arch:
     if not isinstance(arch, Sequence) or isinstance(arch, (str, bytes)) or len(arch) != 6:
         raise ValueError(f"a TNB101 micro arch has six op indices, got {repr(arch)[:80]}")
     for pos, op in enumerate(arch):
-        if not isinstance(op, numbers.Integral) or isinstance(op, bool) or not 0 <= op < len(OPS):
+        if (
+            not isinstance(op, numbers.Integral)
+            or isinstance(op, bool)
+            or not 0 <= int(op) < len(OPS)
+        ):
             raise ValueError(f"TNB101 edge {pos}: op must be an int in 0..3, got {op!r}")
     return tuple(int(op) for op in arch)
 
@@ -166,9 +171,9 @@ class Cell(nn.Module):
         self.ops = nn.ModuleList(
             make(
                 f"{name}.{to}<-{frm}.{OPS[op]}",
-                lambda op=op, first=frm == 0: (
-                    make_op(op, c_in, c_out, stride) if first else make_op(op, c_out, c_out, 1)
-                ),
+                functools.partial(make_op, op, c_in, c_out, stride)
+                if frm == 0
+                else functools.partial(make_op, op, c_out, c_out, 1),
             )
             for (to, frm), op in zip(EDGES, arch)
         )
