@@ -98,7 +98,8 @@ class RayBackend:
         task = ray.remote(_score_chunk).options(**options)
         batch = ray.put(_driver_batch(setup, data_dir))
         chunks = [list(archs[i : i + self.chunk]) for i in range(0, len(archs), self.chunk)]
-        pending = {task.remote(setup, c, device, batch): c for c in chunks}
+        on = "cuda" if options["num_gpus"] else device  # Ray assigns the GPU: CUDA_VISIBLE_DEVICES
+        pending = {task.remote(setup, c, on, batch): c for c in chunks}
         failed: list[tuple[list[str], BaseException]] = []
         done = 0
         try:
