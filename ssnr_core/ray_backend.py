@@ -1,6 +1,6 @@
 """Score architectures as Ray tasks, on a cluster or a local Ray instance.
 
-Why chunks: one architecture costs milliseconds (NB201 synflow), less than a task's
+Why chunks: one architecture costs tens of milliseconds (NB201 synflow), not much more than a task's
 round trip, so architectures travel in chunks (`RayBackend.chunk` per task). Only the
 driver writes the cache: `scoring.score` stores what `RayBackend.compute` yields,
 keyed and committed exactly as with the local pool, so a rerun computes nothing
