@@ -1,11 +1,11 @@
 """Score architectures as Ray tasks, on a cluster or a local Ray instance.
 
-Why chunks: one architecture costs tens of milliseconds (NB201 synflow), not much more than a task's
-round trip, so architectures travel in chunks (`RayBackend.chunk` per task). Only the
-driver writes the cache: `scoring.score` stores what `RayBackend.compute` yields,
-keyed and committed exactly as with the local pool, so a rerun computes nothing
-already stored. Workers need no shared filesystem: the setup, the chunk and the data
-batch (resolved once in the driver, `ray.put` once) travel with each task.
+Why chunks: one architecture costs tens of milliseconds (NB201 synflow), close to a
+task's round trip, so architectures travel in chunks (`RayBackend.chunk` per task).
+Only the driver writes the cache: `scoring.score` stores what `RayBackend.compute`
+yields, keyed and committed exactly as with the local pool, so a rerun computes
+nothing already stored. Workers need no shared filesystem: the setup, the chunk and
+the data batch (resolved once in the driver, `ray.put` once) travel with each task.
 
 Faults: a task whose worker or node dies is retried by Ray (`max_retries`), costing
 only its chunk; so is a task that raises. A chunk that still fails is reported, with
