@@ -9,12 +9,14 @@ stderr and exit 2; nothing already cached is lost.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,6 +24,7 @@ from tqdm import tqdm
 
 from ssnr_core import batches, benchmarks, evaluation, saliency, scoring
 from ssnr_core.cache import Cache
+from ssnr_core.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.settings import Settings, usable_cores
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import get_space, names
@@ -103,15 +106,51 @@ def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         help=f"worker processes (default: usable cores, {settings.workers})",
     )
     p.add_argument("--threads", type=_int_in(1, cores), default=1, help="torch threads per process")
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes here; ray: Ray tasks on the cluster at --ray-address "
+        "(default $RAY_ADDRESS), or on a local Ray instance with --workers CPUs",
+    )
+    p.add_argument("--ray-address", default=None, help="e.g. head-node:6379 (--backend ray)")
+    p.add_argument("--chunk", type=_int_in(1, 10_000), default=32, help="archs per Ray task")
+    p.add_argument(
+        "--gpus-per-task",
+        type=float,
+        default=0.25,
+        help="GPU fraction each Ray task asks for with --device cuda (several share one GPU)",
+    )
 
 
-def _check_device(device: str) -> str:
-    if device.startswith("cuda"):
+def _backend(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> RayBackend | None:
+    """The Ray backend `--backend ray` asks for (None: the local pool). The address is
+    read from the environment here, at the edge; the core only takes it as a value."""
+    if args.backend == "local":
+        return None
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--backend ray needs Ray on every node: pip install 'ray>=2.60,<3'")
+    return RayBackend(
+        address=args.ray_address or env.get("RAY_ADDRESS") or None,
+        chunk=args.chunk,
+        gpus_per_task=args.gpus_per_task,
+        local_cpus=args.workers,
+    )
+
+
+def _connected(backend: RayBackend | None) -> AbstractContextManager[None]:
+    """One Ray connection for the whole command (reproduce scores several columns)."""
+    return backend.connected() if backend else nullcontext()
+
+
+def _check_device(device: str, backend: str = "local") -> str:
+    """With --backend ray the GPUs are the cluster's, checked when the run connects."""
+    if device.startswith("cuda") and backend == "local":
         import torch
 
         if not torch.cuda.is_available():
             raise ValueError("--device cuda asked for, but no CUDA device is available")
-    elif device != "cpu":
+    elif not device.startswith("cuda") and device != "cpu":
         raise ValueError(f"unknown device {device!r}; use cpu or cuda")
     return device
 
@@ -121,7 +160,7 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     known = benchmarks.sources(spec.space, spec.task, settings.data_dir)
     if args.truth is not None and args.truth not in known:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
-    _check_device(args.device)
+    _check_device(args.device, args.backend)
     return Setup.resolved(
         spec.space, spec.task, args.saliency, args.seed, args.batch, settings.data_dir
     )
@@ -141,7 +180,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         setup = Setup.from_json(args.setup)
         benchmarks.get_task(setup.space, setup.task)
         batches.resolve(setup.batch, saliency.get(setup.saliency).needs_data, settings.data_dir)
-        _check_device(args.device)
+        _check_device(args.device, args.backend)
     else:
         setup = _setup(args, settings)
     if args.archs:
@@ -151,9 +190,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     else:
         archs = _sample(args, setup, settings)
     cache = Cache(settings.cache_file)
-    with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+    backend = _backend(args)
+    with _connected(backend), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
         stats = scoring.score(
-            setup, archs, cache, args.workers, args.device, bar, settings.data_dir
+            setup, archs, cache, args.workers, args.device, bar, settings.data_dir, backend
         )
     print(f"{len(stats)} architectures scored and cached in {cache.path}", file=sys.stderr)
     return 0
@@ -173,7 +213,8 @@ def _clean(obj: object) -> object:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     setup = _setup(args, settings)
     n = len(_sample(args, setup, settings)) if args.sample else None
-    with _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+    backend = _backend(args)
+    with _connected(backend), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
         result = evaluation.evaluate(
             setup,
             Cache(settings.cache_file),
@@ -184,6 +225,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             args.device,
             bar,
             settings.data_dir,
+            backend,
         )
     if args.json:
         print(json.dumps(_clean(result.to_json())))
@@ -238,11 +280,12 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core import reproduce
 
     saliency.get(args.saliency)
-    _check_device(args.device)
+    _check_device(args.device, args.backend)
     columns = tuple(args.columns) if args.columns else None
     reproduce.chosen(columns)
     cache = Cache(settings.cache_file)
-    with _bar("reproduce") as progress:
+    backend = _backend(args)
+    with _connected(backend), _bar("reproduce") as progress:
         table = reproduce.reproduce(
             cache,
             args.saliency,
@@ -253,6 +296,7 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
             args.device,
             progress,
             columns,
+            backend=backend,
         )
     csv_path, md_path = reproduce.write(table, args.saliency, args.out or settings.cache_dir)
     if args.json:
@@ -348,3 +392,6 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     except sqlite3.Error as exc:  # a backstop: `Cache` turns these into CacheError
         print(f"error: cache {settings.cache_file}: {exc}", file=sys.stderr)
         return 2
+    except ChunksFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ssnr_core import aggregation, batches, benchmarks, correlation, scoring
 from ssnr_core.cache import Cache
+from ssnr_core.ray_backend import RayBackend
 from ssnr_core.setup import Setup
 
 
@@ -106,10 +107,12 @@ def evaluate(
     device: str = "cpu",
     progress: scoring.Progress | None = None,
     data_dir: Path | None = None,
+    backend: RayBackend | None = None,
 ) -> Evaluation:
-    """Score what the cache lacks for the sample, then correlate."""
+    """Score what the cache lacks for the sample (on Ray when a backend is given), then
+    correlate."""
     archs = sample(setup.space, setup.task, n, setup.seed, source, data_dir)
-    stats = scoring.score(setup, archs, cache, workers, device, progress, data_dir)
+    stats = scoring.score(setup, archs, cache, workers, device, progress, data_dir, backend)
     truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
     summaries = correlate(score_table(stats), truth, n_boot, setup.seed)

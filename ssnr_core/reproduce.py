@@ -13,6 +13,7 @@ import pandas as pd
 
 from ssnr_core import batches, benchmarks, evaluation, scoring
 from ssnr_core.cache import Cache
+from ssnr_core.ray_backend import RayBackend
 from ssnr_core.scoring import Progress
 from ssnr_core.setup import Setup
 
@@ -50,6 +51,7 @@ def reproduce(
     columns: tuple[str, ...] | None = None,
     compute: bool = True,
     batch: str = "synthetic",
+    backend: RayBackend | None = None,
 ) -> pd.DataFrame:
     """One row per benchmark column: n, our Kendall tau and 95% interval per aggregation,
     and the reference figure (only meaningful for synflow). `compute=False` uses only
@@ -59,7 +61,9 @@ def reproduce(
         setup = Setup(bench, task, saliency, seed, batch)
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
         if compute:
-            stats = scoring.score(setup, archs, cache, workers, device, _labelled(progress, label))
+            stats = scoring.score(
+                setup, archs, cache, workers, device, _labelled(progress, label), backend=backend
+            )
         else:
             stats = cache.get(setup, archs)
         result = {}

@@ -18,6 +18,7 @@ import multiprocessing as mp
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from ssnr_core.setup import Setup
 from ssnr_core.spaces import get_space
 from ssnr_core.spaces.modules import SeededModules
 from ssnr_core.threads import set_threads
+
+if TYPE_CHECKING:
+    from ssnr_core.ray_backend import RayBackend
 
 Progress = Callable[[int, int], None]
 
@@ -114,9 +118,14 @@ def compute(
     workers: int = 1,
     device: str = "cpu",
     data_dir: Path | None = None,
+    backend: RayBackend | None = None,
 ) -> Iterable[tuple[str, np.ndarray]]:
-    """Yield (arch, stats) for each arch, in worker processes when workers > 1."""
+    """Yield (arch, stats) for each arch, in worker processes when workers > 1, as Ray
+    tasks when a backend is given."""
     archs = list(archs)
+    if backend is not None:
+        yield from backend.compute(setup, archs, device, data_dir)
+        return
     if workers <= 1 or len(archs) < 2:
         for arch in archs:
             yield arch, network_stats(setup, arch, device=device, data_dir=data_dir)
@@ -134,6 +143,7 @@ def score(
     device: str = "cpu",
     progress: Progress | None = None,
     data_dir: Path | None = None,
+    backend: RayBackend | None = None,
 ) -> dict[str, np.ndarray]:
     """Statistics of every arch, computing and caching only the missing ones."""
     have = cache.get(setup, archs)
@@ -144,7 +154,7 @@ def score(
 
     def record() -> Iterable[tuple[str, np.ndarray]]:
         nonlocal done
-        for arch, stats in compute(setup, missing, workers, device, data_dir):
+        for arch, stats in compute(setup, missing, workers, device, data_dir, backend):
             have[arch] = stats
             done += 1
             yield arch, stats
