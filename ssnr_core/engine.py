@@ -41,11 +41,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ssnr_core.saliency import SYNFLOW_INPUT_EXP
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.modules import SeededModules
 
 BATCH = 32  # architectures per forward/backward (measured fastest on the 2-core CPU)
-INPUT_SCALE_EXP = -70  # the input is 2^-70: see "Range" above
 CONVS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}  # op -> kernel size
 
 
@@ -132,88 +132,97 @@ def synflow_stats(
     out = []
     for arch, key in zip(archs, live):
         sums = found.get(key, {})
-        out.append(
-            np.array([(n, *sums.get(slot, (0.0, 0.0))) for slot, n in layers(arch, task)])
-        )
+        out.append(np.array([(n, *sums.get(slot, (0.0, 0.0))) for slot, n in layers(arch, task)]))
     return out
 
 
 def _batch_sums(
     archs: list[nb201.Arch], task: str, seed: int, device: str, dtype: torch.dtype
 ) -> list[dict[str, tuple[float, float]]]:
-    """{slot: (sum, M2)} of every live weight layer of each (connected, live) arch."""
+    """{slot: (sum, M2)} of every live weight layer of each (connected, live) arch.
+
+    The network is linear (see the module docstring), so its backward pass is the
+    transposed network, written out here: no autograd graph, and gradients of nodes
+    that several edges feed are summed in place."""
     weights = slot_weights(seed, task, device, dtype)
     size = len(archs)
-    # Per edge, the ops present and which samples have them (every edge, every cell).
-    groups = []
-    for e in range(len(nb201.EDGES)):
-        ops = sorted({a[e] for a in archs} - {"none"})
-        groups.append(
-            [
-                (op, torch.tensor([b for b, a in enumerate(archs) if a[e] == op], device=device))
-                for op in ops
-            ]
-        )
-    convs: list[_Conv] = []
-
-    def conv(slot: str, x: torch.Tensor, idx: torch.Tensor | None, stride: int = 1) -> torch.Tensor:
-        w = weights[slot]
-        y = F.conv2d(x, w, stride=stride, padding=w.shape[-1] // 2)
-        convs.append(_Conv(slot, x, y, idx, stride))
-        return y
-
-    shape = (size, 3, *nb201.input_shape(task)[1:])
-    x = torch.full(shape, 2.0**INPUT_SCALE_EXP, dtype=dtype, device=device, requires_grad=True)
-    h = conv("stem", x, None)
+    groups = [_edge_groups(archs, e, device) for e in range(len(nb201.EDGES))]
+    x = torch.full(
+        (size, 3, *nb201.input_shape(task)[1:]), 2.0**SYNFLOW_INPUT_EXP, dtype=dtype, device=device
+    )
+    blocks: list[tuple[str, list[torch.Tensor]]] = []  # what each block's backward needs
+    h = _conv(x, weights["stem"])
     for name, _ in nb201.body():
         if name.startswith("reduce"):
+            a = _conv(h, weights[f"{name}.conv_a"], stride=2)
             pooled = F.avg_pool2d(h, 2, stride=2)
-            h = conv(f"{name}.conv_b", conv(f"{name}.conv_a", h, None, 2), None)
-            h = h + conv(f"{name}.downsample", pooled, None)
-            continue
-        nodes: list[torch.Tensor | None] = [h]
-        for to in (1, 2, 3):
-            node, owned = None, False  # owned: a fresh sum, safe to add into in place
-            for (dst, frm), ops in zip(nb201.EDGES, groups):
-                if dst != to:
-                    continue
-                for op, idx in ops:
-                    full = len(idx) == size
-                    src = nodes[frm] if full else nodes[frm].index_select(0, idx)
+            blocks.append((name, [h, a, pooled]))
+            h = _conv(a, weights[f"{name}.conv_b"]) + _conv(pooled, weights[f"{name}.downsample"])
+        else:
+            nodes = [_Sum(h)]
+            inputs: list[torch.Tensor] = []  # the input of each edge op, in `groups` order
+            for e, (to, frm) in enumerate(nb201.EDGES):
+                if to == len(nodes):
+                    nodes.append(_Sum(None))
+                for op, idx in groups[e]:
+                    src = nodes[frm].value if idx is None else nodes[frm].value.index_select(0, idx)
+                    inputs.append(src)
                     if op in CONVS:
-                        y = conv(_edge_slot(name, (dst, frm), op), src, None if full else idx)
+                        y = _conv(src, weights[_edge_slot(name, (to, frm), op)])
                     elif op == "avg_pool_3x3":
-                        y = _avg_pool_3x3(src)
+                        y = _box_sum(src) * _inverse_counts(*src.shape[2:], dtype, x.device)
                     else:
                         y = src
-                    if node is None and full:
-                        node = y
-                    elif node is None:
-                        node, owned = torch.zeros_like(h).index_add_(0, idx, y), True
-                    elif owned:
-                        node = node.add_(y) if full else node.index_add_(0, idx, y)
-                    else:
-                        node, owned = (node + y if full else node.index_add(0, idx, y)), True
-            nodes.append(node)
-        h = nodes[3]
+                    nodes[to].add(y, idx, size)
+            blocks.append((name, inputs))
+            h = nodes[3].value
     pooled = h.mean(dim=(2, 3))
-    out = pooled @ weights["classifier"].T
+    w_cls = weights["classifier"]
     # Seed each arch's backward with 2^-e, e the exponent of its output: see "Range".
-    exponent = torch.frexp(out.detach().sum(1)).exponent
-    seed_grad = torch.ldexp(torch.ones_like(out), -exponent[:, None])
-    grads = torch.autograd.grad(out, [c.out for c in convs], seed_grad, allow_unused=True)
+    exponent = torch.frexp((pooled @ w_cls.T).sum(1)).exponent
+    seed_grad = torch.ldexp(torch.ones_like(pooled[:, :1]), -exponent[:, None])
+    rows = [("classifier", None, _linear_sum_m2(pooled, seed_grad.expand(-1, len(w_cls)), w_cls))]
 
-    # The scaling to undo, per arch, in float64: 2^(exponent - INPUT_SCALE_EXP).
-    undo = torch.ldexp(
-        torch.ones(size, dtype=torch.float64, device=device), exponent - INPUT_SCALE_EXP
-    )
-    rows: list[tuple[str, torch.Tensor | None, torch.Tensor]] = []
-    for c, g in zip(convs, grads):
-        if g is None:  # cannot happen for a live edge; kept exact rather than assumed
+    def weight_layer(
+        slot: str,
+        x: torch.Tensor,
+        g: torch.Tensor,
+        idx: torch.Tensor | None = None,
+        stride: int = 1,
+    ) -> torch.Tensor:
+        """Record the layer's statistics; return the gradient of its input."""
+        w = weights[slot]
+        rows.append((slot, idx, _conv_sum_m2(x, g, w, stride)))
+        return torch.nn.grad.conv2d_input(x.shape, w, g, stride, w.shape[-1] // 2)
+
+    g = (seed_grad * w_cls.sum(0) / h[0, 0].numel())[:, :, None, None].expand_as(h).contiguous()
+    for name, saved in reversed(blocks):
+        if name.startswith("reduce"):
+            h_in, a, pooled = saved
+            g_a = weight_layer(f"{name}.conv_b", a, g)
+            g_pooled = weight_layer(f"{name}.downsample", pooled, g)
+            g = weight_layer(f"{name}.conv_a", h_in, g_a, stride=2)
+            g = g + F.interpolate(g_pooled, scale_factor=2.0) * 0.25  # 2x2 mean, transposed
             continue
-        rows.append((c.slot, c.idx, _sum_m2(c.x, g, weights[c.slot], c.stride)))
-    rows.append(("classifier", None, _linear_sum_m2(pooled, seed_grad, weights["classifier"])))
+        grads = [_Sum(None), _Sum(None), _Sum(None), _Sum(g)]
+        inputs = iter(reversed(saved))
+        for e in reversed(range(len(nb201.EDGES))):
+            to, frm = nb201.EDGES[e]
+            for op, idx in reversed(groups[e]):
+                src = next(inputs)
+                g_y = grads[to].value if idx is None else grads[to].value.index_select(0, idx)
+                if op in CONVS:
+                    g_y = weight_layer(_edge_slot(name, (to, frm), op), src, g_y, idx)
+                elif op == "avg_pool_3x3":
+                    g_y = _box_sum(g_y * _inverse_counts(*g_y.shape[2:], dtype, x.device))
+                grads[frm].add(g_y, idx, size)
+        g = grads[0].value
+    rows.append(("stem", None, _conv_sum_m2(x, g, weights["stem"], 1)))
 
+    # The scaling to undo, per arch, in float64: 2^(exponent - SYNFLOW_INPUT_EXP).
+    undo = torch.ldexp(
+        torch.ones(size, dtype=torch.float64, device=device), exponent - SYNFLOW_INPUT_EXP
+    )
     result: list[dict[str, tuple[float, float]]] = [{} for _ in archs]
     for slot, idx, stats in rows:
         samples = torch.arange(size, device=device) if idx is None else idx
@@ -224,33 +233,59 @@ def _batch_sums(
     return result
 
 
-@dataclass(frozen=True)
-class _Conv:
-    """One convolution as run in the batch: its input, output and samples (None: all)."""
+def _edge_groups(
+    archs: list[nb201.Arch], e: int, device: str
+) -> list[tuple[str, torch.Tensor | None]]:
+    """The ops on edge e in the batch, each with the samples that have it (None: all)."""
+    out = []
+    for op in sorted({a[e] for a in archs} - {"none"}):
+        have = [b for b, a in enumerate(archs) if a[e] == op]
+        out.append((op, None if len(have) == len(archs) else torch.tensor(have, device=device)))
+    return out
 
-    slot: str
-    x: torch.Tensor
-    out: torch.Tensor
-    idx: torch.Tensor | None
-    stride: int
+
+class _Sum:
+    """A node's value (or gradient) as edges add into it, some on a subset of samples.
+    It adds in place only into a tensor it allocated: a first full-batch term may be
+    another node's tensor (a skip edge), which must not change."""
+
+    def __init__(self, value: torch.Tensor | None) -> None:
+        self.value, self.owned = value, False
+
+    def add(self, y: torch.Tensor, idx: torch.Tensor | None, size: int) -> None:
+        if self.value is None and idx is None:
+            self.value = y
+            return
+        if self.value is None:
+            self.value = y.new_zeros((size, *y.shape[1:]))
+        elif not self.owned:
+            self.value = self.value.clone()
+        self.owned = True
+        if idx is None:
+            self.value.add_(y)
+        else:
+            self.value.index_add_(0, idx, y)
 
 
-def _avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
-    """`avg_pool2d(x, 3, 1, 1, count_include_pad=False)` as a depthwise sum times
-    1/count: the same numbers, and about 10x faster than CPU avg_pool2d at these sizes."""
-    c, h, w = x.shape[1:]
-    ones = torch.ones((c, 1, 3, 3), dtype=x.dtype, device=x.device)
-    return F.conv2d(x, ones, padding=1, groups=c) * _inverse_counts(h, w, x.dtype, x.device)
+def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    return F.conv2d(x, w, stride=stride, padding=w.shape[-1] // 2)
+
+
+def _box_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum over each 3x3 window (zero padding) as a depthwise conv: with `_inverse_counts`
+    it is `avg_pool2d(x, 3, 1, 1, count_include_pad=False)`, about 10x faster on CPU at
+    these sizes, and its own transpose (the kernel is symmetric)."""
+    c = x.shape[1]
+    return F.conv2d(x, x.new_ones((c, 1, 3, 3)), padding=1, groups=c)
 
 
 @lru_cache(maxsize=16)
 def _inverse_counts(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """1 / (number of in-image pixels of each 3x3 window)."""
-    ones = torch.ones((1, 1, h, w), dtype=dtype, device=device)
-    return 1 / F.conv2d(ones, torch.ones((1, 1, 3, 3), dtype=dtype, device=device), padding=1)
+    return 1 / _box_sum(torch.ones((1, 1, h, w), dtype=dtype, device=device))
 
 
-def _sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor, stride: int) -> torch.Tensor:
+def _conv_sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor, stride: int) -> torch.Tensor:
     """(samples, 2): sum and M2 of |W| · dR/dW per sample, from the conv's input x and
     the gradient g of its output. Sample b's weight gradient is x_b ⋆ g_b: a matmul for
     1x1 convs, else the weight gradient of one grouped conv with a group per sample."""
@@ -258,26 +293,20 @@ def _sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor, stride: int) -> t
     if k == 1:
         grad = torch.bmm(g.flatten(2), x.flatten(2).transpose(1, 2))
     else:
-        _, grad, _ = torch.ops.aten.convolution_backward(
-            g.reshape(1, n * co, *g.shape[2:]),
+        grad = torch.nn.grad.conv2d_weight(
             x.reshape(1, n * ci, *x.shape[2:]),
-            w.new_empty((n * co, ci, k, k)),  # only its shape is read
-            None,
-            [stride, stride],
-            [k // 2, k // 2],
-            [1, 1],
-            False,
-            [0, 0],
-            n,
-            [False, True, False],
+            (n * co, ci, k, k),
+            g.reshape(1, n * co, *g.shape[2:]),
+            stride,
+            k // 2,
+            groups=n,
         )
     sal = grad.reshape(n, co, -1).mul_(w.reshape(1, co, -1))
     return _stats(sal.flatten(1))
 
 
 def _linear_sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    sal = (g[:, :, None] * x[:, None, :]).mul_(w)
-    return _stats(sal.flatten(1))
+    return _stats((g[:, :, None] * x[:, None, :]).mul_(w).flatten(1))
 
 
 def _stats(sal: torch.Tensor) -> torch.Tensor:

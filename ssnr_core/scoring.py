@@ -2,9 +2,13 @@
 
 `network_stats` scores one architecture; `score` scores many, skipping what the
 cache has, committing each result as it arrives (so an interrupted run resumes
-where it stopped), optionally in worker processes (one torch thread each: these
-small networks do not gain from a second thread, but two processes do double the
-throughput on two cores).
+where it stopped), in worker processes, by default one per usable core (one torch
+thread each: these small networks do not gain from a second thread, but two
+processes do double the throughput on two cores).
+
+NAS-Bench-201 synflow goes through `engine`, which scores a batch of architectures
+in one forward and backward pass; there a result arrives per batch. Every other
+space and saliency builds and scores one network at a time.
 
 Initialisation: every module's weights are a pure function of (seed, the module's
 slot in the search space) -- see `spaces.modules`. The same seed gives the same
@@ -15,16 +19,17 @@ across architectures instead of rebuilding each network.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 
-from ssnr_core import aggregation, batches, benchmarks, saliency
+from ssnr_core import aggregation, batches, benchmarks, engine, saliency
 from ssnr_core.cache import Cache, Setup
-from ssnr_core.spaces import get_space
+from ssnr_core.spaces import get_space, nb201
 from ssnr_core.spaces.modules import SeededModules
 
 Progress = Callable[[int, int], None]
@@ -35,14 +40,19 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     `device` in `setup.dtype` (by default the saliency's). `share` reuses modules built
     for earlier archs (same weights, less time) where the space supports it."""
     space = get_space(setup.space)
-    dtype = getattr(torch, setup.dtype, None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
+    dtype = _dtype(setup)
     if share and getattr(space, "SHARED_SLOTS", False):
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
         make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
     return space.build(space.parse(arch), setup.task, make=make)
+
+
+def _dtype(setup: Setup) -> torch.dtype:
+    dtype = getattr(torch, setup.dtype, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
+    return dtype
 
 
 @lru_cache(maxsize=4)
@@ -82,41 +92,73 @@ def _shape_only(setup: Setup, device: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def network_stats(setup: Setup, arch: str, share: bool = True, device: str = "cpu") -> np.ndarray:
     """(L, 3) statistics (count, sum, M2) of one architecture."""
-    return aggregation.layer_stats(saliencies(setup, arch, share, device)[1])
+    return many_stats(setup, [arch], share, device)[0]
+
+
+def batched(setup: Setup) -> bool:
+    """Whether `engine` scores this setup (many architectures per pass)."""
+    return setup.space == "nb201" and setup.saliency == "synflow"
+
+
+def many_stats(
+    setup: Setup, archs: Sequence[str], share: bool = True, device: str = "cpu"
+) -> list[np.ndarray]:
+    """Statistics of each arch: one batch through `engine` where it applies, else one
+    network at a time."""
+    if batched(setup):
+        parsed = [nb201.parse(a) for a in archs]
+        return engine.synflow_stats(parsed, setup.task, setup.seed, device, _dtype(setup))
+    return [aggregation.layer_stats(saliencies(setup, a, share, device)[1]) for a in archs]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS has one): the default
+    number of worker processes."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _worker(job: tuple[Setup, str, str]) -> tuple[str, np.ndarray]:
-    setup, arch, device = job
-    return arch, network_stats(setup, arch, device=device)
+def _worker(job: tuple[Setup, list[str], str]) -> list[tuple[str, np.ndarray]]:
+    setup, archs, device = job
+    return list(zip(archs, many_stats(setup, archs, device=device)))
+
+
+def _chunks(setup: Setup, archs: list[str]) -> Iterator[list[str]]:
+    return engine.chunks(archs) if batched(setup) else ([a] for a in archs)
 
 
 def compute(
-    setup: Setup, archs: Iterable[str], workers: int = 1, device: str = "cpu"
+    setup: Setup, archs: Iterable[str], workers: int | None = None, device: str = "cpu"
 ) -> Iterable[tuple[str, np.ndarray]]:
-    """Yield (arch, stats) for each arch, in worker processes when workers > 1."""
-    archs = list(archs)
-    if workers <= 1 or len(archs) < 2:
-        for arch in archs:
-            yield arch, network_stats(setup, arch, device=device)
+    """Yield (arch, stats) for each arch (a batch at a time where `engine` applies), in
+    worker processes when workers > 1 (default: one per usable core)."""
+    jobs = [(setup, chunk, device) for chunk in _chunks(setup, list(archs))]
+    workers = usable_cores() if workers is None else workers
+    if workers <= 1 or len(jobs) < 2:
+        for job in jobs:
+            yield from _worker(job)
         return
     ctx = mp.get_context("spawn")  # fork after torch has threads can deadlock
-    with ctx.Pool(workers, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_worker, [(setup, a, device) for a in archs])
+    with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
+        for results in pool.imap_unordered(_worker, jobs):
+            yield from results
 
 
 def score(
     setup: Setup,
     archs: Sequence[str],
     cache: Cache | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     device: str = "cpu",
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
-    """Statistics of every arch, computing and caching only the missing ones."""
+    """Statistics of every arch, computing and caching only the missing ones; each
+    result is committed as it arrives. workers=None: one per usable core."""
     cache = cache or Cache()
     have = cache.get(setup, archs)
     missing = [a for a in archs if a not in have]
