@@ -55,7 +55,12 @@ def _add_setup_args(p: argparse.ArgumentParser, sample_default: int | None) -> N
     p.add_argument("--batch", default="synthetic", help="'synthetic' or 'images:<dir>'")
     p.add_argument("--truth", default=None, help="ground truth: test200 (NB201) or naslib")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=scoring.usable_cores(),
+        help="worker processes (default: cores)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
 
 
@@ -182,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--sample", type=int, default=None, help="archs per column (default: all)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--n-boot", type=int, default=1000)
-    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--workers", type=int, default=scoring.usable_cores())
     r.add_argument("--threads", type=int, default=1, help="torch threads per process")
     r.add_argument("--device", default="cpu")
     r.add_argument("--columns", nargs="*", help='e.g. "NB301 CIFAR-10" (default: all)')

@@ -33,6 +33,7 @@ and only floating-point summation order may differ with the batch's composition.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -142,14 +143,29 @@ def _batch_sums(
     """{slot: (sum, M2)} of every live weight layer of each (connected, live) arch.
 
     The network is linear (see the module docstring), so its backward pass is the
-    transposed network, written out here: no autograd graph, and gradients of nodes
-    that several edges feed are summed in place."""
+    transposed network, written out here: no autograd graph to build, and each node's
+    gradient is summed once from its outgoing edges."""
     weights = slot_weights(seed, task, device, dtype)
     size = len(archs)
     groups = [_edge_groups(archs, e, device) for e in range(len(nb201.EDGES))]
     x = torch.full(
         (size, 3, *nb201.input_shape(task)[1:]), 2.0**SYNFLOW_INPUT_EXP, dtype=dtype, device=device
     )
+    windows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def pool(t: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+        """avg_pool2d(t, 3, 1, 1, count_include_pad=False), or its transpose, as
+        T @ t @ T with T the tridiagonal ones matrix (T @ t @ T sums each 3x3 window, zero
+        padded), times 1 / each window's pixel count: matmuls, 5x faster than CPU
+        avg_pool2d at these sizes, and exact up to summation order."""
+        n = t.shape[-1]
+        if n not in windows:
+            ones = t.new_ones((n, n))
+            tri = ones.triu(-1).tril(1)
+            windows[n] = tri, 1 / (tri @ ones @ tri)
+        tri, inv_count = windows[n]
+        return tri @ (t * inv_count) @ tri if transposed else tri @ t @ tri * inv_count
+
     blocks: list[tuple[str, list[torch.Tensor]]] = []  # what each block's backward needs
     h = _conv(x, weights["stem"])
     for name, _ in nb201.body():
@@ -158,24 +174,23 @@ def _batch_sums(
             pooled = F.avg_pool2d(h, 2, stride=2)
             blocks.append((name, [h, a, pooled]))
             h = _conv(a, weights[f"{name}.conv_b"]) + _conv(pooled, weights[f"{name}.downsample"])
-        else:
-            nodes = [_Sum(h)]
-            inputs: list[torch.Tensor] = []  # the input of each edge op, in `groups` order
-            for e, (to, frm) in enumerate(nb201.EDGES):
-                if to == len(nodes):
-                    nodes.append(_Sum(None))
-                for op, idx in groups[e]:
-                    src = nodes[frm].value if idx is None else nodes[frm].value.index_select(0, idx)
+            continue
+        nodes: list[torch.Tensor | None] = [h]
+        inputs: list[torch.Tensor] = []  # the input of each edge op, in `groups` order
+        for to in (1, 2, 3):
+            terms = []
+            for e, (dst, frm) in enumerate(nb201.EDGES):
+                for group in groups[e] if dst == to else ():
+                    src = group.take(nodes[frm])
                     inputs.append(src)
-                    if op in CONVS:
-                        y = _conv(src, weights[_edge_slot(name, (to, frm), op)])
-                    elif op == "avg_pool_3x3":
-                        y = _box_sum(src) * _inverse_counts(*src.shape[2:], dtype, x.device)
+                    if group.op in CONVS:
+                        y = _conv(src, weights[_edge_slot(name, (to, frm), group.op)])
                     else:
-                        y = src
-                    nodes[to].add(y, idx, size)
-            blocks.append((name, inputs))
-            h = nodes[3].value
+                        y = pool(src) if group.op == "avg_pool_3x3" else src
+                    terms.append((y, group.sel))
+            nodes.append(_sum_terms(terms, size))
+        blocks.append((name, inputs))
+        h = nodes[3]
     pooled = h.mean(dim=(2, 3))
     w_cls = weights["classifier"]
     # Seed each arch's backward with 2^-e, e the exponent of its output: see "Range".
@@ -187,13 +202,12 @@ def _batch_sums(
         slot: str,
         x: torch.Tensor,
         g: torch.Tensor,
-        idx: torch.Tensor | None = None,
+        samples: list[int] | None = None,
         stride: int = 1,
     ) -> torch.Tensor:
         """Record the layer's statistics; return the gradient of its input."""
-        w = weights[slot]
-        rows.append((slot, idx, _conv_sum_m2(x, g, w, stride)))
-        return torch.nn.grad.conv2d_input(x.shape, w, g, stride, w.shape[-1] // 2)
+        rows.append((slot, samples, _conv_sum_m2(x, g, weights[slot], stride)))
+        return _conv_transposed(g, x, weights[slot], stride)
 
     g = (seed_grad * w_cls.sum(0) / h[0, 0].numel())[:, :, None, None].expand_as(h).contiguous()
     for name, saved in reversed(blocks):
@@ -204,85 +218,106 @@ def _batch_sums(
             g = weight_layer(f"{name}.conv_a", h_in, g_a, stride=2)
             g = g + F.interpolate(g_pooled, scale_factor=2.0) * 0.25  # 2x2 mean, transposed
             continue
-        grads = [_Sum(None), _Sum(None), _Sum(None), _Sum(g)]
+        grads: dict[int, torch.Tensor | None] = {3: g}
+        terms: dict[int, list] = {0: [], 1: [], 2: []}
         inputs = iter(reversed(saved))
-        for e in reversed(range(len(nb201.EDGES))):
+        for e in reversed(range(len(nb201.EDGES))):  # every edge out of a node before any in
             to, frm = nb201.EDGES[e]
-            for op, idx in reversed(groups[e]):
-                src = next(inputs)
-                g_y = grads[to].value if idx is None else grads[to].value.index_select(0, idx)
-                if op in CONVS:
-                    g_y = weight_layer(_edge_slot(name, (to, frm), op), src, g_y, idx)
-                elif op == "avg_pool_3x3":
-                    g_y = _box_sum(g_y * _inverse_counts(*g_y.shape[2:], dtype, x.device))
-                grads[frm].add(g_y, idx, size)
-        g = grads[0].value
+            if to not in grads:
+                grads[to] = _sum_terms(terms[to], size)
+            for group in reversed(groups[e]):
+                src, g_y = next(inputs), group.take(grads[to])
+                if group.op in CONVS:
+                    slot = _edge_slot(name, (to, frm), group.op)
+                    g_y = weight_layer(slot, src, g_y, group.samples)
+                elif group.op == "avg_pool_3x3":
+                    g_y = pool(g_y, transposed=True)
+                terms[frm].append((g_y, group.sel))
+        g = _sum_terms(terms[0], size)
     rows.append(("stem", None, _conv_sum_m2(x, g, weights["stem"], 1)))
 
     # The scaling to undo, per arch, in float64: 2^(exponent - SYNFLOW_INPUT_EXP).
     undo = torch.ldexp(
         torch.ones(size, dtype=torch.float64, device=device), exponent - SYNFLOW_INPUT_EXP
-    )
+    ).cpu()
     result: list[dict[str, tuple[float, float]]] = [{} for _ in archs]
-    for slot, idx, stats in rows:
-        samples = torch.arange(size, device=device) if idx is None else idx
+    for slot, samples, stats in rows:
+        samples = list(range(size)) if samples is None else samples
         scale = undo[samples]
-        stats = (stats.double() * torch.stack([scale, scale.square()], 1)).cpu().tolist()
-        for b, (total, m2) in zip(samples.tolist(), stats):
+        stats = (stats.cpu().double() * torch.stack([scale, scale.square()], 1)).tolist()
+        for b, (total, m2) in zip(samples, stats):
             result[b][slot] = (total, m2)
     return result
 
 
-def _edge_groups(
-    archs: list[nb201.Arch], e: int, device: str
-) -> list[tuple[str, torch.Tensor | None]]:
-    """The ops on edge e in the batch, each with the samples that have it (None: all)."""
+Selection = slice | torch.Tensor | None  # a batch's samples: a contiguous run, an index, all
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The samples of a batch that have `op` on one edge."""
+
+    op: str
+    samples: list[int]
+    sel: Selection
+
+    def take(self, t: torch.Tensor) -> torch.Tensor:
+        if self.sel is None or isinstance(self.sel, slice):
+            return t if self.sel is None else t[self.sel]  # a view: no copy
+        return t.index_select(0, self.sel)
+
+
+def _edge_groups(archs: list[nb201.Arch], e: int, device: str) -> list[_Group]:
+    """The ops on edge e in the batch, each with the samples that have it. Batches are
+    sorted (`chunks`), so many groups are contiguous runs: views instead of copies."""
     out = []
     for op in sorted({a[e] for a in archs} - {"none"}):
         have = [b for b, a in enumerate(archs) if a[e] == op]
-        out.append((op, None if len(have) == len(archs) else torch.tensor(have, device=device)))
+        if len(have) == len(archs):
+            sel: Selection = None
+        elif have[-1] - have[0] == len(have) - 1:
+            sel = slice(have[0], have[-1] + 1)
+        else:
+            sel = torch.tensor(have, device=device)
+        out.append(_Group(op, have, sel))
     return out
 
 
-class _Sum:
-    """A node's value (or gradient) as edges add into it, some on a subset of samples.
-    It adds in place only into a tensor it allocated: a first full-batch term may be
-    another node's tensor (a skip edge), which must not change."""
-
-    def __init__(self, value: torch.Tensor | None) -> None:
-        self.value, self.owned = value, False
-
-    def add(self, y: torch.Tensor, idx: torch.Tensor | None, size: int) -> None:
-        if self.value is None and idx is None:
-            self.value = y
-            return
-        if self.value is None:
-            self.value = y.new_zeros((size, *y.shape[1:]))
-        elif not self.owned:
-            self.value = self.value.clone()
-        self.owned = True
-        if idx is None:
-            self.value.add_(y)
+def _sum_terms(terms: list[tuple[torch.Tensor, Selection]], size: int) -> torch.Tensor | None:
+    """The sum of terms that each cover some samples (None: no term). Full-batch terms
+    start the sum, so zeros are only written when no term covers every sample."""
+    full = [y for y, sel in terms if sel is None]
+    parts = [(y, sel) for y, sel in terms if sel is not None]
+    if not parts:
+        return functools.reduce(torch.add, full) if full else None
+    if full:
+        total = functools.reduce(torch.add, full) if len(full) > 1 else full[0].clone()
+    else:
+        total = parts[0][0].new_zeros((size, *parts[0][0].shape[1:]))
+    for y, sel in parts:
+        if isinstance(sel, slice):
+            total[sel] += y
         else:
-            self.value.index_add_(0, idx, y)
+            total.index_add_(0, sel, y)
+    return total
 
 
 def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    if w.shape[-1] == 1 and stride == 1:  # a matmul: faster than a 1x1 convolution
+        return (w.flatten(1) @ x.flatten(2)).view(x.shape[0], w.shape[0], *x.shape[2:])
     return F.conv2d(x, w, stride=stride, padding=w.shape[-1] // 2)
 
 
-def _box_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over each 3x3 window (zero padding) as a depthwise conv: with `_inverse_counts`
-    it is `avg_pool2d(x, 3, 1, 1, count_include_pad=False)`, about 10x faster on CPU at
-    these sizes, and its own transpose (the kernel is symmetric)."""
-    c = x.shape[1]
-    return F.conv2d(x, x.new_ones((c, 1, 3, 3)), padding=1, groups=c)
-
-
-@lru_cache(maxsize=16)
-def _inverse_counts(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """1 / (number of in-image pixels of each 3x3 window)."""
-    return 1 / _box_sum(torch.ones((1, 1, h, w), dtype=dtype, device=device))
+def _conv_transposed(
+    g: torch.Tensor, x: torch.Tensor, w: torch.Tensor, stride: int
+) -> torch.Tensor:
+    """The gradient of a conv's input x from the gradient g of its output."""
+    if w.shape[-1] == 1 and stride == 1:
+        return (w.flatten(1).T @ g.flatten(2)).view(x.shape)
+    pad = w.shape[-1] // 2
+    mask = [True, False, False]
+    conv_backward = torch.ops.aten.convolution_backward
+    return conv_backward(g, x, w, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1, mask)[0]
 
 
 def _conv_sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor, stride: int) -> torch.Tensor:
@@ -293,14 +328,19 @@ def _conv_sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor, stride: int)
     if k == 1:
         grad = torch.bmm(g.flatten(2), x.flatten(2).transpose(1, 2))
     else:
-        grad = torch.nn.grad.conv2d_weight(
-            x.reshape(1, n * ci, *x.shape[2:]),
-            (n * co, ci, k, k),
+        grad = torch.ops.aten.convolution_backward(
             g.reshape(1, n * co, *g.shape[2:]),
-            stride,
-            k // 2,
-            groups=n,
-        )
+            x.reshape(1, n * ci, *x.shape[2:]),
+            w.new_empty((n * co, ci, k, k)),  # only its shape is read
+            None,
+            [stride, stride],
+            [k // 2, k // 2],
+            [1, 1],
+            False,
+            [0, 0],
+            n,
+            [False, True, False],
+        )[1]
     sal = grad.reshape(n, co, -1).mul_(w.reshape(1, co, -1))
     return _stats(sal.flatten(1))
 
@@ -310,9 +350,10 @@ def _linear_sum_m2(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.T
 
 
 def _stats(sal: torch.Tensor) -> torch.Tensor:
-    """Two-pass sum and M2 of each row, as `aggregation.layer_stats` computes them."""
+    """Two-pass sum and M2 of each row, as `aggregation.layer_stats` computes them
+    (in place: `sal` is scratch)."""
     total = sal.sum(1)
-    m2 = (sal - (total / sal.shape[1])[:, None]).square_().sum(1)
+    m2 = sal.sub_((total / sal.shape[1])[:, None]).square_().sum(1)
     return torch.stack([total, m2], 1)
 
 

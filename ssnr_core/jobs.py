@@ -27,11 +27,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ssnr_core import config
 from ssnr_core.cache import Cache, Setup
+from ssnr_core.scoring import usable_cores
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12
@@ -47,7 +48,7 @@ class Job:
     sample: int | None = None  # None: every architecture with ground truth
     truth: str | None = None  # ground-truth source the sample is drawn from
     archs_file: str | None = None  # one architecture per line, instead of a sample
-    workers: int = 1
+    workers: int = field(default_factory=usable_cores)
     device: str = "cpu"
 
     @property
@@ -319,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--saliency", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", default="synthetic")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=usable_cores())
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     import torch

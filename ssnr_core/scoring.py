@@ -2,9 +2,9 @@
 
 `network_stats` scores one architecture; `score` scores many, skipping what the
 cache has, committing each result as it arrives (so an interrupted run resumes
-where it stopped), in worker processes, by default one per usable core (one torch
-thread each: these small networks do not gain from a second thread, but two
-processes do double the throughput on two cores).
+where it stopped), in worker processes (one torch thread each: these small
+networks do not gain from a second thread, but two processes do double the
+throughput on two cores; the command line and app jobs start one per usable core).
 
 NAS-Bench-201 synflow goes through `engine`, which scores a batch of architectures
 in one forward and backward pass; there a result arrives per batch. Every other
@@ -133,12 +133,11 @@ def _chunks(setup: Setup, archs: list[str]) -> Iterator[list[str]]:
 
 
 def compute(
-    setup: Setup, archs: Iterable[str], workers: int | None = None, device: str = "cpu"
+    setup: Setup, archs: Iterable[str], workers: int = 1, device: str = "cpu"
 ) -> Iterable[tuple[str, np.ndarray]]:
     """Yield (arch, stats) for each arch (a batch at a time where `engine` applies), in
-    worker processes when workers > 1 (default: one per usable core)."""
+    worker processes when workers > 1."""
     jobs = [(setup, chunk, device) for chunk in _chunks(setup, list(archs))]
-    workers = usable_cores() if workers is None else workers
     if workers <= 1 or len(jobs) < 2:
         for job in jobs:
             yield from _worker(job)
@@ -153,12 +152,13 @@ def score(
     setup: Setup,
     archs: Sequence[str],
     cache: Cache | None = None,
-    workers: int | None = None,
+    workers: int = 1,
     device: str = "cpu",
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """Statistics of every arch, computing and caching only the missing ones; each
-    result is committed as it arrives. workers=None: one per usable core."""
+    result is committed as it arrives (the command line and app jobs pass
+    `usable_cores()` workers)."""
     cache = cache or Cache()
     have = cache.get(setup, archs)
     missing = [a for a in archs if a not in have]
