@@ -8,6 +8,15 @@ from ssnr_core.cache import Setup
 from ssnr_core.spaces import nb201
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the command line runs: on a busy 2-core machine two OpenMP threads spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _chain() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
