@@ -128,8 +128,12 @@ def _worker(job: tuple[Setup, list[str], str]) -> list[tuple[str, np.ndarray]]:
     return list(zip(archs, many_stats(setup, archs, device=device)))
 
 
-def _chunks(setup: Setup, archs: list[str]) -> Iterator[list[str]]:
-    return engine.chunks(archs) if batched(setup) else ([a] for a in archs)
+def _chunks(setup: Setup, archs: list[str], workers: int) -> Iterator[list[str]]:
+    """Units of work: one arch, or an `engine` batch. Batches are smaller on small runs,
+    so that each worker gets at least four: results, commits and progress keep coming."""
+    if not batched(setup):
+        return ([a] for a in archs)
+    return engine.chunks(archs, min(engine.BATCH, -(-len(archs) // (4 * max(1, workers)))))
 
 
 def compute(
@@ -137,7 +141,7 @@ def compute(
 ) -> Iterable[tuple[str, np.ndarray]]:
     """Yield (arch, stats) for each arch (a batch at a time where `engine` applies), in
     worker processes when workers > 1."""
-    jobs = [(setup, chunk, device) for chunk in _chunks(setup, list(archs))]
+    jobs = [(setup, chunk, device) for chunk in _chunks(setup, list(archs), workers)]
     if workers <= 1 or len(jobs) < 2:
         for job in jobs:
             yield from _worker(job)

@@ -164,7 +164,7 @@ def test_score_passes_device_and_dtype_and_commits_each_batch(tmp_path, monkeypa
     real, calls = engine.synflow_stats, []
 
     def spy(archs, task, seed, device, dtype, **kw):
-        calls.append((device, dtype))
+        calls.append((len(archs), device, dtype))
         if len(calls) == 2:
             raise KeyboardInterrupt  # killed while the second batch is in flight
         return real(archs, task, seed, "cpu", dtype, **kw)
@@ -173,8 +173,9 @@ def test_score_passes_device_and_dtype_and_commits_each_batch(tmp_path, monkeypa
     cache = Cache(tmp_path / "stats.sqlite")
     with pytest.raises(KeyboardInterrupt):
         scoring.score(setup, archs, cache, workers=1, device="cuda:1")
-    assert calls == [("cuda:1", torch.float32)] * 2
-    assert cache.count(setup) == engine.BATCH  # the first batch, committed arch by arch
+    assert [c[1:] for c in calls] == [("cuda:1", torch.float32)] * 2
+    assert 1 < calls[0][0] < len(archs)  # batched, in several batches
+    assert cache.count(setup) == calls[0][0]  # the first batch, committed arch by arch
     monkeypatch.setattr(engine, "synflow_stats", real)
     resumed = scoring.score(setup, archs, cache)
     assert cache.count(setup) == len(archs)
