@@ -95,7 +95,9 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Te
     with 2^-e (e: R's binary exponent), so gradients stay near 1, and if the forward
     overflows, it is rerun on an input of 2^-70 (with |θ| every ReLU sees x >= 0, so the
     network is positively homogeneous in its input and R scales by 2^-70). Both are
-    powers of two, undone exactly in float64."""
+    powers of two, undone exactly in float64. A network that is not homogeneous and
+    overflows inside while R stays finite (TNB101 autoencoder/normal: a tanh head
+    saturates) has no float32 answer: its statistics come out NaN; use float64 there."""
     params = list(model.parameters())
     with torch.no_grad():
         signs = torch._foreach_sign(params)
