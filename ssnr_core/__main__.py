@@ -1,6 +1,6 @@
 import sys
 
-from ssnr_core.cli import main
+if __name__ == "__main__":  # spawned workers re-import this module: keep it light
+    from ssnr_core.cli import main
 
-if __name__ == "__main__":
     sys.exit(main())

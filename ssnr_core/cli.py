@@ -88,6 +88,12 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         "or images:<dir>",
     )
     p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="",
+        help="the networks' dtype (default: float32 for NB201 synflow, else the saliency's)",
+    )
+    p.add_argument(
         "--truth",
         default=None,
         help="test200 (NB201), naslib, or official:<split>_<N>ep after import-nb201",
@@ -162,7 +168,7 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
     _check_device(args.device, args.backend)
     return Setup.resolved(
-        spec.space, spec.task, args.saliency, args.seed, args.batch, settings.data_dir
+        spec.space, spec.task, args.saliency, args.seed, args.batch, settings.data_dir, args.dtype
     )
 
 

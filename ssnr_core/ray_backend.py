@@ -97,7 +97,7 @@ class RayBackend:
             raise ValueError("--device cuda asked for, but the Ray cluster has no GPU")
         task = ray.remote(_score_chunk).options(**options)
         batch = ray.put(_driver_batch(setup, data_dir))
-        chunks = [list(archs[i : i + self.chunk]) for i in range(0, len(archs), self.chunk)]
+        chunks = scoring.chunks(setup, archs, self.chunk)
         on = "cuda" if options["num_gpus"] else device  # Ray assigns the GPU: CUDA_VISIBLE_DEVICES
         pending = {task.remote(setup, c, on, batch): c for c in chunks}
         failed: list[tuple[list[str], BaseException]] = []
@@ -166,6 +166,8 @@ def _score_chunk(
     """One task: the statistics of a chunk, computed as the local pool's workers do (one
     torch thread, shared modules) but on the batch that travelled with the task."""
     set_threads(1)
+    if scoring.batched(setup):  # the engine needs no batch; same batches as the local pool
+        return list(zip(archs, scoring.many_stats(setup, archs, device=device)))
     x, y = (t.to(device) for t in batch)
     results = []
     for arch in archs:

@@ -83,28 +83,41 @@ def batchnorm_bypassed(model: nn.Module) -> Iterator[None]:
             setattr(parent, key, child)
 
 
+# The input of synflow's scaled retry (see `synflow`); the NB201 engine always uses it.
+SYNFLOW_INPUT_EXP = -70
+
+
 @register("synflow", needs_data=False, dtype=torch.float64)
 def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """|dR/dθ · θ| with R the summed output for an all-ones input, absolute weights,
-    float64 and BatchNorm bypassed (Tanaka et al. 2020). Data-free: only x's shape is used."""
-    dtype = next(model.parameters()).dtype
-    if dtype != torch.float64:
-        model.double()
+    """|dR/dθ · θ| with R the summed output for an all-ones input, absolute weights and
+    BatchNorm bypassed (Tanaka et al. 2020), in the model's dtype. Data-free: only x's
+    shape is used. R reaches 1e48 on NB201, float32 ends at 3e38: the backward is seeded
+    with 2^-e (e: R's binary exponent), so gradients stay near 1, and if the forward
+    overflows, it is rerun on an input of 2^-70 (with |θ| every ReLU sees x >= 0, so the
+    network is positively homogeneous in its input and R scales by 2^-70). Both are
+    powers of two, undone exactly in float64. A network that is not homogeneous and
+    overflows inside while R stays finite (TNB101 autoencoder/normal: a tanh head
+    saturates) has no float32 answer: its statistics come out NaN; use float64 there."""
     params = list(model.parameters())
     with torch.no_grad():
         signs = torch._foreach_sign(params)
         torch._foreach_abs_(params)
     try:
         with batchnorm_bypassed(model):
-            ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
             weights = _weights(model)
-            grads = _grads(model(ones).sum(), weights)
-            return [(g * w).abs() for g, w in zip(grads, weights)]
+            for input_exp in (0, SYNFLOW_INPUT_EXP):
+                shape = (1, *x.shape[1:])
+                ones = torch.full(shape, 2.0**input_exp, dtype=params[0].dtype, device=x.device)
+                r = model(ones).sum()
+                if torch.isfinite(r):
+                    break
+            exponent = int(torch.frexp(r.detach()).exponent) if torch.isfinite(r) else 0
+            grads = _grads(r * 2.0**-exponent, weights)
+            undo = 2.0 ** (exponent - input_exp)
+            return [(g * w).abs().double() * undo for g, w in zip(grads, weights)]
     finally:
         with torch.no_grad():
             torch._foreach_mul_(params, signs)
-        if dtype != torch.float64:
-            model.to(dtype)
 
 
 @register("snip")

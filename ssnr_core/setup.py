@@ -16,6 +16,19 @@ from pathlib import Path
 CODE_VERSION = "2"
 
 
+def default_dtype(setup: Setup) -> str:
+    """float32 where the batched engine runs (NB201 synflow: exact power-of-two rescaling,
+    its rank agreement with float64 is tested), else the saliency's own (synflow float64,
+    the reference precision, whose range float32 lacks where a network is not positively
+    homogeneous, e.g. TNB101's tanh heads; the data-dependent ones float32)."""
+    from ssnr_core import saliency, scoring  # torch only when a key is made
+
+    if scoring.batched(setup):
+        return "float32"
+    known = saliency.REGISTRY.get(setup.saliency)
+    return str(known.dtype).removeprefix("torch.") if known else "float64"
+
+
 def default_version() -> str:
     """What besides the setup's other fields decides the numbers: this code (`CODE_VERSION`)
     and the torch release that runs it (kernels and initialisers change between releases,
@@ -34,7 +47,7 @@ class Setup:
     saliency: str
     seed: int = 0
     batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
-    dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
+    dtype: str = ""  # the network's dtype; default: see `default_dtype`
     version: str = ""  # default: `default_version()`; kept as given when read back
 
     def __post_init__(self) -> None:
@@ -46,8 +59,7 @@ class Setup:
         if not self.version:
             object.__setattr__(self, "version", default_version())
         if not self.dtype:
-            dtype = str(known.dtype).removeprefix("torch.") if known else "float64"
-            object.__setattr__(self, "dtype", dtype)
+            object.__setattr__(self, "dtype", default_dtype(self))
 
     @classmethod
     def resolved(
@@ -58,6 +70,7 @@ class Setup:
         seed: int = 0,
         batch: str | None = "auto",
         data_dir: Path | None = None,
+        dtype: str = "",
     ) -> Setup:
         """The setup a run uses, its batch made concrete by `batches.resolve` ("auto": the
         CIFAR-10 batch once fetched, else synthetic); what the CLI and the app build."""
@@ -65,7 +78,8 @@ class Setup:
         from ssnr_core import saliency as registry
 
         needs_data = registry.get(saliency).needs_data
-        return cls(space, task, saliency, seed, batches.resolve(batch, needs_data, data_dir))
+        batch = batches.resolve(batch, needs_data, data_dir)
+        return cls(space, task, saliency, seed, batch, dtype)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from ssnr_core import batches, cli, evaluation, scoring
-from ssnr_core.cache import Setup
+from ssnr_core.setup import Setup
 
 
 def test_synthetic_batch_is_seeded():

@@ -129,14 +129,15 @@ def test_a_killed_worker_costs_only_its_chunk(
 
 def test_a_chunk_failing_every_time_is_reported_and_the_rest_cached(
     ray_local: None,
-    scored_cache: Path,
     settings: Settings,
-    archs: list[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    attempts, victim, work = tmp_path / "attempts", archs[7], ray_backend._score_chunk
+    """NB301 synflow: scored one network at a time, so `--chunk` sets the tasks."""
+    setup = Setup("nb301", "cifar10", "synflow")
+    archs = evaluation.sample("nb301", "cifar10", 9, 0, "naslib")
+    attempts, victim, work = tmp_path / "attempts", archs[4], ray_backend._score_chunk
     attempts.mkdir()
 
     def always_fails(setup: Setup, chunk: list[str], device: str, batch: tuple) -> list:
@@ -148,17 +149,16 @@ def test_a_chunk_failing_every_time_is_reported_and_the_rest_cached(
         return work(setup, chunk, device, batch)
 
     monkeypatch.setattr(ray_backend, "_score_chunk", always_fails)
-    argv = ["score", "--sample", str(SAMPLE), "--backend", "ray", "--chunk", "6"]
-    assert main(argv, settings) == 1
+    argv = ["score", "--benchmark", "nb301", "--sample", "9", "--truth", "naslib"]
+    assert main([*argv, "--backend", "ray", "--chunk", "3"], settings) == 1
     err = capsys.readouterr().err
-    lost = archs[6:12]  # the victim's chunk
+    lost = archs[3:6]  # the victim's chunk
     assert len(list(attempts.iterdir())) == 1 + RayBackend().max_retries
     assert err.count("\nerror: 1 chunk(s) failed") == 1 and "injected failure" in err
     assert all(arch in err for arch in lost)
     kept = [a for a in archs if a not in lost]
-    assert_same_bits(
-        Cache(settings.cache_file).get(SETUP), Cache(scored_cache / "stats.sqlite").get(SETUP, kept)
-    )
+    local = scoring.score(setup, kept, Cache(tmp_path / "local.sqlite"))
+    assert_same_bits(Cache(settings.cache_file).get(setup), local)
 
 
 def test_the_data_batch_travels_with_the_task(

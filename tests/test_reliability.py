@@ -393,3 +393,44 @@ def test_the_version_captures_code_and_torch_and_round_trips():
 def test_streamlit_shows_no_error_details():
     text = (WORKTREE / ".streamlit" / "config.toml").read_text()
     assert 'showErrorDetails = "none"' in text
+
+
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is `pid` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_killed_worker_does_not_hang_the_run(settings):
+    """kill -9 of one worker (think of the OOM killer): its work goes to a fresh pool and
+    the run ends with every architecture scored once."""
+    import signal
+    import time
+
+    setup = Setup("nb301", "cifar10", "synflow")
+    argv = ["score", "--benchmark", "nb301", "--sample", "40", "--workers", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssnr_core", *argv, "--truth", "naslib"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cache = Cache(settings.cache_file)
+    deadline = time.time() + 120
+    while time.time() < deadline and cache.count(setup) < 2:
+        time.sleep(0.1)
+    workers = [
+        p for p in _children(proc.pid) if b"spawn" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+    assert workers, "no worker process found"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert cache.count(setup) == 40

@@ -8,6 +8,15 @@ from ssnr_core.setup import Setup
 from ssnr_core.spaces import nb201
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the command line runs: on a busy 2-core machine two OpenMP threads spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _chain() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
@@ -21,12 +30,12 @@ def _chain() -> nn.Module:
 
 
 def test_synflow_conservation_law_in_a_plain_chain():
-    """In a bias-free chain every layer's synflow sum equals the summed output R."""
-    model = _chain()
-    x = torch.zeros(1, 3, 16, 16)
+    """In a bias-free chain every layer's synflow sum equals the summed output R (float64)."""
+    model = _chain().double()
+    x = torch.zeros(1, 3, 16, 16, dtype=torch.float64)
     per_layer = saliency.compute("synflow", model, x, None)
     with torch.no_grad():
-        linear = nn.Sequential(*[m for m in model.double() if not isinstance(m, nn.ReLU)])
+        linear = nn.Sequential(*[m for m in model if not isinstance(m, nn.ReLU)])
         for p in linear.parameters():
             p.abs_()
         r = linear(torch.ones(1, 3, 16, 16, dtype=torch.float64)).sum().item()
@@ -64,13 +73,29 @@ def _reference_synflow(model: nn.Module, shape: tuple[int, ...]) -> list[np.ndar
 
 
 @pytest.mark.parametrize("arch", ["(4, 3, 3, 3, 2, 3)", "(2, 2, 2, 2, 2, 2)", "(1, 1, 0, 1, 2, 3)"])
-def test_engine_matches_a_float64_reference_loop(arch):
-    setup = Setup("nb201", "cifar10", "synflow", seed=3)
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_engine_matches_a_float64_reference_loop(arch, dtype, rtol):
+    setup = Setup("nb201", "cifar10", "synflow", seed=3, dtype=dtype)
     fast = scoring.network_stats(setup, nb201.to_str(nb201.parse(arch)), share=True)
     model = scoring.build_network(setup, nb201.to_str(nb201.parse(arch)), share=False)
     ref = aggregation.layer_stats(_reference_synflow(model, (3, 32, 32)))
-    np.testing.assert_allclose(fast, ref, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(fast, ref, rtol=rtol, atol=0)
     assert aggregation.total(fast) > 0
+
+
+def test_float32_synflow_does_not_overflow_and_matches_float64():
+    """R is about 1e48 for an all-3x3 NB201 cell: beyond float32, so synflow reruns the
+    forward on a scaled input; the result must still match float64 closely."""
+    arch = nb201.to_str(nb201.parse("(2, 2, 2, 2, 2, 2)"))
+    setup32 = Setup("nb201", "cifar10", "synflow", seed=3)
+    assert setup32.dtype == "float32"  # the default: what the cache key says is computed
+    _, s32 = scoring.saliencies(setup32, arch)
+    _, s64 = scoring.saliencies(Setup("nb201", "cifar10", "synflow", seed=3, dtype="float64"), arch)
+    assert max(s.sum().item() for s in s64) > 1e40  # really past float32's range
+    for a, b in zip(s32, s64, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=0)
+        assert not torch.equal(a, b)  # float32 was really used, not float64 under its name
 
 
 @pytest.mark.parametrize("name", sorted(saliency.REGISTRY))

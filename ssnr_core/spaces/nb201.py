@@ -124,15 +124,61 @@ def make_op(name: str, c: int) -> nn.Module:
     raise ValueError(f"unknown NAS-Bench-201 op {name!r}")
 
 
+def live_edges(arch: Arch) -> tuple[bool, ...]:
+    """Per edge, whether it lies on a path from the cell's input (node 0) to its output
+    (node 3) through ops other than `none`. Any other edge cannot change the output:
+    it adds nothing or feeds a node the output ignores, so its saliency is exactly zero."""
+    reached, reaches = {0}, {3}
+    for (to, frm), op in zip(EDGES, arch):  # EDGES is ordered by `to`: one pass
+        if op != "none" and frm in reached:
+            reached.add(to)
+    for (to, frm), op in reversed(list(zip(EDGES, arch))):
+        if op != "none" and to in reaches:
+            reaches.add(frm)
+    return tuple(
+        op != "none" and frm in reached and to in reaches for (to, frm), op in zip(EDGES, arch)
+    )
+
+
+def body(c: int = 16) -> list[tuple[str, int]]:
+    """The network between stem and head, in order: (slot name, width) of every block;
+    names starting with "cell" are cells, "reduce" the reduction blocks."""
+    blocks: list[tuple[str, int]] = []
+    for stage, width in enumerate((c, 2 * c, 4 * c)):
+        if stage:
+            blocks.append((f"reduce{stage}", width))
+        for _ in range(5):
+            blocks.append((f"cell{len(blocks)}", width))
+    return blocks
+
+
+def make_stem(make: Factory, c: int = 16) -> nn.Sequential:
+    return make(
+        "stem", lambda: nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+    )
+
+
+def make_edge(make: Factory, cell: str, edge: tuple[int, int], op: str, c: int) -> nn.Module:
+    """The op on one edge of one cell: its slot is (cell, edge, op)."""
+    to, frm = edge
+    return make(f"{cell}.{to}<-{frm}.{op}", lambda: make_op(op, c))
+
+
+def make_reduce(make: Factory, name: str, width: int) -> ResBlock:
+    return make(name, lambda: ResBlock(width // 2, width))
+
+
+def make_classifier(make: Factory, num_classes: int, c: int = 16) -> nn.Linear:
+    return make(f"classifier{num_classes}", lambda: nn.Linear(4 * c, num_classes))
+
+
 class Cell(nn.Module):
     def __init__(self, arch: Arch, c: int, make: Factory, name: str) -> None:
         super().__init__()
         # Edges whose op is `none` add nothing: leave them out of the graph.
         kept = [(edge, op) for edge, op in zip(EDGES, arch) if op != "none"]
         self.edges = [edge for edge, _ in kept]
-        self.ops = nn.ModuleList(
-            make(f"{name}.{to}<-{frm}.{op}", lambda op=op: make_op(op, c)) for (to, frm), op in kept
-        )
+        self.ops = nn.ModuleList(make_edge(make, name, edge, op, c) for edge, op in kept)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -166,19 +212,17 @@ class Network(nn.Module):
 
     def __init__(self, arch: Arch, num_classes: int, make: Factory = fresh, c: int = 16) -> None:
         super().__init__()
-        self.stem = make(
-            "stem",
-            lambda: nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)),
+        self.stem = make_stem(make, c)
+        self.cells = nn.Sequential(
+            *(
+                Cell(arch, width, make, name)
+                if name.startswith("cell")
+                else make_reduce(make, name, width)
+                for name, width in body(c)
+            )
         )
-        layers: list[nn.Module] = []
-        for stage, width in enumerate((c, 2 * c, 4 * c)):
-            if stage:
-                layers.append(make(f"reduce{stage}", lambda w=width: ResBlock(w // 2, w)))
-            for _ in range(5):
-                layers.append(Cell(arch, width, make, f"cell{len(layers)}"))
-        self.cells = nn.Sequential(*layers)
         self.head = make("head", lambda: nn.Sequential(nn.BatchNorm2d(4 * c), nn.ReLU()))
-        self.classifier = make(f"classifier{num_classes}", lambda: nn.Linear(4 * c, num_classes))
+        self.classifier = make_classifier(make, num_classes, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.cells(self.stem(x)))
