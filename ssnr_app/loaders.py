@@ -182,6 +182,15 @@ def top_k(scores: pd.Series, values: pd.Series) -> dict[str, np.ndarray]:
     return correlation.top_k_curve(scores.to_numpy(float), y)
 
 
+@st.cache_data(show_spinner=False)
+def op_names(space: str) -> tuple[str, ...]:
+    """`figures.op_names`, or none when the space does not import (the page says why)."""
+    try:
+        return figures.op_names(space)
+    except Exception:  # an unavailable space: no colouring to offer
+        return ()
+
+
 @st.cache_data(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
 def op_mix(space: str, archs: Archs) -> pd.DataFrame:
     """`figures.op_mix`: op counts per architecture, to colour points by."""

@@ -42,6 +42,7 @@ RATES = "job_rates"  # job key -> recent (time, done) observations
 LAYER_MODE = "layer_mode_{}"  # the layer page's picker per side ("a", "b")
 LAYER_ARCH = "layer_arch_{}"
 SELECTION = "selection"  # the explorer's selected archs: kept across aggregation switches
+SELECTION_EVENT = "selection_event"  # the scatter's last box/lasso, to tell a new one
 UPLOADED = "uploaded_file"  # id of the last uploaded file (a new one switches the truth)
 EXPLAIN_PAGE = "app_pages/explain.py"
 

@@ -7,6 +7,7 @@ figure needs, computed once here so that the app and its tests read the same val
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -32,6 +33,15 @@ def ranks(scores: pd.Series, truth: pd.Series) -> pd.DataFrame:
         },
         index=x.index,
     )
+
+
+def op_names(space: str) -> tuple[str, ...]:
+    """The ops a space's edges choose from (its module's `OPS`), else those its examples
+    use: the choices for colouring points by op mix."""
+    module = importlib.import_module(f"ssnr_core.spaces.{space}")
+    found = get_space(space)
+    ops = getattr(module, "OPS", None) or [op for a in found.examples for op in found.op_counts(a)]
+    return tuple(dict.fromkeys(ops))
 
 
 def op_mix(space: str, archs: Sequence[str]) -> pd.DataFrame:

@@ -27,6 +27,8 @@ def test_op_mix_counts_every_edge():
     mix = figures.op_mix("nb201", archs)
     assert list(mix.index) == archs
     assert (mix.sum(axis=1) == 6).all()  # six edges per NB201 cell
+    assert set(mix.columns) <= set(figures.op_names("nb201"))
+    assert "nor_conv_3x3" in figures.op_names("nb201")
 
 
 def test_group_table_rows_sum_to_layerwise_ssnr():
