@@ -33,5 +33,6 @@ page = st.navigation(
         st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
     ]
 )
+panels.narrow_screens()
 panels.jobs_indicator(loaders.settings())
 page.run()

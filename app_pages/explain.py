@@ -149,9 +149,9 @@ def step_conservation(e: explain.Explanation) -> None:
 
 def render() -> None:
     st.title("Explain: from saliencies to a score")
+    state.restore(state.EXPLAIN_PARAMS)
     present = presentation_toggle()
     config = loaders.settings()
-    state.restore(state.EXPLAIN_PARAMS)
     st.sidebar.header("Network")
     choice = widgets.setup_inputs()
     if choice.setup is None:

@@ -464,9 +464,13 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
     if chosen:
         archs, which = chosen[:HEATMAP_MAX], f"the selection's first {HEATMAP_MAX}"
     else:
-        ranked = table[agg].sort_values(ascending=False, na_position="last").index
+        scored = table[agg][table[agg] > 0]  # a zero score is all-zero in every group
+        ranked = scored.sort_values(ascending=False).index
         archs = list(dict.fromkeys([*ranked[:HEATMAP_ROWS], *ranked[-HEATMAP_ROWS:]]))
-        which = f"the {HEATMAP_ROWS} highest and {HEATMAP_ROWS} lowest by {aggregation.LABELS[agg]}"
+        which = (
+            f"the {HEATMAP_ROWS} highest and {HEATMAP_ROWS} lowest positive "
+            f"{aggregation.LABELS[agg]}"
+        )
     with st.spinner(f"Building {len(archs)} networks for their layer names…"):
         groups = loaders.group_table(
             view.setup, loaders.Archs(archs), loaders.settings().cache_file

@@ -104,7 +104,7 @@ def floor_band(fig: go.Figure, logs: LogValues, row: int | None = None, col: int
 def titled(text: str, sub: str = "") -> dict:
     """A figure title with a smaller second line (what it was computed on)."""
     body = text + (f"<br><sup>{sub}</sup>" if sub else "")
-    return {"text": body, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}
+    return {"text": body, "font": {"size": 16}, "x": 0.01, "xanchor": "left"}
 
 
 def rho_text(rho: float, n: int) -> str:
@@ -136,7 +136,7 @@ def _points(
     floor = logs.at_floor if logs else np.zeros(int(keep.sum()), bool)
     archs = table.index.to_numpy()[keep]
     custom = np.column_stack([archs, table[WEIGHTS].to_numpy()[keep], x[keep]])
-    marker: dict = {"size": 6, "opacity": 0.75}
+    marker: dict = {"size": 6, "opacity": 0.75, "color": COLORS[agg]}
     if colour is not None:
         marker |= {
             "color": colour.values.reindex(archs).to_numpy(float),
@@ -381,10 +381,11 @@ def top_k(curves: Mapping[str, Mapping[str, np.ndarray]], n: int, title: dict) -
 
 
 def group_heatmap(table: pd.DataFrame, labels: Sequence[str], title: dict) -> go.Figure:
-    """Rows architectures, columns layer groups: each group's part of layer-wise SSNR."""
+    """Rows architectures, columns layer groups: each group's part of layer-wise SSNR (0
+    where an architecture has no weight layer in a group, e.g. a cell of skips)."""
     fig = go.Figure(
         go.Heatmap(
-            z=table.to_numpy(float),
+            z=table.fillna(0).to_numpy(float),
             x=list(table.columns),
             y=list(labels),
             customdata=np.repeat(table.index.to_numpy()[:, None], table.shape[1], axis=1),
@@ -589,22 +590,31 @@ def explain_figure(
     fig.update_yaxes(title="weights", row=1, col=1)
     x = list(range(len(layers)))
     hover = "%{x:02d} %{customdata}<br>%{y:.4g}<extra></extra>"
-    for column, name, color in (
-        ("sum", "S_n^l (layer sum)", "#d62728"),
-        ("sigma", "σ^l", "#ff7f0e"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=layers[column].abs(),
-                name=name,
-                marker_color=color,
-                customdata=layers["layer"],
-                hovertemplate=hover,
-            ),
-            row=1,
-            col=2,
-        )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=layers["sum"].abs(),
+            name="S_n^l (layer sum)",
+            marker_color=COLORS["sum"],
+            customdata=layers["layer"],
+            hovertemplate=hover,
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=layers["sigma"],
+            mode="lines+markers",
+            name="σ^l (layer spread)",
+            line={"color": "#ff7f0e"},
+            customdata=layers["layer"],
+            hovertemplate=hover,
+        ),
+        row=1,
+        col=2,
+    )
     if conservation:
         level = conservation["R_minus_bias"]
         fig.add_trace(
@@ -637,15 +647,14 @@ def explain_figure(
             row=1,
             col=3,
         )
-    fig.update_yaxes(tickformat=".0%", row=1, col=3)
+    fig.update_yaxes(tickformat=".1%", rangemode="tozero", row=1, col=3)
     fig.update_xaxes(title="layer (input to output)", row=1, col=3)
     fig.update_layout(
         title=title,
         height=380 + 8 * font,
         font={"size": font},
         margin={**MARGIN, "t": 110},
-        barmode="group",
-        bargap=0.1,
+        bargap=0.15,
         legend={"orientation": "h", "y": -0.25},
     )
     fig.update_annotations(font_size=font + 1)

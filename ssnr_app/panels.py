@@ -25,6 +25,12 @@ LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
+# On a phone, card values ("6.083e+49") shrink to fit two cards side by side.
+NARROW_CSS = """
+<style>
+@media (max-width: 640px) { [data-testid="stMetricValue"] { font-size: 1.45rem; } }
+</style>
+"""
 PRESENTATION_CSS = """
 <style>
 html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.35rem; }
@@ -56,6 +62,11 @@ def fmt_ci(ci: tuple[float, float]) -> str:
 def fmt_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def narrow_screens() -> None:
+    """Compact cards on a phone (every page)."""
+    st.markdown(NARROW_CSS, unsafe_allow_html=True)
 
 
 def presentation() -> None:
