@@ -309,7 +309,7 @@ def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figu
         legend={"orientation": "h", "y": -0.15},
     )
     fig.update_xaxes(range=[0, n + 1])
-    fig.update_yaxes(range=[0, n + 1], scaleanchor="x")
+    fig.update_yaxes(range=[0, n + 1])
     return fig
 
 
