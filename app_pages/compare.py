@@ -265,7 +265,12 @@ def compute_cell(grid: Grid, config: Settings) -> None:
     }
     missing_first = sorted(cells, key=lambda setup: cells[setup])
     setup = widgets.choose(
-        "Cell", missing_first, "compare_cell", container=st, format_func=labels.get
+        "Cell",
+        missing_first,
+        "compare_cell",
+        container=st,
+        format_func=labels.get,
+        help="A benchmark/task and saliency of the grid; those not computed come first.",
     )
     try:
         total = len(truth_archs(setup.space, setup.task, config))
@@ -320,7 +325,13 @@ def reference_section(seed: int, config: Settings) -> None:
     reference figures, on NASLib's samples and validation accuracies."""
     st.subheader("Reference table: Kendall τ on NASLib's samples")
     sal = str(
-        widgets.choose("Saliency", list(saliency.REGISTRY), "reference_saliency", container=st)
+        widgets.choose(
+            "Saliency",
+            list(saliency.REGISTRY),
+            "reference_saliency",
+            container=st,
+            help="The reference figures are synflow's; others are shown without them.",
+        )
     )
     columns = {label: cell_setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
     try:
@@ -349,7 +360,11 @@ def reference_section(seed: int, config: Settings) -> None:
     )
     label = str(
         widgets.choose(
-            "Compute the rest of a column", list(columns), "reference_column", container=st
+            "Compute the rest of a column",
+            list(columns),
+            "reference_column",
+            container=st,
+            help="Scores NASLib's whole sample of this column in the background.",
         )
     )
     setup = columns[label]

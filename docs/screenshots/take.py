@@ -19,6 +19,8 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 WAIT_MS = 120_000
 EXPLORER = "/?sample=1000&seed=0&benchmark=nb201&task=cifar10&saliency=synflow"
 VIEWS = {  # file: (path, what must be drawn before the shot)
+    "explorer.png": (EXPLORER, "Spearman"),
+    "layers.png": ("/layers", "weight layers"),
     "explorer_figure2.png": (f"{EXPLORER}&chart=figure2", "ρ ="),
     "explorer_scatter.png": (f"{EXPLORER}&chart=scatter&colour=nor_conv_3x3", "Spearman"),
     "explorer_ranks.png": (f"{EXPLORER}&chart=ranks&aggregation=layerwise_ssnr", "true rank"),
@@ -57,6 +59,9 @@ def main(cache_dir: Path) -> None:
         expect(chart).to_be_visible(timeout=WAIT_MS)
         page.wait_for_timeout(1500)
         chart.screenshot(path=HERE / "compare_chart.png")
+        page.get_by_role("tab", name="Reference table").click()
+        expect(page.get_by_test_id("stMain")).to_contain_text("Small n", timeout=WAIT_MS)
+        page.screenshot(path=HERE / "compare_reference.png")
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         shoot(phone, url, "/layers", "weight layers", HERE / "layers_390px.png")
         browser.close()
