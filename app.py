@@ -28,9 +28,11 @@ page = st.navigation(
             "app_pages/explorer.py", title="Explorer", icon=":material/scatter_plot:", default=True
         ),
         st.Page(state.LAYER_PAGE, title="Layer saliency", icon=":material/stacked_bar_chart:"),
+        st.Page(state.EXPLAIN_PAGE, title="Explain", icon=":material/school:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/table_chart:"),
         st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
     ]
 )
+panels.narrow_screens()
 panels.jobs_indicator(loaders.settings())
 page.run()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import loaders, panels, state, widgets
+from ssnr_app import charts, loaders, panels, state, widgets
 from ssnr_core import aggregation, batches, benchmarks, jobs, reproduce, saliency
 from ssnr_core.settings import Settings
 from ssnr_core.setup import Setup
@@ -21,6 +21,9 @@ METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
 NOT_COMPUTED = "not computed"
 REFERENCE_BOOT = 200  # as `reproduce` in the app: the cache alone, a quick interval
 BEST_CSS = "font-weight: bold; background-color: #e8f4e8"
+SMALL_N = 100  # below this many architectures a cell is flagged: its interval is wide
+TRUTH_ROW = "ground truth"
+PAPER_COLUMNS = [(b, t) for _, b, t, _ in reproduce.REFERENCE]  # the paper's table
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,29 @@ def truth_archs(space: str, task: str, config: Settings) -> loaders.Archs:
     return loaders.Archs(loaders.truth(space, task, None, config.data_dir).index.tolist())
 
 
+def paper_setup() -> None:
+    """Button callback: the paper's table (before the widgets are drawn)."""
+    available = set(available_columns())
+    st.session_state[state.COLUMNS] = [c for c in PAPER_COLUMNS if c in available]
+    st.session_state[state.SALIENCIES] = ["synflow"]
+    st.session_state[state.MARK_BY] = "kendall"
+
+
+def available_columns() -> list[tuple[str, str]]:
+    return [k for k in benchmarks.TASKS if loaders.space_problem(k[0]) is None]
+
+
 def grid_inputs() -> Grid:
     sb = st.sidebar
     sb.header("Grid")
-    available = [k for k in benchmarks.TASKS if loaders.space_problem(k[0]) is None]
+    sb.button(
+        "The paper's table",
+        on_click=paper_setup,
+        key="paper_setup",
+        help="NB201 CIFAR-10 and CIFAR-100, NB301, TNB101 jigsaw, class_object and "
+        "class_scene; synflow; marked by Kendall τ.",
+    )
+    available = available_columns()
     first = available[0][0] if available else None
     default = [k for k in available if k[0] == first]
     st.session_state.setdefault(state.COLUMNS, default)
@@ -61,17 +83,31 @@ def grid_inputs() -> Grid:
         tuple(k) for k in st.session_state[state.COLUMNS] if tuple(k) in available
     ]
     columns = sb.multiselect(
-        "Benchmark / task", available, key=state.COLUMNS, format_func=lambda k: column_name(*k)
+        "Benchmark / task",
+        available,
+        key=state.COLUMNS,
+        format_func=lambda k: column_name(*k),
+        help="The grid's columns; each correlates with that task's default ground truth.",
     )
     names = list(saliency.REGISTRY)
     st.session_state.setdefault(state.SALIENCIES, names)
     st.session_state[state.SALIENCIES] = [
         s for s in st.session_state[state.SALIENCIES] if s in names
     ]
-    sals = sb.multiselect("Saliencies", names, key=state.SALIENCIES)
+    sals = sb.multiselect(
+        "Saliencies",
+        names,
+        key=state.SALIENCIES,
+        help="The grid's rows: each saliency under all three aggregations.",
+    )
     seed = widgets.seed()
     metric = widgets.choose(
-        "Mark the best by", list(METRICS), state.MARK_BY, kind="radio", format_func=METRICS.get
+        "Mark the best by",
+        list(METRICS),
+        state.MARK_BY,
+        kind="radio",
+        format_func=METRICS.get,
+        help="★ marks each column's best row by this rank correlation.",
     )
     return Grid(list(columns), list(sals), seed, str(metric))
 
@@ -106,6 +142,14 @@ def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]
     return pd.DataFrame(rows), problems
 
 
+def cell_text(r: pd.Series, metric: str, best: bool) -> str:
+    """One cell: value, 95% interval, n, and a flag when n is small."""
+    flag = " ⚠ small n" if r["n"] < SMALL_N else ""
+    star = "★ " if best else ""
+    interval = panels.fmt_range((r[metric + "_lo"], r[metric + "_hi"]))
+    return f"{star}{panels.fmt(r[metric])} {interval} · n={r['n']:,}{flag}"
+
+
 def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(text grid with the best of each column starred, boolean mask of the best)."""
     long = long.assign(row=long["saliency"] + " · " + long["aggregation"].map(aggregation.LABELS))
@@ -119,12 +163,21 @@ def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataF
             if col in values and values[col].notna().any():
                 best.loc[values[col] == values[col].max(), col] = True
     for _, r in long[long["status"] == "ok"].iterrows():
-        star = "★ " if best.loc[r["row"], r["column"]] else ""
-        text.loc[r["row"], r["column"]] = (
-            f"{star}{panels.fmt(r[metric])} "
-            f"{panels.fmt_range((r[metric + '_lo'], r[metric + '_hi']))}"
-        )
+        text.loc[r["row"], r["column"]] = cell_text(r, metric, best.loc[r["row"], r["column"]])
     return text, best
+
+
+def with_truth_row(text: pd.DataFrame, best: pd.DataFrame, grid: Grid) -> tuple:
+    """The grid with a first row naming each column's ground truth."""
+    truth = {column_name(s, t): truth_label(s, t) for s, t in grid.columns}
+    head = pd.DataFrame([truth], index=[TRUTH_ROW]).reindex(columns=text.columns)
+    return pd.concat([head, text]), pd.concat(
+        [pd.DataFrame(False, index=[TRUTH_ROW], columns=text.columns), best]
+    )
+
+
+def truth_label(space: str, task: str) -> str:
+    return benchmarks.SOURCE_LABELS[benchmarks.get_task(space, task).sources[0]]
 
 
 def batch_labels(setups: list[Setup]) -> str:
@@ -134,34 +187,47 @@ def batch_labels(setups: list[Setup]) -> str:
 
 
 def provenance(grid: Grid) -> str:
-    """What the cells were computed on: ground truth per benchmark, batch, seed."""
-    sources = {
-        s: benchmarks.SOURCE_LABELS[benchmarks.get_task(s, t).sources[0]] for s, t in grid.columns
-    }
-    truth = "; ".join(f"{s}: {label}" for s, label in sources.items())
+    """What the cells were computed on: batch, seed, and how to read a cell."""
     return (
-        f"Ground truth: {truth} · batch: {batch_labels(grid.setups())} · seed {grid.seed} · "
-        "n per cell in the 'n' tab · 95% bootstrap intervals in brackets; "
-        f"'{NOT_COMPUTED}': nothing cached for that setup yet."
+        f"Batch: {batch_labels(grid.setups())} · seed {grid.seed} · each cell: value "
+        "[95% bootstrap interval] · n architectures (cached, with ground truth; "
+        f"⚠ below {SMALL_N}) · '{NOT_COMPUTED}': nothing cached for that setup yet."
     )
 
 
 def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
-    """One tab per metric (the best marked), and the n of every cell."""
+    """One tab per metric (the best marked, n and ground truth in the table), and the
+    grid as a chart."""
     order = [grid.metric, *[k for k in METRICS if k != grid.metric]]
-    tabs = st.tabs([*[METRICS[m] for m in order], "n"])
+    tabs = st.tabs([*[METRICS[m] for m in order], "Chart"])
     for tab, metric in zip(tabs, order):
         with tab:
-            text, best = best_marked(long, metric)
+            text, best = with_truth_row(*best_marked(long, metric), grid)
             css = best.replace({True: BEST_CSS, False: ""})
             st.dataframe(text.style.apply(lambda _frame, css=css: css, axis=None))
             st.caption(provenance(grid))
     with tabs[-1]:
-        counts = long.drop_duplicates(["column", "saliency"]).pivot(
-            index="saliency", columns="column", values="n"
-        )
-        st.dataframe(counts)
-        st.caption("Architectures with ground truth and a finite score per cell.")
+        if (long["status"] == "ok").any():
+            n = long.loc[long["status"] == "ok", "n"]
+            head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
+            sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
+            fig = charts.compare_bars(
+                long, grid.metric, METRICS[grid.metric], charts.titled(head, sub)
+            )
+            st.plotly_chart(fig, key="compare_chart", config=charts.PLOT_CONFIG)
+        else:
+            st.info("Nothing computed yet: the chart appears with the first cached cell.")
+
+
+def report_problems(problems: dict[str, str]) -> None:
+    """One error for all columns that cannot be shown, each distinct reason once."""
+    if not problems:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for col, message in problems.items():
+        by_reason.setdefault(message, []).append(col)
+    lines = [f"{', '.join(cols)}: {message}" for message, cols in by_reason.items()]
+    st.error(f"{len(problems)} column(s) cannot be shown:\n\n" + "\n\n".join(lines))
 
 
 def running_setups(grid: Grid, config: Settings) -> set[Setup]:
@@ -177,8 +243,7 @@ def grid_section(grid: Grid, config: Settings) -> None:
             st.rerun()  # the last job ended: redraw the page once
         with st.spinner("Correlating cached scores…"):
             long, problems = collect(grid, config)
-        for col, message in problems.items():
-            st.error(f"{col}: {message}")
+        report_problems(problems)
         if long.empty:
             return
         grid_tables(long, grid)
@@ -200,7 +265,12 @@ def compute_cell(grid: Grid, config: Settings) -> None:
     }
     missing_first = sorted(cells, key=lambda setup: cells[setup])
     setup = widgets.choose(
-        "Cell", missing_first, "compare_cell", container=st, format_func=labels.get
+        "Cell",
+        missing_first,
+        "compare_cell",
+        container=st,
+        format_func=labels.get,
+        help="A benchmark/task and saliency of the grid; those not computed come first.",
     )
     try:
         total = len(truth_archs(setup.space, setup.task, config))
@@ -255,7 +325,13 @@ def reference_section(seed: int, config: Settings) -> None:
     reference figures, on NASLib's samples and validation accuracies."""
     st.subheader("Reference table: Kendall τ on NASLib's samples")
     sal = str(
-        widgets.choose("Saliency", list(saliency.REGISTRY), "reference_saliency", container=st)
+        widgets.choose(
+            "Saliency",
+            list(saliency.REGISTRY),
+            "reference_saliency",
+            container=st,
+            help="The reference figures are synflow's; others are shown without them.",
+        )
     )
     columns = {label: cell_setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
     try:
@@ -264,6 +340,14 @@ def reference_section(seed: int, config: Settings) -> None:
     except loaders.READ_ERRORS as exc:
         st.error(f"Cannot build the reference table: {exc}")
         return
+    small = table[(table["n"] > 0) & (table["n"] < SMALL_N)]
+    if not small.empty:
+        listed = ", ".join(f"{r.column} (n = {r.n})" for r in small.itertuples())
+        st.warning(
+            f"Small n: {listed}. With under {SMALL_N} architectures a Kendall τ is "
+            "uncertain (see its interval) and may differ from the reference figure for "
+            "that reason alone; compute the rest of the column below."
+        )
     st.markdown(reproduce.to_markdown(table, sal))
     st.caption(
         "Same figures as `python -m ssnr_core reproduce`; the reference column is for "
@@ -276,7 +360,11 @@ def reference_section(seed: int, config: Settings) -> None:
     )
     label = str(
         widgets.choose(
-            "Compute the rest of a column", list(columns), "reference_column", container=st
+            "Compute the rest of a column",
+            list(columns),
+            "reference_column",
+            container=st,
+            help="Scores NASLib's whole sample of this column in the background.",
         )
     )
     setup = columns[label]
@@ -298,10 +386,9 @@ def render() -> None:
     state.restore(state.COMPARE_PARAMS)
     grid = grid_inputs()
     state.publish(state.COMPARE_PARAMS)
-    for space in sorted({s for s, _ in benchmarks.TASKS}):
-        problem = loaders.space_problem(space)
-        if problem:
-            st.warning(problem)
+    problems = [loaders.space_problem(s) for s in sorted({s for s, _ in benchmarks.TASKS})]
+    if any(problems):
+        st.warning("\n\n".join(p for p in problems if p))
     grid_tab, reference_tab = st.tabs(["Grid", "Reference table"])
     with grid_tab:
         if grid.columns and grid.saliencies:

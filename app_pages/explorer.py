@@ -1,4 +1,6 @@
-"""Explorer: a zero-cost score against benchmark accuracy, with live rank correlations.
+"""Explorer: a zero-cost score against benchmark accuracy, with live rank correlations,
+and the figures a NAS paper shows: the three aggregations side by side (Figure 2), a
+rank-rank plot, top-k curves and a per-layer SSNR heatmap across architectures.
 
 Scores come from the cache, filled by background jobs (`ssnr_core.jobs`); while a job
 of the chosen setup runs, the chart and the cards redraw every second. A fresh session
@@ -16,7 +18,9 @@ import streamlit as st
 import torch
 
 from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app.text import plain, plain_html
 from ssnr_core import aggregation, benchmarks, jobs
+from ssnr_core.correlation import Summary
 from ssnr_core.evaluation import Evaluation
 from ssnr_core.settings import Settings
 from ssnr_core.setup import Setup
@@ -26,6 +30,21 @@ FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unask
 LIVE_BOOT = 200  # bootstrap resamples while results still arrive (cheaper redraws)
 BOOT_CHOICES = ("auto", 200, 1000, 2000)
 INSPECT_MAX = 500
+HEATMAP_ROWS = 15  # the heatmap shows the highest and lowest scored this many each
+HEATMAP_MAX = 40  # or up to this many of the selection
+CHARTS = {
+    "scatter": "score vs accuracy",
+    "figure2": "three aggregations side by side (Figure 2)",
+    "ranks": "rank vs rank",
+    "topk": "top-k curves",
+    "heatmap": "per-layer SSNR heatmap",
+}
+FORMULAS = {
+    "sum": r"S_n = \sum_p S_p",
+    "ssnr": r"\mathrm{SSNR} = S_n / \sigma",
+    "layerwise_ssnr": r"\textstyle\sum_l S_n^l / \sigma^l",
+}
+NO_COLOUR = "none"
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,9 @@ class Truth:
 class Display:
     agg: str
     log_x: bool
+    chart: str
+    colour: str  # an op name, or NO_COLOUR
+    density: bool
 
 
 @dataclass(frozen=True)
@@ -65,32 +87,74 @@ class View:
 # ---------------------------------------------------------------- inputs
 
 
-def display_inputs() -> Display:
-    agg = widgets.choose(
-        "Aggregation",
-        list(aggregation.AGGREGATIONS),
-        state.AGGREGATION,
-        kind="radio",
-        format_func=aggregation.LABELS.get,
+def display_inputs(space: str) -> Display:
+    """Aggregation (with its formula), axis, figure and colouring."""
+    agg = str(
+        widgets.choose(
+            "Aggregation",
+            list(aggregation.AGGREGATIONS),
+            state.AGGREGATION,
+            kind="radio",
+            format_func=aggregation.LABELS.get,
+            help="How the per-weight saliencies S_p become one score per network. SSNR: "
+            "saliency signal-to-noise ratio.",
+        )
     )
+    st.sidebar.latex(FORMULAS[agg])
     st.session_state.setdefault(state.LOG_X, True)
     log_x = st.sidebar.toggle(
         "Log-scale score axis",
         key=state.LOG_X,
-        help="Sums span many decades; a log axis cannot show scores <= 0.",
+        help="Sums span many decades. Scores <= 0 have no log: they are drawn in a "
+        "marked band at the axis floor.",
     )
-    return Display(str(agg), bool(log_x))
+    chart = str(
+        widgets.choose(
+            "Figure",
+            list(CHARTS),
+            state.CHART,
+            format_func=CHARTS.get,
+            help="Figure 2: the three aggregations on one accuracy axis. Rank vs rank: "
+            "the ranking each score induces. Top-k: how good the best-scored k are. "
+            "Heatmap: where in the network layer-wise SSNR comes from.",
+        )
+    )
+    colour = str(
+        widgets.choose(
+            "Colour points by",
+            [NO_COLOUR, *loaders.op_names(space)],
+            state.COLOUR,
+            help="Colour each architecture by how many edges of its cells use this op.",
+        )
+    )
+    density = st.sidebar.toggle(
+        "Density contours instead of points",
+        key=state.DENSITY,
+        help="For thousands of architectures (e.g. the full space): where they lie, "
+        "not each point. Selection needs points.",
+    )
+    return Display(agg, bool(log_x), chart, colour, bool(density))
 
 
 def ground_truth(setup: Setup, config: Settings) -> Truth | None:
     """The chosen ground truth, or None after showing why it cannot be read."""
-    uploaded = widgets.uploaded_truth(setup.space)
+    upload = widgets.uploaded_truth(setup.space, state.TRUTH, UPLOAD)
+    widgets.upload_problems(upload)
+    uploaded = upload.values if upload else None
     sources = list(benchmarks.get_task(setup.space, setup.task).sources)
     labels = dict(benchmarks.SOURCE_LABELS)
     if uploaded is not None:
         sources.append(UPLOAD)
         labels[UPLOAD] = f"uploaded: {uploaded.name}"
-    source = str(widgets.choose("Ground truth", sources, state.TRUTH, format_func=labels.get))
+    source = str(
+        widgets.choose(
+            "Ground truth",
+            sources,
+            state.TRUTH,
+            format_func=labels.get,
+            help="The accuracy each score is correlated with (or your uploaded numbers).",
+        )
+    )
     if source == UPLOAD:
         return Truth(uploaded, UPLOAD, labels[UPLOAD])  # type: ignore[arg-type]
     try:
@@ -152,7 +216,11 @@ def compute_inputs() -> tuple[str | int, str]:
         help="auto: 1000, fewer for large samples to answer in about a second.",
     )
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    device = str(widgets.choose("Device", devices, state.DEVICE)) if len(devices) > 1 else "cpu"
+    device = (
+        str(widgets.choose("Device", devices, state.DEVICE, help="Where scoring jobs run."))
+        if len(devices) > 1
+        else "cpu"
+    )
     return boot, device  # type: ignore[return-value]
 
 
@@ -245,29 +313,82 @@ def live_results(view: View, config: Settings, was_running: bool) -> None:
         return
     agg = view.display.agg
     n_boot = view.n_boot(len(table), running)
-    summary = (
-        loaders.correlate(table[agg], view.truth.values, n_boot, s.seed) if len(table) else None
-    )
+    summaries = correlate_all(view, table, n_boot)
+    summary = summaries[agg] if summaries else None
     provenance = loaders.Provenance.of(s, summary.n if summary else 0, view.truth.label)
-    st.subheader(f"{aggregation.LABELS[agg]} vs {view.truth.label}")
+    st.subheader(f"{aggregation.LABELS[agg]} vs {plain(view.truth.label)}")
     panels.metric_cards(summary, n_boot, provenance)
-    selection = scatter(view, table, provenance)
+    selection = figure(view, table, summaries, provenance)
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
 
 
-def scatter(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> list[str]:
-    """The WebGL scatter; the selected architectures, in table order (a seeded bootstrap
-    resamples by position, so the same points give the same interval however picked)."""
+def correlate_all(view: View, table: pd.DataFrame, n_boot: int) -> dict[str, Summary]:
+    """`evaluation.correlate` of every aggregation (cached per column): the cards, Figure
+    2's titles and the all-aggregations table read the same summaries."""
+    if table.empty:
+        return {}
+    values, seed = view.truth.values, view.setup.seed
+    return {a: loaders.correlate(table[a], values, n_boot, seed) for a in aggregation.AGGREGATIONS}
+
+
+def title(view: View, provenance: loaders.Provenance, head: str) -> dict:
+    """A figure title saying what it shows and on what (so an exported PNG does too)."""
     s = view.setup
-    title = (
-        f"{s.space}/{s.task} · {s.saliency} · n = {provenance.n:,} · seed {s.seed}<br>"
-        f"<sup>ground truth: {provenance.truth}<br>batch: {provenance.batch}</sup>"
+    return charts.titled(
+        f"{s.space}/{s.task} · {s.saliency} · {head}",
+        f"ground truth: {plain_html(provenance.truth)} · batch: {provenance.batch} · seed {s.seed}",
     )
+
+
+def colour(view: View, table: pd.DataFrame) -> charts.Colour | None:
+    op = view.display.colour
+    if op == NO_COLOUR or table.empty:
+        return None
+    mix = loaders.op_mix(view.setup.space, loaders.Archs(list(table.index)))
+    counts = mix[op] if op in mix else pd.Series(0, index=mix.index)
+    return charts.Colour(counts, f"# {op}")
+
+
+def figure(
+    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
+) -> list[str]:
+    """The chosen figure; the selected architectures (from the scatter, kept across
+    redraws and aggregation switches), in table order."""
+    chart = view.display.chart
+    if chart == "scatter":
+        scatter(view, table, summaries, provenance)
+    elif table.empty:
+        st.info("The figure appears with the first scores.")
+    elif chart == "figure2":
+        figure2(view, table, summaries, provenance)
+    elif chart == "ranks":
+        rank_plot(view, table, summaries, provenance)
+    elif chart == "topk":
+        top_k_plot(view, table, provenance)
+    else:
+        heatmap(view, table, provenance)
+    chosen = set(st.session_state.get(state.SELECTION, ()))
+    return [a for a in table.index if a in chosen]
+
+
+def scatter(
+    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
+) -> None:
+    """The WebGL scatter (or density contours); a box/lasso selection is kept in the
+    session until cleared, so it survives an aggregation switch."""
+    agg, d = view.display.agg, view.display
+    rho = summaries[agg].spearman if summaries else float("nan")
+    head = f"{aggregation.LABELS[agg]}: {charts.rho_text(rho, provenance.n)}"
+    if d.density:
+        fig = charts.density(table, view.truth.values, agg, d.log_x, title(view, provenance, head))
+        st.plotly_chart(fig, key="density_chart", config=charts.PLOT_CONFIG)
+        return
     fig, hidden = charts.scatter(
-        table, view.truth.values, view.display.agg, view.display.log_x, title
+        table, view.truth.values, agg, d.log_x, title(view, provenance, head), colour(view, table)
     )
+    charts.highlight(fig, st.session_state.get(state.SELECTION, ()))
     event = st.plotly_chart(
         fig,
         key="scatter",
@@ -275,22 +396,118 @@ def scatter(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
         selection_mode=("box", "lasso"),
         config=charts.PLOT_CONFIG,
     )
+    picked = charts.selected_archs(event)
+    if picked and picked != st.session_state.get(state.SELECTION_EVENT):
+        # A new box or lasso (the widget repeats its last event on every rerun, and
+        # forgets it when the figure changes: the session keeps the selection instead).
+        st.session_state[state.SELECTION_EVENT] = picked
+        st.session_state[state.SELECTION] = picked
+        st.rerun()  # redraw with the selection marked and its cards
     if hidden:
-        st.caption(
-            f"{hidden:,} architectures with a NaN or (on the log axis) non-positive "
-            "score are not drawn."
+        st.caption(f"{hidden:,} architectures with a NaN score or accuracy are not drawn.")
+    st.caption(
+        "Drag a box or lasso to correlate a subset (it stays selected when you switch the "
+        "aggregation); the camera icon saves a PNG with the title."
+    )
+
+
+def figure2(
+    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
+) -> None:
+    rhos = {a: (summaries[a].spearman, summaries[a].n) for a in aggregation.AGGREGATIONS}
+    fig = charts.figure2(
+        table,
+        view.truth.values,
+        rhos,
+        view.display.log_x,
+        title(view, provenance, "three aggregations vs accuracy (Spearman ρ)"),
+        colour(view, table),
+    )
+    st.plotly_chart(fig, key="figure2", config=charts.PLOT_CONFIG)
+    st.caption(
+        "The paper's Figure 2: one panel per aggregation, on a shared accuracy axis; ρ is "
+        "Spearman's rank correlation over the n architectures with a finite score."
+    )
+
+
+def rank_plot(
+    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
+) -> None:
+    agg = view.display.agg
+    ranks = loaders.ranks(table[agg], view.truth.values)
+    fig = charts.rank_rank(
+        ranks, agg, summaries[agg].spearman, title(view, provenance, "rank by score vs true rank")
+    )
+    st.plotly_chart(fig, key="ranks", config=charts.PLOT_CONFIG)
+    st.caption(
+        "Each architecture at (true rank, rank by score), 1 = best; Spearman's ρ is the "
+        "correlation of these two ranks. Points above the diagonal are over-rated."
+    )
+
+
+def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
+    curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
+    n = int(curves["sum"]["k"][-1])
+    fig = charts.top_k(curves, n, title(view, provenance, f"top-k by score (n = {n:,})"))
+    st.plotly_chart(fig, key="topk", config=charts.PLOT_CONFIG)
+    st.caption(
+        "Keep the k best-scored architectures: precision at k is the share of them that are "
+        "among the k most accurate; the best true rank is the best architecture a search "
+        "would find among them (k from 1% to 100% of n)."
+    )
+
+
+def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
+    """Layer-wise SSNR split by layer group, for the selection or the extremes."""
+    agg = view.display.agg
+    chosen = [a for a in table.index if a in set(st.session_state.get(state.SELECTION, ()))]
+    if chosen:
+        archs, which = chosen[:HEATMAP_MAX], f"the selection's first {HEATMAP_MAX}"
+    else:
+        scored = table[agg][table[agg] > 0]  # a zero score is all-zero in every group
+        ranked = scored.sort_values(ascending=False).index
+        archs = list(dict.fromkeys([*ranked[:HEATMAP_ROWS], *ranked[-HEATMAP_ROWS:]]))
+        which = (
+            f"the {HEATMAP_ROWS} highest and {HEATMAP_ROWS} lowest positive "
+            f"{aggregation.LABELS[agg]}"
         )
-    st.caption("Drag a box or lasso to correlate a subset; the camera icon saves a PNG.")
-    chosen = set(charts.selected_archs(event))
-    return [a for a in table.index if a in chosen]
+    with st.spinner(f"Building {len(archs)} networks for their layer names…"):
+        groups = loaders.group_table(
+            view.setup, loaders.Archs(archs), loaders.settings().cache_file
+        )
+    values = view.truth.values
+    labels = [
+        f"{i + 1:02d} · acc {values.get(a, float('nan')):.1f} · {aggregation.LABELS[agg]} "
+        f"{table.loc[a, agg]:.3g}"
+        for i, a in enumerate(groups.index)
+    ]
+    head = f"layer-wise SSNR by layer group · {len(groups)} architectures ({which})"
+    fig = charts.group_heatmap(groups, labels, title(view, provenance, head))
+    st.plotly_chart(fig, key="heatmap", config=charts.PLOT_CONFIG)
+    st.caption(
+        "Each cell: Σ S_n^l/σ^l over the layer group's weight layers; a row sums to the "
+        "architecture's layer-wise SSNR. Select points on the scatter to show those instead."
+    )
+
+
+def clear_selection() -> None:
+    st.session_state.pop(state.SELECTION, None)
 
 
 def selection_cards(view: View, sub: pd.DataFrame) -> None:
+    """The selection's cards for the chosen aggregation, and a small table of all three."""
     st.subheader(f"Selection: {len(sub):,} architectures")
+    st.button("Clear the selection", key="clear_selection", on_click=clear_selection)
     n_boot = loaders.n_boot_for(len(sub))
-    summary = loaders.correlate(sub[view.display.agg], view.truth.values, n_boot, view.setup.seed)
+    summaries = correlate_all(view, sub, n_boot)
+    summary = summaries[view.display.agg]
     provenance = loaders.Provenance.of(view.setup, summary.n, view.truth.label)
     panels.metric_cards(summary, n_boot, provenance, prefix="selection ")
+    result = Evaluation(
+        view.setup, view.truth.label, {aggregation.LABELS[a]: s for a, s in summaries.items()}
+    )
+    st.dataframe(result.table()[["n", "spearman", "kendall", "top10%_precision"]])
+    st.caption("The selection under each aggregation (the same architectures, ranked three ways).")
 
 
 def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
@@ -309,11 +526,17 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
         + (" (from the selection)" if selection else " (the 25 highest and 25 lowest scored)"),
         options,
         key="inspect_arch",
+        help="The layer page shows where its saliency sits; Explain takes it through the "
+        "computation step by step.",
         format_func=lambda a: f"{a}  ·  accuracy {values.get(a, float('nan')):.2f}",
     )
-    if st.button("Open on the layer page", key="open_layers"):
+    left, right = st.columns(2)
+    if left.button("Open on the layer page", key="open_layers"):
         rest = [a for a in options if a != arch]
         state.send_to_layer_page([arch, *rest][:INSPECT_MAX], state.LAYER_PAGE)
+    if right.button("Explain this architecture", key="open_explain"):
+        st.session_state[state.EXPLAIN_ARCH] = arch
+        st.switch_page(state.EXPLAIN_PAGE)
 
 
 def all_aggregations(view: View, config: Settings) -> None:
@@ -326,13 +549,10 @@ def all_aggregations(view: View, config: Settings) -> None:
     if table.empty:
         return
     n_boot = view.n_boot(len(table), running=False)
-    summaries = {
-        aggregation.LABELS[a]: loaders.correlate(
-            table[a], view.truth.values, n_boot, view.setup.seed
-        )
-        for a in aggregation.AGGREGATIONS
-    }
-    result = Evaluation(view.setup, view.truth.label, summaries)
+    summaries = correlate_all(view, table, n_boot)
+    result = Evaluation(
+        view.setup, view.truth.label, {aggregation.LABELS[a]: s for a, s in summaries.items()}
+    )
     st.subheader("All aggregations on this sample")
     st.dataframe(result.table())
     st.caption(
@@ -362,14 +582,16 @@ def publish_url() -> None:
 def render() -> None:
     st.title("SSNR Explorer")
     st.caption(
-        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, "
-        "then compare the saliency sum, overall SSNR and layer-wise SSNR."
+        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
+        "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
+        "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
+        "network through the computation."
     )
     config = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")
     choice = widgets.setup_inputs()
-    display = display_inputs()
+    display = display_inputs(str(st.session_state[state.BENCHMARK]))
     if choice.setup is None:
         st.error(choice.problem)
         return

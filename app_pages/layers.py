@@ -36,7 +36,13 @@ def accuracy_of(setup: Setup, arch: str, config: Settings) -> str:
 def pick_arch(side: str, space: Space, modes: list[str]) -> str | None:
     """The architecture for one side of the page, canonical, or None after an error."""
     mode = widgets.choose(
-        "Pick", modes, state.LAYER_MODE.format(side), kind="radio", container=st, horizontal=True
+        "Pick",
+        modes,
+        state.LAYER_MODE.format(side),
+        kind="radio",
+        container=st,
+        horizontal=True,
+        help="From the explorer's list, by the benchmark's index, or by typing the string.",
     )
     other = 1 if side == "b" else 0
     try:
@@ -50,11 +56,18 @@ def pick_arch(side: str, space: Space, modes: list[str]) -> str | None:
                     state.LAYER_ARCH.format(side),
                     default=options[min(len(options) - 1, other)],
                     container=st,
+                    help="The architectures sent from the explorer.",
                 )
             )
         if mode == BY_INDEX:
             index = widgets.number(
-                "Benchmark index", f"layer_index_{side}", other, 0, space.size - 1, container=st
+                "Benchmark index",
+                f"layer_index_{side}",
+                other,
+                0,
+                space.size - 1,
+                container=st,
+                help="The architecture's position in the benchmark's table.",
             )
             return space.canonical(index)
         key = f"layer_text_{side}"
@@ -90,6 +103,24 @@ def pick_archs(space: Space, compare: bool) -> dict[str, str] | None:
     return picked  # type: ignore[return-value]
 
 
+def dead_layers(net: loaders.Network) -> None:
+    """Say why flat rows are flat: an all-zero saliency means no input-output path."""
+    dead = [name for name, v in zip(net.names, net.raw) if not v.any()]
+    if len(dead) == len(net.names):
+        st.warning(
+            "Every saliency of this network is exactly 0: no path leads from the input to "
+            "the output (its cells' 'none' edges cut them all), so no gradient reaches any "
+            "weight and all three scores are 0."
+        )
+    elif dead:
+        st.info(
+            f"{len(dead)} of {len(net.names)} weight layers have all-zero saliency "
+            f"({', '.join(dead[:5])}{', …' if len(dead) > 5 else ''}): no path from the "
+            "input to the output runs through them (a 'none' edge cuts it), so no gradient "
+            "reaches their weights. They show as empty rows and add 0 to every score."
+        )
+
+
 def side_by_side(networks: dict[str, loaders.Network]) -> None:
     st.subheader("Side by side")
     # As text: sums near 1e49 lose their formatting in the grid widget otherwise.
@@ -115,9 +146,10 @@ def network_panel(
     )
     if cards:
         figures = net.figures()
-        for col, name in zip(st.columns(3), aggregation.AGGREGATIONS):
+        for col, name in zip(panels.card_row(3), aggregation.AGGREGATIONS):
             label = aggregation.LABELS[name]
             col.metric(label, f"{figures[label]:.4g}", border=True)
+    dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
     edges = charts.log_bins(values)
@@ -131,6 +163,7 @@ def network_panel(
         list(range(len(net.names))),
         default=sorted({*picks, nonzero[-1]}),
         key=f"hist_{side}",
+        help="Each chosen layer's saliencies as a histogram on a shared log axis.",
         format_func=lambda i: f"{i:02d} {net.names[i]}",
     )
     if chosen:
@@ -143,6 +176,7 @@ def network_panel(
         "Per-layer quantity",
         list(charts.QUANTITIES),
         key=f"quantity_{side}",
+        help="Which per-layer number the bars show.",
         format_func=charts.QUANTITIES.get,
         horizontal=True,
     )
@@ -189,7 +223,11 @@ def render() -> None:
     state.restore(state.SETUP_PARAMS)
     st.sidebar.header("Network")
     choice = widgets.setup_inputs()
-    compare = st.sidebar.toggle("Compare two architectures", key="layer_compare")
+    compare = st.sidebar.toggle(
+        "Compare two architectures",
+        key="layer_compare",
+        help="Two networks side by side, with a table of their scores.",
+    )
     state.publish(state.SETUP_PARAMS)
     if choice.setup is None:
         st.error(choice.problem)
@@ -199,8 +237,10 @@ def render() -> None:
     if picked is None:
         return
     try:
-        with st.spinner("Scoring…"):
-            networks = {side: loaders.network(setup, arch) for side, arch in picked.items()}
+        networks = {}
+        for side, arch in picked.items():
+            with st.spinner(loaders.scoring_message(setup, arch), show_time=True):
+                networks[side] = loaders.network(setup, arch)
     except (ValueError, OSError, RuntimeError) as exc:
         st.error(f"Could not score the network: {exc}")
         return

@@ -16,7 +16,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssnr_core import aggregation, batches, benchmarks, evaluation, scoring
+from ssnr_app.text import plain
+from ssnr_core import (
+    aggregation,
+    batches,
+    benchmarks,
+    correlation,
+    evaluation,
+    explain,
+    figures,
+    scoring,
+)
 from ssnr_core.cache import Cache
 from ssnr_core.correlation import Summary
 from ssnr_core.settings import Settings
@@ -159,6 +169,58 @@ def correlate(scores: pd.Series, values: pd.Series, n_boot: int, seed: int) -> S
     return evaluation.correlate(scores.to_frame(name), values, n_boot, seed)[name]
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def ranks(scores: pd.Series, values: pd.Series) -> pd.DataFrame:
+    """`figures.ranks`: score rank and true rank of each architecture."""
+    return figures.ranks(scores, values)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def top_k(scores: pd.Series, values: pd.Series) -> dict[str, np.ndarray]:
+    """`correlation.top_k_curve` of one score column, k from 1% to 100%."""
+    y = values.reindex(scores.index).to_numpy(float)
+    return correlation.top_k_curve(scores.to_numpy(float), y)
+
+
+@st.cache_data(show_spinner=False)
+def op_names(space: str) -> tuple[str, ...]:
+    """`figures.op_names`, or none when the space does not import (the page says why)."""
+    try:
+        return figures.op_names(space)
+    except Exception:  # an unavailable space: no colouring to offer
+        return ()
+
+
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=HASH_FUNCS)
+def op_mix(space: str, archs: Archs) -> pd.DataFrame:
+    """`figures.op_mix`: op counts per architecture, to colour points by."""
+    return figures.op_mix(space, list(archs))
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def group_table(setup: Setup, archs: Archs, cache_file: Path) -> pd.DataFrame:
+    """`figures.group_table` of cached architectures: layer-wise SSNR per layer group."""
+    stats = Cache(cache_file).get(setup, archs)
+    return figures.group_table(setup, {a: stats[a] for a in archs if a in stats})
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def explanation(setup: Setup, arch: str, data_dir: Path) -> explain.Explanation:
+    """`explain.explain`: one network scored live, every intermediate quantity."""
+    return explain.explain(setup, arch, data_dir)
+
+
+# Seconds one network takes to score on one busy CPU core, said while it runs (NB201
+# CIFAR-10, first network of a session; measured: synflow 0.5, snip, grad_norm and
+# fisher 3.1; grasp about 28).
+EXPECTED_S = {"grasp": 30, "snip": 3, "grad_norm": 3, "fisher": 3, "synflow": 1}
+
+
+def scoring_message(setup: Setup, arch: str) -> str:
+    seconds = EXPECTED_S.get(setup.saliency, 3)
+    return f"Scoring `{arch}` with {setup.saliency} (about {seconds} s on CPU)…"
+
+
 @dataclass(frozen=True)
 class Network:
     """One scored network: per-layer saliencies and what the page shows of them."""
@@ -217,7 +279,8 @@ class Provenance:
         return cls(n, truth, batches.describe(setup.batch, setup.seed), setup.seed)
 
     def text(self) -> str:
+        """For Markdown (a caption): the ground truth, possibly a user's file, escaped."""
         return (
-            f"n = {self.n:,} architectures · ground truth: {self.truth} · batch: {self.batch} "
-            f"· seed {self.seed}"
+            f"n = {self.n:,} architectures · ground truth: {plain(self.truth)} · "
+            f"batch: {self.batch} · seed {self.seed}"
         )

@@ -25,6 +25,23 @@ LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
+# On a phone, card values ("6.083e+49") shrink to fit two cards side by side.
+NARROW_CSS = """
+<style>
+@media (max-width: 640px) { [data-testid="stMetricValue"] { font-size: 1.45rem; } }
+</style>
+"""
+PRESENTATION_CSS = """
+<style>
+html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.35rem; }
+h1 { font-size: 3.2rem !important; }
+h2, h3 { font-size: 2.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+</style>
+"""
 
 
 # ---------------------------------------------------------------- formatting
@@ -45,6 +62,16 @@ def fmt_ci(ci: tuple[float, float]) -> str:
 def fmt_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def narrow_screens() -> None:
+    """Compact cards on a phone (every page)."""
+    st.markdown(NARROW_CSS, unsafe_allow_html=True)
+
+
+def presentation() -> None:
+    """Large type, no sidebar or toolbar: for a projector in a lecture hall."""
+    st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
 
 
 # ---------------------------------------------------------------- cards, captions
@@ -77,7 +104,7 @@ def metric_cards(
             "kendall": summary.kendall_ci95,
         }
     )
-    cols = st.columns(4)
+    cols = card_row(4)
     for col, (key, why) in zip(cols, cards):
         col.metric(f"{prefix}{METRICS[key]}", fmt(values[key]), border=True, help=why)
         if key in intervals:
@@ -90,6 +117,13 @@ def metric_cards(
     else:
         cols[3].caption(f"bootstrap: {n_boot:,} resamples")
     st.caption(provenance.text())
+
+
+def card_row(n: int) -> list:
+    """n card slots in a row that wraps: side by side on a wide screen, two by two on a
+    phone (390 px) rather than one tall column."""
+    row = st.container(horizontal=True, gap="small")
+    return [row.container(width=170) for _ in range(n)]
 
 
 def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | None = None) -> None:

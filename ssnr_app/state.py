@@ -1,10 +1,10 @@
 """Session state and the URL: the few keys the pages share, mirrored in `st.query_params`.
 
 A widget's value lives in `st.session_state[key]`. The URL mirrors the keys that define
-a view (benchmark, task, saliency, aggregation, sample, seed, ground truth, Compare's
-columns), so a reload, a new tab or a shared link opens the same view: a new session
-takes its first values from the URL (`restore`), and every run writes the values back
-(`publish`).
+a view (benchmark, task, saliency, aggregation, sample, seed, ground truth, chart and
+colouring, Compare's columns, the Explain view's architecture and presentation mode),
+so a reload, a new tab or a shared link opens the same view: a new session takes its
+first values from the URL (`restore`), and every run writes the values back (`publish`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ DEVICE = "device"
 COLUMNS = "columns"  # Compare's benchmark/task columns
 SALIENCIES = "saliencies"  # Compare's rows
 MARK_BY = "mark_by"
+CHART = "chart"  # the explorer's figure
+COLOUR = "colour"  # colour points by the count of one op
+DENSITY = "density"  # density contours instead of points
+EXPLAIN_ARCH = "explain_arch"
+PRESENT = "present"  # presentation mode (large type, no sidebar)
 # Plain session values, not widgets.
 SAMPLE_CHOSEN = "sample_chosen"  # the user (or the URL) fixed the sample size
 HANDOFF = "handoff"  # architectures sent from the explorer to the layer page
@@ -36,6 +41,10 @@ FIRST_VIEW = "first_view_started"  # the no-click first view has been started on
 RATES = "job_rates"  # job key -> recent (time, done) observations
 LAYER_MODE = "layer_mode_{}"  # the layer page's picker per side ("a", "b")
 LAYER_ARCH = "layer_arch_{}"
+SELECTION = "selection"  # the explorer's selected archs: kept across aggregation switches
+SELECTION_EVENT = "selection_event"  # the scatter's last box/lasso, to tell a new one
+UPLOADED = "uploaded_file"  # id of the last uploaded file (a new one switches the truth)
+EXPLAIN_PAGE = "app_pages/explain.py"
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,16 @@ def _list(text: str) -> list[str]:
     return [s for s in text.split(",") if s]
 
 
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError(text)
+    return text == "1"
+
+
+def _show_flag(value: object) -> str:
+    return "1" if value else "0"
+
+
 SETUP_PARAMS = (
     Param(BENCHMARK, "benchmark"),
     Param(TASK, "task"),
@@ -70,6 +89,10 @@ EXPLORER_PARAMS = (
     *SETUP_PARAMS,
     Param(AGGREGATION, "aggregation"),
     Param(TRUTH, "truth"),
+    Param(LOG_X, "log", _flag, _show_flag),
+    Param(CHART, "chart"),
+    Param(COLOUR, "colour"),
+    Param(DENSITY, "density", _flag, _show_flag),
 )
 SAMPLE_PARAM = Param(SAMPLE, "sample", int)
 COMPARE_PARAMS = (
@@ -78,8 +101,12 @@ COMPARE_PARAMS = (
     Param(SEED, "seed", int),
     Param(MARK_BY, "mark_by"),
 )
-KEPT = {p.key for p in (*EXPLORER_PARAMS, SAMPLE_PARAM, *COMPARE_PARAMS)} | {
-    LOG_X,
+EXPLAIN_PARAMS = (
+    *SETUP_PARAMS,
+    Param(EXPLAIN_ARCH, "arch"),
+    Param(PRESENT, "present", _flag, _show_flag),
+)
+KEPT = {p.key for p in (*EXPLORER_PARAMS, SAMPLE_PARAM, *COMPARE_PARAMS, *EXPLAIN_PARAMS)} | {
     BOOTSTRAP,
     DEVICE,
 }

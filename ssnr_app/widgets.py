@@ -79,9 +79,20 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
         list(spaces or names()),
         state.BENCHMARK,
         format_func=loaders.space_label,
+        help="The NAS search space and its benchmark of trained accuracies.",
     )
-    task = choose("Task", benchmarks.tasks_of(str(space)), state.TASK)
-    sal = choose("Saliency", list(saliency.REGISTRY), state.SALIENCY)
+    task = choose(
+        "Task",
+        benchmarks.tasks_of(str(space)),
+        state.TASK,
+        help="Dataset or task: sets the network's input and output sizes and the ground truth.",
+    )
+    sal = choose(
+        "Saliency",
+        list(saliency.REGISTRY),
+        state.SALIENCY,
+        help="The per-weight score S_p computed at initialisation (synflow needs no data).",
+    )
     init_seed = seed()
     problem = loaders.space_problem(str(space))
     if problem:
@@ -97,14 +108,35 @@ def parse_upload(data: bytes, arch_col: str, value_col: str, space: str) -> user
     return user_truth.parse(data, arch_col, value_col, space)
 
 
-def uploaded_truth(space: str) -> pd.Series | None:
-    """The bring-your-own ground truth form; the parsed values, or None."""
+@dataclass(frozen=True)
+class Upload:
+    """What the upload form read: values (None when unusable), what they are called, and
+    what went wrong (the whole file, or skipped rows), for the main area."""
+
+    values: pd.Series | None
+    file_name: str
+    problem: str | None = None
+    skipped: tuple[str, ...] = ()
+
+
+LIMITS = f"at most {user_truth.MAX_BYTES // 1_000_000} MB and {user_truth.MAX_ROWS:,} rows"
+
+
+def uploaded_truth(space: str, truth_key: str, upload_value: str) -> Upload | None:
+    """The bring-your-own ground truth form in the sidebar; None when no file is given.
+    A newly uploaded usable file becomes the view's ground truth at once (`truth_key`
+    is set to `upload_value`)."""
     with st.sidebar.expander("Your own ground truth (CSV)", expanded=False):
         st.caption(
-            f"A header row, one {space} architecture per row and a numeric column. At most "
-            f"{user_truth.MAX_ROWS:,} rows and {user_truth.MAX_BYTES // 1_000_000} MB."
+            f"A header row, one {space} architecture per row (cell string, op tuple or "
+            f"benchmark index) and a numeric column; {LIMITS}."
         )
-        file = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="upload")
+        file = st.file_uploader(
+            f"CSV file ({LIMITS})",
+            type=["csv", "txt", "tsv"],
+            key="upload",
+            help="Read in this session only; nothing is stored.",
+        )
         if file is None:
             return None
         data = file.getvalue()
@@ -115,14 +147,42 @@ def uploaded_truth(space: str) -> pd.Series | None:
                 (c for c in cols if "acc" in c.lower() and c != guess_arch),
                 cols[min(1, len(cols) - 1)],
             )
-            arch_col = choose("Architecture column", cols, "upload_arch", guess_arch, container=st)
-            value_col = choose("Accuracy column", cols, "upload_value", guess_val, container=st)
+            arch_col = choose(
+                "Architecture column",
+                cols,
+                "upload_arch",
+                guess_arch,
+                container=st,
+                help="The column naming each architecture.",
+            )
+            value_col = choose(
+                "Accuracy column",
+                cols,
+                "upload_value",
+                guess_val,
+                container=st,
+                help="The number to correlate the scores with.",
+            )
             parsed = parse_upload(data, str(arch_col), str(value_col), space)
         except ValueError as exc:
-            st.error(f"{file.name}: {exc}")
-            return None
-        st.success(f"{len(parsed.values):,} architectures from {parsed.rows:,} rows")
-        if parsed.errors:
-            st.warning(f"{len(parsed.errors):,} rows skipped:")
-            st.code("\n".join(parsed.errors[:50]), language=None)
-        return parsed.values.rename(f"{value_col} ({file.name})")
+            st.caption("The file cannot be used; why is shown on the page.")
+            return Upload(None, file.name, str(exc))
+        st.caption(f"{len(parsed.values):,} architectures from {parsed.rows:,} rows")
+    if st.session_state.get(state.UPLOADED) != file.file_id:
+        st.session_state[state.UPLOADED] = file.file_id
+        st.session_state[truth_key] = upload_value
+    values = parsed.values.rename(f"{value_col} ({file.name})")
+    return Upload(values, file.name, skipped=tuple(parsed.errors))
+
+
+def upload_problems(upload: Upload | None) -> None:
+    """The upload's problems in the main area, as plain text (a long list stays readable;
+    nothing from the file is read as Markdown)."""
+    if upload is None:
+        return
+    if upload.problem:
+        st.error("The uploaded file cannot be used:")
+        st.code(f"{upload.file_name}: {upload.problem}", language=None, wrap_lines=True)
+    elif upload.skipped:
+        st.warning(f"{len(upload.skipped):,} rows of the uploaded file were skipped:")
+        st.code("\n".join(upload.skipped[:50]), language=None, wrap_lines=True)

@@ -18,6 +18,7 @@ from conftest import SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 
 from ssnr_app import charts, loaders, panels
+from ssnr_app.text import plain
 from ssnr_core import aggregation, benchmarks, evaluation, jobs, pruning, reproduce, scoring
 from ssnr_core.cache import Cache
 from ssnr_core.correlation import Summary
@@ -223,17 +224,26 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
     table = loaders.score_table(cache().get(SETUP, archs))
     truth = benchmarks.truth(SETUP.space, SETUP.task)
-    victim = table["sum"].idxmax()
-    table.loc[victim, "sum"] = -1.0  # not drawable on a log axis
-    drawable = table.index[table["sum"] > 0]  # a disconnected cell scores exactly 0
-    fig, hidden = charts.scatter(table, truth, "sum", True, "title")
-    trace = fig.data[0]
-    assert trace.type == "scattergl" and hidden == SAMPLE - len(drawable)
-    drawn = [c[0] for c in trace.customdata]
-    assert victim not in drawn and sorted(drawn) == sorted(drawable)
-    for (arch, weights), x, y in zip(trace.customdata, trace.x, trace.y):
-        assert x == table.loc[arch, "sum"] and y == truth[arch]
-        assert weights == table.loc[arch, loaders.WEIGHTS]
+    victim, nan = table["sum"].idxmax(), table["sum"].idxmin()
+    table.loc[victim, "sum"] = -1.0  # no log: drawn at the axis floor, never left out
+    table.loc[nan, "sum"] = np.nan  # not drawable at all: counted
+    fig, hidden = charts.scatter(table, truth, "sum", True, charts.titled("t"))
+    points, floor = fig.data
+    assert points.type == "scattergl" and hidden == 1
+    drawn = [c[0] for c in points.customdata]
+    at_floor = [c[0] for c in floor.customdata]
+    assert victim in at_floor and nan not in drawn + at_floor
+    assert sorted(drawn + at_floor) == sorted(table.index.drop(nan))
+    assert floor.name.startswith(f"score ≤ 0: {len(at_floor)}")
+    assert set(floor.x) == {min(points.x) // 1 - 1}  # a decade below the smallest
+    for (arch, weights, score), x, y in zip(points.customdata, points.x, points.y):
+        assert x == np.log10(table.loc[arch, "sum"]) and y == truth[arch]
+        assert weights == table.loc[arch, loaders.WEIGHTS] and score == table.loc[arch, "sum"]
+    # Ticks at whole powers of ten only, written as superscripts.
+    assert all(t == "1" or t == "10" or t.startswith("10<sup>") for t in fig.layout.xaxis.ticktext)
+    assert [10**v for v in fig.layout.xaxis.tickvals] == sorted(
+        10**v for v in fig.layout.xaxis.tickvals
+    )
     event = {
         "selection": {
             "points": [
@@ -263,16 +273,19 @@ def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):
     assert not at.exception
     assert at.sidebar.selectbox(key="upload_arch").value == "architecture"
     assert at.sidebar.selectbox(key="upload_value").value == "my_accuracy"
-    skipped = "\n".join(c.value for c in at.sidebar.code)
+    # The problems are listed in the main area, as plain text; the view switched to the
+    # uploaded truth at once.
+    skipped = "\n".join(c.value for c in at.main.code)
     assert "row 18" in skipped and "row 19" in skipped and "not a number" in skipped
-    at.sidebar.selectbox(key="truth").set_value("upload").run()
+    assert at.sidebar.selectbox(key="truth").value == "upload"
     at.sidebar.number_input(key="sample").set_value(16).run()
     assert not at.exception and not at.error
     truth = pd.Series(mine)
     table = evaluation.score_table(cache().get(SETUP, list(mine)))
     expected = evaluation.correlate(table, truth, loaders.n_boot_for(16), SETUP.seed)["sum"]
     assert_cards(at, expected)
-    assert any("ground truth: uploaded: my_accuracy (mine.csv)" in c.value for c in at.caption)
+    label = plain("uploaded: my_accuracy (mine.csv)")
+    assert any(f"ground truth: {label}" in c.value for c in at.caption)
 
 
 def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
@@ -331,14 +344,16 @@ def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path)
     col = "nb201/cifar10"
     best = max(expected, key=lambda a: expected[a].kendall)
     for agg, s in expected.items():
-        text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)}"
+        # n in the cell, flagged as small (under 100 architectures).
+        text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)} · n={s.n} ⚠ small n"
         cell = grid.loc[f"synflow · {aggregation.LABELS[agg]}", col]
         assert cell == ("★ " if agg == best else "") + text
+    assert grid.loc["ground truth", col] == "NB201 mean 200-epoch test accuracy, all 15,625 cells"
     assert grid.loc[f"snip · {aggregation.LABELS['sum']}", col] == "not computed"
     assert grid.loc[f"synflow · {aggregation.LABELS['sum']}", "nb201/cifar100"] == "not computed"
     assert any(b.label.startswith("Compute") for b in at.button)
     assert at.get("download_button")
-    batch = "batch: no batch (data-free saliency: an all-ones input); synthetic noise batch"
+    batch = "Batch: no batch (data-free saliency: an all-ones input); synthetic noise batch"
     assert any(batch in c.value for c in at.caption)  # synflow, then snip
 
 

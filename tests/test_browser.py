@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SAMPLE, SETUP
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -169,8 +170,9 @@ def test_explorer_url_state_selection_and_layer_page(
         other.close()
 
         # Lasso around the whole plot area: the selection maps back to architectures
-        # through customdata, and its correlations are the core's on those archs.
-        drawn = table.index[table["layerwise_ssnr"] > 0]  # the log axis hides the rest
+        # through customdata, and its correlations are the core's on those archs (every
+        # finite score is drawn: a zero at the axis floor).
+        drawn = table.index[np.isfinite(table["layerwise_ssnr"])]
         sub = table.loc[drawn]
         sel = evaluation.correlate(sub, truth, loaders.n_boot_for(len(sub)), SETUP.seed)
         area = page.locator(".nsewdrag").first
@@ -187,6 +189,12 @@ def test_explorer_url_state_selection_and_layer_page(
         ).to_be_visible(timeout=WAIT_MS)
         expect_metric(page, "selection Spearman ρ", panels.fmt(sel["layerwise_ssnr"].spearman))
         page.screenshot(path=ARTIFACTS / "explorer_selection.png")
+        # The selection survives switching the aggregation.
+        sidebar.get_by_text("sum (S_n)", exact=True).click()
+        expect_metric(page, "selection Spearman ρ", panels.fmt(sel["sum"].spearman))
+        expect(
+            page.get_by_role("heading", name=f"Selection: {len(drawn)} architectures")
+        ).to_be_visible()
 
         # Hand-off to the layer page, with the explorer's setup.
         picker = page.get_by_test_id("stSelectbox").filter(has_text="Architecture").first
@@ -199,3 +207,14 @@ def test_explorer_url_state_selection_and_layer_page(
         expect(page.get_by_test_id("stMain")).to_contain_text(arch)
         assert page.get_by_test_id("stException").count() == 0
         page.screenshot(path=ARTIFACTS / "layers.png", full_page=True)
+
+        # On a phone (390 px): the cards wrap two to a row, their values unclipped.
+        page.set_viewport_size({"width": 390, "height": 844})
+        cards = page.get_by_test_id("stMetric")
+        expect(cards.nth(2)).to_be_visible()
+        first, second = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+        assert abs(first["y"] - second["y"]) < 2 and first["x"] + first["width"] <= second["x"]
+        for i in range(3):
+            value = cards.nth(i).get_by_test_id("stMetricValue")
+            assert value.evaluate("e => e.scrollWidth <= e.clientWidth"), value.inner_text()
+        page.screenshot(path=ARTIFACTS / "layers_390px.png")

@@ -1,0 +1,207 @@
+"""The explorer's figures, the Explain view and uploads in AppTest: every number drawn is
+the core's (`correlation.spearman`, `correlation.top_k_curve`, `figures.ranks`,
+`figures.group_table`, `explain.explain`), and nothing a user uploads is Markdown.
+
+Runs on conftest's small scored cache (24 NB201 archs, synflow, seed 0).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import streamlit as st
+from conftest import SAMPLE, SETUP
+from streamlit.testing.v1 import AppTest
+from test_app import APP, TIMEOUT, app_env, cache, frame_with, fresh_app, metrics  # noqa: F401
+
+from ssnr_app import panels
+from ssnr_core import aggregation, benchmarks, correlation, evaluation, explain, figures
+
+
+def scores() -> tuple:
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
+    table = evaluation.score_table(cache().get(SETUP, archs))
+    return table, benchmarks.truth(SETUP.space, SETUP.task)
+
+
+def decoded(value: object) -> object:
+    """Plotly's JSON with its typed arrays ({"dtype", "bdata", "shape"}) as numpy arrays."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    if isinstance(value, dict):
+        return {k: decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decoded(v) for v in value]
+    return value
+
+
+def figure(at: AppTest, index: int = 0) -> go.Figure:
+    """The page's Plotly figure, as drawn."""
+    return go.Figure(decoded(json.loads(at.get("plotly_chart")[index].proto.spec)))
+
+
+def chart(at: AppTest, chart: str) -> go.Figure:
+    """Choose a figure in the explorer; the figure drawn."""
+    at.sidebar.selectbox(key="chart").set_value(chart).run()
+    assert not at.exception and not at.error, at.exception
+    return figure(at)
+
+
+@pytest.fixture
+def explorer(cache_dir: Path) -> AppTest:
+    return fresh_app({"sample": str(SAMPLE)})
+
+
+def test_figure2_titles_carry_the_cores_rho_and_n(explorer: AppTest):
+    table, truth = scores()
+    spec = chart(explorer, "figure2")
+    titles = [a.text for a in spec.layout.annotations if "ρ =" in a.text]
+    assert len(titles) == 3
+    for text, agg in zip(titles, aggregation.AGGREGATIONS):
+        rho = correlation.spearman(table[agg].to_numpy(), truth.reindex(table.index).to_numpy())
+        assert text == f"{aggregation.LABELS[agg]}<br>ρ = {rho:.3f} (n = {SAMPLE})"
+    # One shared accuracy axis; the figure title says what it was computed on.
+    assert spec.layout.yaxis2.matches == "y"
+    assert "nb201/cifar10 · synflow" in spec.layout.title.text
+    assert "seed 0" in spec.layout.title.text
+    # The URL keeps the figure.
+    assert explorer.query_params["chart"] == "figure2"
+
+
+def test_rank_rank_plots_the_cores_ranks(explorer: AppTest):
+    table, truth = scores()
+    explorer.sidebar.radio(key="aggregation").set_value("layerwise_ssnr").run()
+    spec = chart(explorer, "ranks")
+    ranks = figures.ranks(table["layerwise_ssnr"], truth)
+    points = spec.data[0]
+    got = dict(zip(points.customdata, zip(points.x, points.y)))
+    for arch, r in ranks.iterrows():
+        assert got[arch] == (r["true_rank"], r["score_rank"])
+    rho = correlation.spearman(table["layerwise_ssnr"].to_numpy(), truth[table.index].to_numpy())
+    assert f"ρ = {rho:.3f} (n = {SAMPLE})" in spec.layout.title.text
+
+
+def test_top_k_curves_are_the_cores(explorer: AppTest):
+    table, truth = scores()
+    spec = chart(explorer, "topk")
+    for agg in aggregation.AGGREGATIONS:
+        curve = correlation.top_k_curve(table[agg].to_numpy(), truth[table.index].to_numpy())
+        precision, best = [t for t in spec.data if t.name == aggregation.LABELS[agg]]
+        np.testing.assert_allclose(precision.y, curve["precision"])
+        np.testing.assert_allclose(best.y, curve["best_true_rank"])
+        np.testing.assert_allclose(precision.x, 100 * curve["fraction"])
+
+
+def test_layer_heatmap_is_the_cores_group_table(explorer: AppTest):
+    table, _ = scores()
+    spec = chart(explorer, "heatmap")
+    ranked = table["sum"][table["sum"] > 0].sort_values(ascending=False).index
+    archs = list(dict.fromkeys([*ranked[:15], *ranked[-15:]]))
+    expected = figures.group_table(SETUP, cache().get(SETUP, archs))
+    heat = spec.data[0]
+    assert list(heat.x) == list(expected.columns)
+    assert [row[0] for row in heat.customdata] == list(expected.index)
+    np.testing.assert_allclose(np.array(heat.z, float), expected.fillna(0).to_numpy(float))
+
+
+def test_the_selection_survives_an_aggregation_switch(explorer: AppTest):
+    table, truth = scores()
+    chosen = list(table.index[:10])
+    explorer.session_state["selection"] = chosen
+    explorer.run()
+    for agg in ("layerwise_ssnr", "ssnr"):
+        explorer.sidebar.radio(key="aggregation").set_value(agg).run()
+        assert not explorer.exception
+        assert any(h.value == "Selection: 10 architectures" for h in explorer.subheader)
+        sub = evaluation.correlate(table.loc[chosen], truth, 1000, SETUP.seed)
+        assert metrics(explorer)["selection Spearman ρ"] == panels.fmt(sub[agg].spearman)
+        small = frame_with(explorer, "top10%_precision")  # all three aggregations
+        for a in aggregation.AGGREGATIONS:
+            assert small.loc[aggregation.LABELS[a], "kendall"] == sub[a].kendall
+    explorer.button(key="clear_selection").click().run()
+    assert not any(h.value.startswith("Selection:") for h in explorer.subheader)
+
+
+def test_the_formula_sits_beside_the_aggregation(explorer: AppTest):
+    explorer.sidebar.radio(key="aggregation").set_value("ssnr").run()
+    assert any("SSNR} = S_n / \\sigma" in m.value for m in explorer.sidebar.latex)
+    assert any("saliency signal-to-noise ratio" in c.value for c in explorer.caption)
+
+
+def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Path):
+    arch = evaluation.sample(SETUP.space, SETUP.task, 1, SETUP.seed)[0]
+    at = fresh_app()
+    at.query_params["arch"] = arch
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception and not at.error
+    e = explain.explain(SETUP, arch)
+    shown = metrics(at)
+    for name in aggregation.AGGREGATIONS:
+        assert shown[aggregation.LABELS[name]] == f"{e.scores[name]:.4g}"
+    c = e.conservation
+    assert shown["R − Σ|b|"] == f"{c['R_minus_bias']:.6g}"
+    assert shown["stem layer sum"] == shown["last layer sum"] == shown["R − Σ|b|"]
+    table = frame_with(at, "S_n^l/sigma^l")
+    np.testing.assert_allclose(table["S_n^l/sigma^l"], e.layers["snr"])
+    assert {t.xaxis for t in figure(at).data} == {"x", "x2", "x3"}  # three panels
+    # Presentation mode: large type and no sidebar, kept in the URL.
+    at.toggle(key="present").set_value(True).run()
+    assert any("stSidebar" in m.value for m in at.markdown)
+    assert at.query_params["present"] == "1"
+
+
+def test_uploads_are_never_markdown(cache_dir: Path):
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
+    evil = "![x](http://127.0.0.1:9/evil.png)"
+    rows = [f"arch,{evil} **acc**", *(f"{a},{70 + i}" for i, a in enumerate(archs)), "zzz,1"]
+    name = "[click](http://127.0.0.1:9/)_x_.csv"
+    at = fresh_app({"sample": str(SAMPLE)})
+    data = ("\n".join(rows) + "\n").encode()
+    at.sidebar.file_uploader(key="upload").set_value((name, data, "text/csv")).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="truth").value == "upload"
+    shown = [
+        e.value
+        for kind in ("markdown", "caption", "subheader", "error", "warning", "success", "info")
+        for e in at.get(kind)
+    ]
+    assert any("evil.png" in text for text in shown)  # it is shown, as text
+    link = re.compile(r"(?<!\\)\]\(")  # an unescaped "](": a Markdown link or image
+    assert not [t for t in shown if link.search(t) or "**acc**" in t]
+
+
+def test_an_unusable_upload_is_one_plain_message_in_the_main_area(cache_dir: Path):
+    at = fresh_app()
+    big = b"arch,acc\n" + b"x" * 2_000_001
+    at.sidebar.file_uploader(key="upload").set_value(("big.csv", big, "text/csv")).run()
+    assert not at.exception
+    assert [e.value for e in at.main.error] == ["The uploaded file cannot be used:"]
+    assert "the limit is 2,000,000" in at.main.code[0].value
+    assert any("at most 2 MB" in c.value for c in at.sidebar.caption)
+
+
+def test_compare_offers_the_papers_table(cache_dir: Path):
+    at = fresh_app()
+    at.switch_page("app_pages/compare.py").run()
+    at.sidebar.button(key="paper_setup").click().run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key="saliencies").value == ["synflow"]
+    assert at.sidebar.radio(key="mark_by").value == "kendall"
+    columns = at.sidebar.multiselect(key="columns").value
+    assert ("nb301", "cifar10") in columns and ("tnb101", "class_scene") in columns
+    assert len(at.error) <= 1  # missing data: one message at most
+
+
+def test_chart_choice_and_colouring_come_from_the_url(cache_dir: Path):
+    at = fresh_app({"chart": "topk", "colour": "nor_conv_3x3", "density": "0"})
+    assert at.sidebar.selectbox(key="chart").value == "topk"
+    assert at.sidebar.selectbox(key="colour").value == "nor_conv_3x3"
+    st.cache_data.clear()
