@@ -104,8 +104,10 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def parse_upload(data: bytes, arch_col: str, value_col: str, space: str) -> user_truth.UserTruth:
-    return user_truth.parse(data, arch_col, value_col, space)
+def parse_upload(
+    data: bytes, arch_col: str, value_col: str, space: str, file_name: str
+) -> user_truth.UserTruth:
+    return user_truth.parse(data, arch_col, value_col, space, filename=file_name)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class Upload:
     values: pd.Series | None
     file_name: str
     problem: str | None = None
-    skipped: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # one line per problem (the last may summarise many)
+    skipped: int = 0  # rows skipped
 
 
 LIMITS = f"at most {user_truth.MAX_BYTES // 1_000_000} MB and {user_truth.MAX_ROWS:,} rows"
@@ -163,7 +166,7 @@ def uploaded_truth(space: str, truth_key: str, upload_value: str) -> Upload | No
                 container=st,
                 help="The number to correlate the scores with.",
             )
-            parsed = parse_upload(data, str(arch_col), str(value_col), space)
+            parsed = parse_upload(data, str(arch_col), str(value_col), space, file.name)
         except ValueError as exc:
             st.caption("The file cannot be used; why is shown on the page.")
             return Upload(None, file.name, str(exc))
@@ -172,7 +175,7 @@ def uploaded_truth(space: str, truth_key: str, upload_value: str) -> Upload | No
         st.session_state[state.UPLOADED] = file.file_id
         st.session_state[truth_key] = upload_value
     values = parsed.values.rename(f"{value_col} ({file.name})")
-    return Upload(values, file.name, skipped=tuple(parsed.errors))
+    return Upload(values, file.name, problems=tuple(parsed.errors), skipped=parsed.skipped)
 
 
 def upload_problems(upload: Upload | None) -> None:
@@ -184,5 +187,5 @@ def upload_problems(upload: Upload | None) -> None:
         st.error("The uploaded file cannot be used:")
         st.code(f"{upload.file_name}: {upload.problem}", language=None, wrap_lines=True)
     elif upload.skipped:
-        st.warning(f"{len(upload.skipped):,} rows of the uploaded file were skipped:")
-        st.code("\n".join(upload.skipped[:50]), language=None, wrap_lines=True)
+        st.warning(f"{upload.skipped:,} rows of the uploaded file were skipped:")
+        st.code("\n".join(upload.problems[:50]), language=None, wrap_lines=True)

@@ -300,7 +300,8 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
     for name, fn in aggregation.AGGREGATIONS.items():
         assert shown[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
     # The page's numbers are the cached ones: same seeded weights.
-    np.testing.assert_allclose(stats, cache().get(SETUP, [arch])[arch], rtol=1e-9)
+    # the page scores one network, the cache an engine batch: float32, equal to 1e-5
+    np.testing.assert_allclose(stats, cache().get(SETUP, [arch])[arch], rtol=1e-5)
     table = frame_with(at, "S_n^l")
     assert list(table["layer"]) == names
     per_layer = aggregation.per_layer(stats)
