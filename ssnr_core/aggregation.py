@@ -10,7 +10,11 @@ Documented values:
   all zero) or with no weights contributes 0 to layer-wise SSNR; overall SSNR is 0
   when σ = 0; a network with no weight layers is an error;
 - any NaN or ±inf in a network's statistics makes every aggregation of it NaN;
-  correlations drop NaN scores and report how many they dropped.
+  correlations drop NaN scores and report how many they dropped;
+- scores are rounded to `SIGNIFICANT` (7) significant digits, about what float32
+  statistics carry: architectures that are equal in exact arithmetic (isomorphic cells,
+  cells that differ only in dead edges) then tie, rather than being ordered by rounding
+  noise that differs between float32 and float64, or between batches.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 
 COUNT, SUM, M2 = 0, 1, 2
+SIGNIFICANT = 7
 
 
 def layer_stats(saliencies: Sequence[torch.Tensor | np.ndarray]) -> np.ndarray:
@@ -85,7 +90,16 @@ def aggregate_all(stats: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
             "ssnr": _ratio(merged[:, SUM], _sigma(merged[:, COUNT], merged[:, M2])),
             "layerwise_ssnr": _sum(snr, starts),
         }
-    return {k: np.where(finite, v, np.nan) for k, v in out.items()}
+    return {k: _significant(np.where(finite, v, np.nan)) for k, v in out.items()}
+
+
+def _significant(values: np.ndarray, digits: int = SIGNIFICANT) -> np.ndarray:
+    """`values` rounded to `digits` significant digits (0, NaN and ±inf kept)."""
+    out = np.array(values, dtype=np.float64)
+    keep = np.isfinite(out) & (out != 0)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(out[keep]))))
+    out[keep] = np.round(out[keep] * scale) / scale
+    return out
 
 
 def total(stats: np.ndarray) -> float:
