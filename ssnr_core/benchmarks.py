@@ -104,7 +104,7 @@ for _t, _m in _TNB_METRICS.items():
     TASKS["tnb101", _t] = Task("tnb101", _t, _m, ("naslib",), "accuracy" in _m)
 
 SOURCE_LABELS = {
-    "test200": "NB201 mean 200-epoch test accuracy, all 15,625 cells",
+    "test200": "NB201 mean 200-epoch test accuracy (NATS-Bench, mean over seeds)",
     "naslib": "NASLib NAS-Bench-Suite-Zero sample, val_accuracy",
 }
 

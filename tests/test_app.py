@@ -349,7 +349,7 @@ def test_compare_grid_matches_the_core_and_says_what_is_missing(cache_dir: Path)
         text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)} · n={s.n} ⚠ small n"
         cell = grid.loc[f"synflow · {aggregation.LABELS[agg]}", col]
         assert cell == ("★ " if agg == best else "") + text
-    assert grid.loc["ground truth", col] == "NB201 mean 200-epoch test accuracy, all 15,625 cells"
+    assert grid.loc["ground truth", col] == benchmarks.SOURCE_LABELS["test200"]
     assert grid.loc[f"snip · {aggregation.LABELS['sum']}", col] == "not computed"
     assert grid.loc[f"synflow · {aggregation.LABELS['sum']}", "nb201/cifar100"] == "not computed"
     assert any(b.label.startswith("Compute") for b in at.button)
