@@ -8,9 +8,10 @@ change and a new result from a background job shows up on the next read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,8 @@ class Archs(tuple):
         return obj
 
 
-HASH_FUNCS = {Archs: lambda a: a.digest}
+# Typed as st.cache_data takes it (dict is invariant in its key type).
+HASH_FUNCS: dict[str | type[Any], Callable[[Any], Any]] = {Archs: lambda a: a.digest}
 
 
 def space_problem(name: str) -> str | None:

@@ -38,13 +38,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ssnr_core.saliency import SYNFLOW_INPUT_EXP
 from ssnr_core.spaces import nb201
+from ssnr_core.spaces.layers import ReLUConvBN
 from ssnr_core.spaces.modules import SeededModules
 
 BATCH = 64  # archs per pass: 32-96 measured within 8% on the 2-core CPU, 64 fastest
@@ -59,18 +62,18 @@ def slot_weights(seed: int, task: str, device: str, dtype: torch.dtype) -> dict[
     make = SeededModules(seed, device=device, dtype=dtype)
     c = 16
     stem = nb201.make_stem(make, c)
-    w = {"stem": stem[0].weight}
+    w: dict[str, torch.Tensor] = {"stem": cast(nn.Conv2d, stem[0]).weight}
     for name, width in nb201.body(c):
         if name.startswith("cell"):
             for edge in nb201.EDGES:
                 for op in CONVS:
-                    relu_conv_bn = nb201.make_edge(make, name, edge, op, width)
-                    w[_edge_slot(name, edge, op)] = relu_conv_bn[1].weight
+                    relu_conv_bn = cast(ReLUConvBN, nb201.make_edge(make, name, edge, op, width))
+                    w[_edge_slot(name, edge, op)] = cast(nn.Conv2d, relu_conv_bn[1]).weight
         else:
             block = nb201.make_reduce(make, name, width)
-            w[f"{name}.conv_a"] = block.conv_a[1].weight
-            w[f"{name}.conv_b"] = block.conv_b[1].weight
-            w[f"{name}.downsample"] = block.downsample[1].weight
+            w[f"{name}.conv_a"] = cast(nn.Conv2d, block.conv_a[1]).weight
+            w[f"{name}.conv_b"] = cast(nn.Conv2d, block.conv_b[1]).weight
+            w[f"{name}.downsample"] = cast(nn.Conv2d, block.downsample[1]).weight
     w["classifier"] = nb201.make_classifier(make, nb201.TASKS[task], c).weight
     return {k: v.detach().abs() for k, v in w.items()}
 
@@ -170,10 +173,12 @@ def _batch_sums(
         nodes: list[torch.Tensor | None] = [h]
         inputs: list[torch.Tensor] = []  # the input of each edge op, in `groups` order
         for to in (1, 2, 3):
-            terms = []
+            terms: list[tuple[torch.Tensor, Selection]] = []
             for e, (dst, frm) in enumerate(nb201.EDGES):
                 for group in groups[e] if dst == to else ():
-                    src = group.take(nodes[frm])
+                    node = nodes[frm]
+                    assert node is not None  # a live edge starts at a node with live inputs
+                    src = group.take(node)
                     inputs.append(src)
                     if group.op in CONVS:
                         y = _conv(src, weights[_edge_slot(name, (to, frm), group.op)])
@@ -182,13 +187,17 @@ def _batch_sums(
                     terms.append((y, group.sel))
             nodes.append(_sum_terms(terms, size))
         blocks.append((name, inputs))
-        h = nodes[3]
+        out = nodes[3]
+        assert out is not None  # every arch in the batch is connected
+        h = out
     pooled = h.mean(dim=(2, 3))
     w_cls = weights["classifier"]
     # Seed each arch's backward with 2^-e, e the exponent of its output: see "Range".
     exponent = torch.frexp((pooled @ w_cls.T).sum(1)).exponent
     seed_grad = torch.ldexp(torch.ones_like(pooled[:, :1]), -exponent[:, None])
-    rows = [("classifier", None, _linear_sum_m2(pooled, seed_grad.expand(-1, len(w_cls)), w_cls))]
+    rows: list[tuple[str, list[int] | None, torch.Tensor]] = [
+        ("classifier", None, _linear_sum_m2(pooled, seed_grad.expand(-1, len(w_cls)), w_cls))
+    ]
 
     def weight_layer(
         slot: str,
@@ -211,21 +220,25 @@ def _batch_sums(
             g = g + F.interpolate(g_pooled, scale_factor=2.0) * 0.25  # 2x2 mean, transposed
             continue
         grads: dict[int, torch.Tensor | None] = {3: g}
-        terms: dict[int, list] = {0: [], 1: [], 2: []}
-        inputs = iter(reversed(saved))
+        g_terms: dict[int, list[tuple[torch.Tensor, Selection]]] = {0: [], 1: [], 2: []}
+        saved_inputs = iter(reversed(saved))
         for e in reversed(range(len(nb201.EDGES))):  # every edge out of a node before any in
             to, frm = nb201.EDGES[e]
             if to not in grads:
-                grads[to] = _sum_terms(terms[to], size)
+                grads[to] = _sum_terms(g_terms[to], size)
+            g_to = grads[to]
             for group in reversed(groups[e]):
-                src, g_y = next(inputs), group.take(grads[to])
+                assert g_to is not None  # a live edge ends at a node with live outputs
+                src, g_y = next(saved_inputs), group.take(g_to)
                 if group.op in CONVS:
                     slot = _edge_slot(name, (to, frm), group.op)
                     g_y = weight_layer(slot, src, g_y, group.samples)
                 elif group.op == "avg_pool_3x3":
                     g_y = pool(g_y, transposed=True)
-                terms[frm].append((g_y, group.sel))
-        g = _sum_terms(terms[0], size)
+                g_terms[frm].append((g_y, group.sel))
+        g_in = _sum_terms(g_terms[0], size)
+        assert g_in is not None  # every arch in the batch is connected
+        g = g_in
     rows.append(("stem", None, _conv_sum_m2(x, g, weights["stem"], 1)))
 
     # The scaling to undo, per arch, in float64: 2^(exponent - SYNFLOW_INPUT_EXP).
@@ -236,8 +249,8 @@ def _batch_sums(
     for slot, samples, stats in rows:
         samples = list(range(size)) if samples is None else samples
         scale = undo[samples]
-        stats = (stats.cpu().double() * torch.stack([scale, scale.square()], 1)).tolist()
-        for b, (total, m2) in zip(samples, stats):
+        scaled = (stats.cpu().double() * torch.stack([scale, scale.square()], 1)).tolist()
+        for b, (total, m2) in zip(samples, scaled):
             result[b][slot] = (total, m2)
     return result
 

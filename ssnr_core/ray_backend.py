@@ -18,6 +18,7 @@ do not need it installed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ class RayBackend:
                 address=self.address or "local",  # "local": never a cluster found on its own
                 num_cpus=None if self.address else self.local_cpus,
                 include_dashboard=False,
-                logging_level="warning",
+                logging_level=logging.WARNING,
             )
 
 

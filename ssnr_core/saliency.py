@@ -46,7 +46,7 @@ def get(name: str) -> Saliency:
     return REGISTRY[name]
 
 
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
     """The layers whose weights are scored: every Conv2d and Linear, in module order."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
@@ -60,9 +60,11 @@ def _weights(model: nn.Module) -> list[torch.Tensor]:
     return [m.weight for _, m in weight_layers(model)]
 
 
-def _grads(loss: torch.Tensor, weights: list[torch.Tensor], **kw: bool) -> list[torch.Tensor]:
+def _grads(
+    loss: torch.Tensor, weights: list[torch.Tensor], create_graph: bool = False
+) -> list[torch.Tensor]:
     """dL/dw, with zeros for weights the loss does not reach (dead edges)."""
-    grads = torch.autograd.grad(loss, weights, allow_unused=True, **kw)
+    grads = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=create_graph)
     return [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads)]
 
 
@@ -98,7 +100,7 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Te
     powers of two, undone exactly in float64. A network that is not homogeneous and
     overflows inside while R stays finite (TNB101 autoencoder/normal: a tanh head
     saturates) has no float32 answer: its statistics come out NaN; use float64 there."""
-    params = list(model.parameters())
+    params: list[torch.Tensor] = list(model.parameters())
     with torch.no_grad():
         signs = torch._foreach_sign(params)
         torch._foreach_abs_(params)
@@ -135,7 +137,10 @@ def grasp(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tens
     g = [t.detach() for t in _grads(F.cross_entropy(model(x), y), weights)]
     g_graph = _grads(F.cross_entropy(model(x), y), weights, create_graph=True)
     z = sum((a * b).sum() for a, b in zip(g_graph, g))
-    hg = _grads(z, weights) if z.requires_grad else [torch.zeros_like(w) for w in weights]
+    if isinstance(z, torch.Tensor) and z.requires_grad:  # z is the int 0 with no weights
+        hg = _grads(z, weights)
+    else:
+        hg = [torch.zeros_like(w) for w in weights]
     return [-(h * w) for h, w in zip(hg, weights)]
 
 

@@ -14,6 +14,7 @@ import numbers
 import re
 import warnings
 from collections.abc import Sequence
+from typing import TypeGuard, cast
 
 import torch
 from torch import nn
@@ -74,7 +75,9 @@ def parse(arch: object) -> Arch:
         or isinstance(arch, (str, bytes, bytearray))
         or len(arch) != 6
         or not all(
-            isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < len(NASLIB_OPS)
+            isinstance(i, numbers.Integral)
+            and not isinstance(i, bool)
+            and 0 <= int(i) < len(NASLIB_OPS)
             for i in arch
         )
     ):
@@ -153,9 +156,10 @@ def body(c: int = 16) -> list[tuple[str, int]]:
 
 
 def make_stem(make: Factory, c: int = 16) -> nn.Sequential:
-    return make(
+    stem = make(
         "stem", lambda: nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
     )
+    return cast(nn.Sequential, stem)
 
 
 def make_edge(make: Factory, cell: str, edge: tuple[int, int], op: str, c: int) -> nn.Module:
@@ -165,11 +169,11 @@ def make_edge(make: Factory, cell: str, edge: tuple[int, int], op: str, c: int) 
 
 
 def make_reduce(make: Factory, name: str, width: int) -> ResBlock:
-    return make(name, lambda: ResBlock(width // 2, width))
+    return cast(ResBlock, make(name, lambda: ResBlock(width // 2, width)))
 
 
 def make_classifier(make: Factory, num_classes: int, c: int = 16) -> nn.Linear:
-    return make(f"classifier{num_classes}", lambda: nn.Linear(4 * c, num_classes))
+    return cast(nn.Linear, make(f"classifier{num_classes}", lambda: nn.Linear(4 * c, num_classes)))
 
 
 class Cell(nn.Module):
@@ -235,7 +239,7 @@ def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fr
     return Network(arch if _is_arch(arch) else parse(arch), TASKS[task], make)
 
 
-def _is_arch(arch: object) -> bool:
+def _is_arch(arch: object) -> TypeGuard[Arch]:
     return isinstance(arch, tuple) and len(arch) == 6 and all(op in OPS for op in arch)
 
 
