@@ -22,10 +22,23 @@ from ssnr_core.setup import Setup
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats (
     space TEXT, task TEXT, saliency TEXT, seed INTEGER, batch TEXT, dtype TEXT,
-    version TEXT, arch TEXT, layers BLOB NOT NULL,
-    PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, arch)
+    version TEXT, init TEXT NOT NULL DEFAULT 'slot', arch TEXT, layers BLOB NOT NULL,
+    PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, init, arch)
 )
 """
+_COLUMNS = "space, task, saliency, seed, batch, dtype, version, init, arch, layers"
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """A cache made before `Setup.init` existed holds slot-initialised rows: rebuild its
+    table with the `init` column in the key (ALTER TABLE cannot change a primary key)."""
+    cols = [row[1] for row in con.execute("PRAGMA table_info(stats)")]
+    if cols and "init" not in cols:
+        con.execute("ALTER TABLE stats RENAME TO stats_old")
+        con.execute(_SCHEMA)
+        old = _COLUMNS.replace("init, ", "")
+        con.execute(f"INSERT INTO stats ({old}) SELECT {old} FROM stats_old")
+        con.execute("DROP TABLE stats_old")
 
 
 def _pack(stats: np.ndarray) -> bytes:
@@ -57,6 +70,7 @@ class Cache:
             raise CacheError(f"cannot create the cache folder {self.path.parent}: {exc}") from None
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
+            _migrate(con)
             con.execute(_SCHEMA)
 
     @contextmanager
@@ -93,7 +107,7 @@ class Cache:
         with self._connect() as con:
             for arch, stats in results:
                 con.execute(
-                    "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO stats ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",
                     (*asdict(setup).values(), arch, _pack(stats)),
                 )
                 con.commit()

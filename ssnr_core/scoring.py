@@ -27,7 +27,7 @@ from ssnr_core import aggregation, batches, benchmarks, saliency
 from ssnr_core.cache import Cache
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import get_space
-from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.spaces.modules import SeededModules, derive_seed
 from ssnr_core.threads import set_threads
 
 Progress = Callable[[int, int], None]
@@ -41,7 +41,9 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     dtype = getattr(torch, setup.dtype, None)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
-    if share and space.shared_slots:
+    if setup.init == "fresh":  # NASLib's protocol: a new network per (seed, arch)
+        make = SeededModules(derive_seed(setup.seed, arch), share=False, device=device, dtype=dtype)
+    elif share and space.shared_slots:
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
         make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)

@@ -23,6 +23,7 @@ class Setup:
     batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
     dtype: str = ""  # the network's dtype; by default the saliency's (synflow: float64)
     version: str = CODE_VERSION
+    init: str = "slot"  # "slot": modules seeded per (seed, slot), shared; "fresh": per (seed, arch)
 
     def __post_init__(self) -> None:
         from ssnr_core.saliency import REGISTRY  # torch only when a key is made
