@@ -35,6 +35,7 @@ from torch import nn
 
 from ssnr_core.spaces import get_space
 from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.threads import one_thread
 
 NAMES = ("params", "flops")
 VERSION = "1"  # bump when the counting changes
@@ -53,17 +54,21 @@ def _bank(space: str) -> SeededModules:
     return SeededModules(0, dtype=torch.float32)
 
 
-def count(space: str, task: str, arch: str) -> tuple[float, float]:
-    """(params, MACs) of one architecture, both in millions."""
+def count(space: str, task: str, arch: str, flops: bool = True) -> tuple[float, float]:
+    """(params, MACs) of one architecture, both in millions (MACs NaN when not `flops`:
+    counting parameters needs no forward pass)."""
     sp = get_space(space)
     make = _bank(space) if sp.shared_slots else SeededModules(0, share=False)
-    model = sp.build(sp.parse(arch), task, make=make)
+    with one_thread():  # a second thread only spins on a busy machine
+        model = sp.build(sp.parse(arch), task, make=make)
     params = sum(
         p.numel()
         for m in model.modules()
         if isinstance(m, _PARAM_MODULES)
         for p in m.parameters(recurse=False)
     )
+    if not flops:
+        return params / 1e6, float("nan")
     macs = [0]
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
@@ -75,7 +80,7 @@ def count(space: str, task: str, arch: str) -> tuple[float, float]:
         if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))
     ]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             model.eval()(torch.zeros((1, *sp.input_shape(task))))
     finally:
         for h in handles:
