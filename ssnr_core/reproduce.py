@@ -98,6 +98,7 @@ def reproduce(
         row = {"column": label, "benchmark": bench, "task": task, "n": found.n}
         row |= {
             "batch": batches.describe(setup.batch, seed),
+            "truth": found.truth,
             "seeds": ",".join(map(str, seeds)),
             "init": init,
             "sample_seed": seed,
