@@ -72,7 +72,7 @@ def test_evaluate_json(empty_cache, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 12
     for key in ("spearman", "kendall", "ci95"):
-        assert set(out[key]) == {"sum", "ssnr", "layerwise_ssnr"}
+        assert set(out[key]) == {"sum", "ssnr", "layerwise_ssnr", "params", "flops"}
     lo, hi = out["ci95"]["layerwise_ssnr"]["spearman"]
     assert lo <= out["spearman"]["layerwise_ssnr"] <= hi
     table = evaluation.score_table(empty_cache.get(Setup("nb201", "cifar10", "synflow")))
