@@ -164,11 +164,11 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
     seeds = sorted({str(s) for s in table["seeds"]}) if "seeds" in table else []
     several = any("," in s for s in seeds)
     what = "mean ± sd of the per-seed taus" if several else "ours [bootstrap 95% interval]"
-    inits = ", ".join(sorted(set(table["init"]))) if "init" in table else "slot"
+    inits = " and ".join(sorted(set(table["init"]), reverse=True)) if "init" in table else "slot"
     note = (
         f"\nKendall tau of {saliency} aggregations and the size baselines vs NASLib's "
         f"val_accuracy on NASLib's samples; {what} (reference). Init seeds "
-        f"{'; '.join(seeds) or '0'}, {inits} init. Params: Conv/Linear/BN parameters; FLOPs: "
+        f"{'; '.join(seeds) or '0'}; {inits} init. Params: Conv/Linear/BN parameters; FLOPs: "
         "Conv/Linear MACs of one input. The Δτ interval is a paired bootstrap of the "
         "seed-averaged scores (mean of per-seed ranks)."
     )
@@ -191,6 +191,8 @@ def _cell(r: pd.Series, name: str) -> str:
     if pd.isna(r[name]):
         return f"not computed{ref_text}"
     sd = r.get(f"{name}_seed_sd", NAN)
+    if name in BASELINES and sd == 0:  # the same for every seed
+        return f"{r[name]:.4f}"
     if not pd.isna(sd):
         return f"{r[f'{name}_seed_mean']:.4f} ± {sd:.4f}{ref_text}"
     return f"{r[name]:.4f} [{r[f'{name}_lo']:.3f}, {r[f'{name}_hi']:.3f}]{ref_text}"
