@@ -39,12 +39,15 @@ import numpy as np
 
 from ssnr_core.setup import Setup
 
-COLUMNS = ("space", "task", "saliency", "seed", "batch", "dtype", "version", "arch", "layers")
+COLUMNS = (  # of the stats table: `Setup`'s fields, then the architecture and its statistics
+    *("space", "task", "saliency", "seed", "batch", "dtype", "version", "init"),
+    *("arch", "layers"),
+)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats (
     space TEXT, task TEXT, saliency TEXT, seed INTEGER, batch TEXT, dtype TEXT,
-    version TEXT, arch TEXT, layers BLOB NOT NULL,
-    PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, arch)
+    version TEXT, init TEXT NOT NULL DEFAULT 'slot', arch TEXT, layers BLOB NOT NULL,
+    PRIMARY KEY (space, task, saliency, seed, batch, dtype, version, init, arch)
 )
 """
 _CLAIMS = """
@@ -54,6 +57,16 @@ CREATE TABLE IF NOT EXISTS claims (
 )
 """
 TIMEOUT_S = 30.0  # how long a statement waits for another process's write lock
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """A cache made before `Setup.init` existed holds slot-initialised rows: rebuild its
+    table with the `init` column in the key (ALTER TABLE cannot change a primary key)."""
+    con.execute("ALTER TABLE stats RENAME TO stats_old")
+    con.execute(_SCHEMA)
+    old = ", ".join(c for c in COLUMNS if c != "init")
+    con.execute(f"INSERT INTO stats ({old}) SELECT {old} FROM stats_old")
+    con.execute("DROP TABLE stats_old")
 
 
 def _pack(stats: np.ndarray) -> bytes:
@@ -172,6 +185,9 @@ class Cache:
 
     def _check_columns(self, con: sqlite3.Connection) -> None:
         found = tuple(r[1] for r in con.execute("PRAGMA table_info(stats)"))
+        if set(found) == set(COLUMNS) - {"init"} and not self.readonly:
+            _migrate(con)  # from before `Setup.init`: every row was slot-initialised
+            return
         if set(found) != set(COLUMNS):
             raise CacheError(
                 f"cache {self.path} was written by another version of ssnr_core (columns "
@@ -246,7 +262,8 @@ class Cache:
                 if self.readonly:
                     raise self._read_only_error()
                 con.execute(
-                    "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO stats ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(COLUMNS))})",
                     (*asdict(setup).values(), arch, _pack(stats)),
                 )
                 con.execute("DELETE FROM claims WHERE setup = ? AND arch = ?", (claim_key, arch))

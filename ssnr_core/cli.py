@@ -98,7 +98,53 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         default=None,
         help="test200 (NB201), naslib, or official:<split>_<N>ep after import-nb201",
     )
+    _add_init_arg(p)
     _add_run_args(p, settings)
+
+
+def _add_init_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--init",
+        default="slot",
+        choices=evaluation.INITS,
+        help="slot: modules seeded per (seed, slot in the space), shared across archs "
+        "(default); fresh: a new network per (seed, arch), as NASLib does",
+    )
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated seeds, e.g. 0,1,2."""
+    parse = _int_in(0, MAX_SEED)
+    seeds = tuple(dict.fromkeys(parse(t.strip()) for t in text.split(",") if t.strip()))
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}")
+    return seeds
+
+
+def _combine(text: str) -> tuple[str, ...]:
+    try:
+        return evaluation.parse_combine(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_study_args(p: argparse.ArgumentParser) -> None:
+    """Several initialisations and combined scores (evaluate, reproduce)."""
+    p.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        help="init seeds, e.g. 0,1,2: each seed's correlations, their mean and sd, and those "
+        "of the seed-averaged score (mean of per-seed ranks); the sample is drawn with --seed",
+    )
+    p.add_argument(
+        "--combine",
+        type=_combine,
+        action="append",
+        default=[],
+        help="a mean-of-ranks combination scored like the others, e.g. layerwise_ssnr,params "
+        "(repeatable)",
+    )
 
 
 def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
@@ -168,7 +214,14 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
     _check_device(args.device, args.backend)
     return Setup.resolved(
-        spec.space, spec.task, args.saliency, args.seed, args.batch, settings.data_dir, args.dtype
+        spec.space,
+        spec.task,
+        args.saliency,
+        args.seed,
+        args.batch,
+        settings.data_dir,
+        args.dtype,
+        args.init,
     )
 
 
@@ -232,21 +285,52 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             bar,
             settings.data_dir,
             backend,
+            seeds=args.seeds,
+            combine=args.combine,
         )
     if args.json:
         print(json.dumps(_clean(result.to_json())))
         return 0
-    print(
-        f"{setup.space}/{setup.task} {setup.saliency}: n={result.n}, truth: {result.truth}; "
-        f"batch: {result.batch}; seed {setup.seed}"
-    )
-    for name, row in result.table().iterrows():
-        print(
-            f"  {name:15s} spearman {row.spearman:.4f} [{row.spearman_lo:.4f}, "
-            f"{row.spearman_hi:.4f}]  kendall {row.kendall:.4f} [{row.kendall_lo:.4f}, "
-            f"{row.kendall_hi:.4f}]"
-        )
+    print(_evaluation_text(result))
     return 0
+
+
+def _evaluation_text(result: evaluation.Evaluation) -> str:
+    """The plain-text report of `evaluate`: what it was computed on, then one line per score."""
+    setup, seeds = result.setup, result.seeds or (result.setup.seed,)
+    lines = [
+        f"{setup.space}/{setup.task} {setup.saliency}: n={result.n}, truth: {result.truth}; "
+        f"batch: {result.batch}; init seeds {','.join(map(str, seeds))} ({setup.init} init"
+        + (f", scores averaged as the {evaluation.SEED_AVERAGE}" if len(seeds) > 1 else "")
+        + f"); sample seed {result.sample_seed}",
+        "  params: Conv/Linear/BN parameters; flops: Conv/Linear MACs of one input",
+    ]
+    for name, row in result.table().iterrows():
+        over = ""
+        if len(seeds) > 1:
+            over = (
+                f"  per seed: rho {row.spearman_seed_mean:.4f}±{row.spearman_seed_sd:.4f}, "
+                f"tau {row.kendall_seed_mean:.4f}±{row.kendall_seed_sd:.4f}"
+            )
+        lines.append(
+            f"  {name:22s} spearman {row.spearman:.4f} [{row.spearman_lo:.4f}, "
+            f"{row.spearman_hi:.4f}]  kendall {row.kendall:.4f} [{row.kendall_lo:.4f}, "
+            f"{row.kendall_hi:.4f}]  pearson {row.pearson:.4f}  "
+            f"P@10% {row['top10%_precision']:.3f}{over}"
+        )
+    lines += ["paired bootstrap (Kendall):", *(f"  {v}" for v in result.verdicts().values())]
+    if result.naslib:
+        best = evaluation.naslib.best(result.naslib)
+        found = result.naslib[best] if best else None
+        lines.append(
+            f"NASLib's stored proxies on these archs: best {best} (kendall {found.kendall:.4f}, "
+            f"n={found.n})"
+            if found
+            else "NASLib's stored proxies: none on these archs"
+        )
+        for agg, (rho, n) in result.agreement.items():
+            lines.append(f"  ours {agg} vs NASLib {setup.saliency}: spearman {rho:.4f} (n={n})")
+    return "\n".join(lines)
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
@@ -303,6 +387,9 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
             progress,
             columns,
             backend=backend,
+            seeds=args.seeds,
+            init=args.init,
+            combine=tuple(args.combine),
         )
     csv_path, md_path = reproduce.write(table, args.saliency, args.out or settings.cache_dir)
     if args.json:
@@ -344,6 +431,7 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     _add_setup_args(e, settings)
     e.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000, help="resamples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_study_args(e)
     e.set_defaults(func=cmd_evaluate)
     f = sub.add_parser("fetch", help="download the public benchmark files to the data folder")
     f.add_argument("--base-url", default=None, help="mirror serving the same relative paths")
@@ -363,6 +451,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     r.add_argument("--sample", type=_int_in(1, 10**7), default=None, help="archs per column")
     r.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     r.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000)
+    _add_init_arg(r)
+    _add_study_args(r)
     _add_run_args(r, settings)
     r.add_argument("--columns", nargs="*", help='e.g. "NB301 CIFAR-10" (default: all)')
     r.add_argument("--out", type=Path, default=None, help="folder for the CSV and Markdown")

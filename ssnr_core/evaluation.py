@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ssnr_core import aggregation, batches, benchmarks, correlation, scoring
+from ssnr_core import aggregation, baselines, batches, benchmarks, correlation, naslib, scoring
 from ssnr_core.cache import Cache
 from ssnr_core.ray_backend import RayBackend
 from ssnr_core.setup import Setup
+
+INITS = ("slot", "fresh")
+SEED_AVERAGE = "mean of per-seed ranks"  # how scores of several seeds are combined
+Paired = dict[str, tuple[float, float, float]]  # statistic -> (delta, lo, hi)
 
 
 def sample(
@@ -54,13 +60,89 @@ def correlate(
     }
 
 
+def combine_name(parts: Sequence[str]) -> str:
+    return "+".join(parts)
+
+
+def parse_combine(text: str) -> tuple[str, ...]:
+    """Parse "layerwise_ssnr,params" into ("layerwise_ssnr", "params"); ValueError for an
+    unknown score or fewer than two."""
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    known = (*aggregation.AGGREGATIONS, *baselines.NAMES)
+    unknown = [p for p in parts if p not in known]
+    if unknown or len(parts) < 2:
+        raise ValueError(
+            f"--combine takes two or more of {', '.join(known)}, comma-separated; got {text!r}"
+        )
+    return parts
+
+
+def with_combinations(table: pd.DataFrame, combine: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """`table` plus one mean-of-ranks column per combination (named "a+b")."""
+    out = table.copy()
+    for parts in combine:
+        cols = [table[p].to_numpy() for p in parts]
+        out[combine_name(parts)] = correlation.rank_mean(cols)
+    return out
+
+
+def seed_average(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One table from per-seed tables (same rows and columns): a column that is the same
+    for every seed (params, flops) is kept as is; any other is the mean of its per-seed
+    ranks. Ranks, not raw values or z-scores: sums span decades, so a raw mean or a
+    z-score would let one seed's extreme architectures dominate."""
+    if len(tables) == 1:
+        return tables[0]
+    out = {}
+    for col in tables[0].columns:
+        values = [t[col].to_numpy() for t in tables]
+        same = all(np.array_equal(values[0], v, equal_nan=True) for v in values[1:])
+        out[col] = values[0] if same else correlation.rank_mean(values)
+    return pd.DataFrame(out, index=tables[0].index)
+
+
+def pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair (a, b) of scores, in the order of `names` (layer-wise SSNR first)."""
+    return list(combinations(names, 2))
+
+
+def paired(
+    table: pd.DataFrame,
+    truth: pd.Series,
+    which: Sequence[tuple[str, str]],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Paired]:
+    """Map "a-b" to {"spearman": (Δ, lo, hi), "kendall": (Δ, lo, hi)}: paired bootstrap of
+    the difference of a's and b's correlation with the truth (same resamples for both)."""
+    y = truth.reindex(table.index).to_numpy()
+    scores = {k: table[k].to_numpy() for pair in which for k in pair}
+    out: dict[str, Paired] = {f"{a}-{b}": {} for a, b in which}
+    for name, stat in (("spearman", correlation.spearman), ("kendall", correlation.kendall)):
+        found = correlation.paired_bootstraps(scores, y, which, stat, n_boot, seed)
+        for (a, b), value in found.items():
+            out[f"{a}-{b}"][name] = value
+    return out
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Correlations of every score with one ground truth, and what they were computed on."""
+    """Correlations of every score with one ground truth, and what they were computed on.
 
-    setup: Setup
+    `summaries` are those of the seed-averaged scores (of the one seed when there is one);
+    `per_seed` holds each seed's (point estimates only); `paired` the paired-bootstrap
+    differences; `naslib` NASLib's stored proxies on the same archs and truth; `agreement`
+    the Spearman of each of our aggregations with NASLib's same-named stored saliency."""
+
+    setup: Setup  # of the first seed
     truth: str  # what the ground truth is (label)
     summaries: dict[str, correlation.Summary]  # score name -> summary
+    seeds: tuple[int, ...] = ()
+    per_seed: tuple[dict[str, correlation.Summary], ...] = ()
+    paired: dict[str, Paired] = field(default_factory=dict)
+    naslib: dict[str, correlation.Summary] = field(default_factory=dict)
+    agreement: dict[str, tuple[float, int]] = field(default_factory=dict)
+    sample_seed: int | None = None
 
     @property
     def batch(self) -> str:
@@ -71,22 +153,54 @@ class Evaluation:
         return max((s.n for s in self.summaries.values()), default=0)
 
     def table(self) -> pd.DataFrame:
-        """One row per score: n, Spearman and Kendall with intervals, top-10% precision."""
+        """One row per score: n, Spearman and Kendall with intervals, top-k figures, and
+        over seeds the mean and sd of each seed's Spearman and Kendall."""
         rows = {name: s.row() for name, s in self.summaries.items()}
+        for stat in ("spearman", "kendall"):
+            mean, sd = self.seed_stats(stat)
+            for name in rows:
+                rows[name] |= {f"{stat}_seed_mean": mean[name], f"{stat}_seed_sd": sd[name]}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("score")
+
+    def seed_stats(self, stat: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Mean and sample sd (ddof=1; NaN for one seed) over seeds of each score's `stat`."""
+        runs = self.per_seed or (self.summaries,)
+        mean, sd = {}, {}
+        for name in self.summaries:
+            values = np.array([getattr(r[name], stat) for r in runs], dtype=float)
+            mean[name] = float(np.mean(values))
+            sd[name] = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+        return mean, sd
+
+    def verdicts(self, stat: str = "kendall") -> dict[str, str]:
+        symbol = {"kendall": "τ", "spearman": "ρ"}[stat]
+        out = {}
+        for key, found in self.paired.items():
+            a, b = key.split("-", 1)
+            out[key] = correlation.verdict(_label(a), _label(b), *found[stat], symbol)
+        return out
 
     def to_json(self) -> dict:
         """The `evaluate --json` object."""
         s = self.summaries
+        seeds = list(self.seeds or (self.setup.seed,))
+        mean_rho, sd_rho = self.seed_stats("spearman")
+        mean_tau, sd_tau = self.seed_stats("kendall")
         return {
             "benchmark": self.setup.space,
             "task": self.setup.task,
             "saliency": self.setup.saliency,
             "seed": self.setup.seed,
+            "seeds": seeds,
+            "sample_seed": self.setup.seed if self.sample_seed is None else self.sample_seed,
+            "seed_average": SEED_AVERAGE if len(seeds) > 1 else "one seed",
+            "init": self.setup.init,
             "batch": self.setup.batch,
             "batch_label": self.batch,
             "truth": self.truth,
             "n": self.n,
+            "flops_unit": "MACs of Conv/Linear layers, millions, one input",
+            "params_unit": "parameters of Conv/Linear/BatchNorm, millions",
             "dropped": {k: v.dropped for k, v in s.items()},
             "spearman": {k: v.spearman for k, v in s.items()},
             "kendall": {k: v.kendall for k, v in s.items()},
@@ -94,7 +208,33 @@ class Evaluation:
                 k: {"spearman": v.spearman_ci95, "kendall": v.kendall_ci95} for k, v in s.items()
             },
             "top10%_precision": {k: v.top10_precision for k, v in s.items()},
+            "metrics": {k: v.metrics for k, v in s.items()},
+            "per_seed": [
+                {
+                    "seed": seed,
+                    "spearman": {k: v.spearman for k, v in run.items()},
+                    "kendall": {k: v.kendall for k, v in run.items()},
+                }
+                for seed, run in zip(seeds, self.per_seed or (s,), strict=True)
+            ],
+            "seed_mean": {"spearman": mean_rho, "kendall": mean_tau},
+            "seed_sd": {"spearman": sd_rho, "kendall": sd_tau},
+            "paired": {k: {st: list(v) for st, v in p.items()} for k, p in self.paired.items()},
+            "verdicts": self.verdicts(),
+            "naslib_proxies": {
+                k: {"n": v.n, "spearman": v.spearman, "kendall": v.kendall}
+                for k, v in self.naslib.items()
+            },
+            "naslib_best": naslib.best(self.naslib),
+            "naslib_agreement": {
+                k: {"spearman": rho, "n": n, "with": f"naslib {self.setup.saliency}"}
+                for k, (rho, n) in self.agreement.items()
+            },
         }
+
+
+def _label(name: str) -> str:
+    return aggregation.LABELS.get(name, name).replace("sum (S_n)", "sum")
 
 
 def evaluate(
@@ -108,12 +248,107 @@ def evaluate(
     progress: scoring.Progress | None = None,
     data_dir: Path | None = None,
     backend: RayBackend | None = None,
+    seeds: Sequence[int] | None = None,
+    combine: Sequence[Sequence[str]] = (),
 ) -> Evaluation:
-    """Score what the cache lacks for the sample (on Ray when a backend is given), then
+    """Score what the cache lacks for the sample (drawn with `setup.seed`), for every
+    init seed in `seeds` (default: `setup.seed`), on Ray when a backend is given, then
     correlate."""
     archs = sample(setup.space, setup.task, n, setup.seed, source, data_dir)
-    stats = scoring.score(setup, archs, cache, workers, device, progress, data_dir, backend)
     truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
-    summaries = correlate(score_table(stats), truth, n_boot, setup.seed)
-    return Evaluation(setup, benchmarks.source_label(setup.space, setup.task, source), summaries)
+    return run(
+        setup,
+        cache,
+        archs,
+        truth,
+        benchmarks.source_label(setup.space, setup.task, source),
+        seeds,
+        combine,
+        n_boot,
+        workers=workers,
+        device=device,
+        progress=progress,
+        data_dir=data_dir,
+        backend=backend,
+    )
+
+
+def run(
+    setup: Setup,
+    cache: Cache,
+    archs: Sequence[str],
+    truth: pd.Series,
+    truth_label: str,
+    seeds: Sequence[int] | None = None,
+    combine: Sequence[Sequence[str]] = (),
+    n_boot: int = 1000,
+    compute: bool = True,
+    workers: int = 1,
+    device: str = "cpu",
+    progress: scoring.Progress | None = None,
+    data_dir: Path | None = None,
+    which: Sequence[tuple[str, str]] | None = None,
+    backend: RayBackend | None = None,
+) -> Evaluation:
+    """The evaluation of `archs` against `truth`: aggregations per seed, params and flops,
+    combinations, seed average, paired differences (`which`, default every pair), and
+    NASLib's proxies where the space has them. `compute=False` uses only what the caches
+    hold (the archs cached for every seed)."""
+    if setup.init not in INITS:
+        raise ValueError(f"unknown init protocol {setup.init!r}; choose from {', '.join(INITS)}")
+    seeds = tuple(dict.fromkeys(seeds or (setup.seed,)))
+    stats = []
+    for s in seeds:
+        one = replace(setup, seed=s)
+        if compute:
+            stats.append(
+                scoring.score(one, archs, cache, workers, device, progress, data_dir, backend)
+            )
+        else:
+            stats.append(cache.get(one, archs))
+    archs = [a for a in archs if all(a in found for found in stats)]
+    base_cache = baselines.cache_for(cache.path)
+    if compute:
+        base = baselines.table(setup.space, setup.task, archs, base_cache, progress)
+    else:
+        have = base_cache.get(setup.space, setup.task) if base_cache else {}
+        base = pd.DataFrame(
+            [have.get(a, (np.nan, np.nan)) for a in archs],
+            index=pd.Index(archs, name="arch"),
+            columns=list(baselines.NAMES),
+        )
+    tables = [
+        with_combinations(score_table({a: found[a] for a in archs}).join(base), combine)
+        for found in stats
+    ]
+    if not archs:
+        cols = [*aggregation.AGGREGATIONS, *baselines.NAMES, *map(combine_name, combine)]
+        tables = [pd.DataFrame(columns=cols, index=pd.Index([], name="arch"), dtype=float)]
+    averaged = seed_average(tables)
+    summaries = correlate(averaged, truth, n_boot, setup.seed)
+    per_seed = tuple(correlate(t, truth, 0, setup.seed) for t in tables) if len(seeds) > 1 else ()
+    found_pairs = paired(averaged, truth, which or pairs(_order(averaged)), n_boot, setup.seed)
+    proxies: dict[str, correlation.Summary] = {}
+    agree: dict[str, tuple[float, int]] = {}
+    if setup.space in benchmarks.NASLIB_FILES and archs:
+        proxies = naslib.summaries(setup.space, setup.task, truth, archs, 0, setup.seed, data_dir)
+        for agg in aggregation.AGGREGATIONS:
+            agree[agg] = naslib.agreement(averaged[agg], setup.space, setup.task, setup.saliency)
+    return Evaluation(
+        replace(setup, seed=seeds[0]),
+        truth_label,
+        summaries,
+        seeds,
+        per_seed,
+        found_pairs,
+        proxies,
+        agree,
+        setup.seed,
+    )
+
+
+def _order(table: pd.DataFrame) -> list[str]:
+    """Score names for pairing: layer-wise SSNR, SSNR, sum, then the rest as they come."""
+    first = ["layerwise_ssnr", "ssnr", "sum"]
+    return [c for c in first if c in table.columns] + [c for c in table.columns if c not in first]

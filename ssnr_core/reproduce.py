@@ -1,4 +1,5 @@
-"""The reference table across search spaces: Kendall tau of sum / SSNR / layer-wise SSNR.
+"""The reference table across search spaces: Kendall tau of sum / SSNR / layer-wise SSNR,
+beside the size baselines (params, FLOPs) and the best of NASLib's stored proxies.
 
 Reference figures (synflow, NASLib's sampling and validation accuracies) are from
 the layer-wise SSNR work; `reproduce` computes ours on the same NASLib samples and
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import batches, benchmarks, evaluation, scoring
+from ssnr_core import batches, benchmarks, evaluation, naslib
 from ssnr_core.cache import Cache
 from ssnr_core.ray_backend import RayBackend
 from ssnr_core.scoring import Progress
@@ -39,6 +40,16 @@ def chosen(columns: tuple[str, ...] | None) -> list[tuple]:
     return [row for row in REFERENCE if not columns or row[0] in columns]
 
 
+BASELINES = ("params", "flops")
+PAIRS = (
+    ("layerwise_ssnr", "sum"),
+    ("layerwise_ssnr", "ssnr"),
+    ("ssnr", "sum"),
+    ("layerwise_ssnr", "params"),
+    ("layerwise_ssnr", "flops"),
+)
+
+
 def reproduce(
     cache: Cache,
     saliency: str = "synflow",
@@ -52,35 +63,70 @@ def reproduce(
     compute: bool = True,
     batch: str = "synthetic",
     backend: RayBackend | None = None,
+    seeds: tuple[int, ...] | None = None,
+    init: str = "slot",
+    combine: tuple[tuple[str, ...], ...] = (),
 ) -> pd.DataFrame:
-    """One row per benchmark column: n, our Kendall tau and 95% interval per aggregation,
-    and the reference figure (only meaningful for synflow). `compute=False` uses only
-    what the cache already holds (the app), so n may be smaller than the sample."""
+    """One row per benchmark column: n, our Kendall tau of the seed-averaged score with
+    its 95% interval, the mean and sd of the per-seed taus and the reference figure (only
+    meaningful for synflow) per aggregation, the same for params, flops and any
+    combination, the best of NASLib's stored proxies on the same archs, and paired
+    bootstrap differences (`PAIRS`). The sample is drawn with `seed`; `seeds` are the init
+    seeds (default `seed`). `compute=False` uses only what the cache already holds (the
+    app), so n may be smaller than the sample."""
+    seeds = seeds or (seed,)
+    names = (*AGGS, *BASELINES, *map(evaluation.combine_name, combine))
     rows = []
     for label, bench, task, ref in chosen(columns):
-        setup = Setup(bench, task, saliency, seed, batch)
+        setup = Setup(bench, task, saliency, seed, batch, init=init)
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
-        if compute:
-            stats = scoring.score(
-                setup, archs, cache, workers, device, _labelled(progress, label), backend=backend
-            )
-        else:
-            stats = cache.get(setup, archs)
-        result = {}
-        if stats:
-            truth = benchmarks.truth(bench, task, "naslib")
-            result = evaluation.correlate(evaluation.score_table(stats), truth, n_boot, seed)
-        row = {"column": label, "benchmark": bench, "task": task, "n": 0}
-        row["batch"] = batches.describe(setup.batch, seed)
-        for agg, ref_tau in zip(AGGS, ref, strict=True):
-            found = result.get(agg)
+        truth = benchmarks.truth(bench, task, "naslib")
+        found = evaluation.run(
+            setup,
+            cache,
+            archs,
+            truth,
+            benchmarks.SOURCE_LABELS["naslib"],
+            seeds,
+            combine,
+            n_boot,
+            compute,
+            workers,
+            device,
+            _labelled(progress, label),
+            which=PAIRS,
+            backend=backend,
+        )
+        mean, sd = found.seed_stats("kendall")
+        row = {"column": label, "benchmark": bench, "task": task, "n": found.n}
+        row |= {
+            "batch": batches.describe(setup.batch, seed),
+            "truth": found.truth,
+            "seeds": ",".join(map(str, seeds)),
+            "init": init,
+            "sample_seed": seed,
+        }
+        refs = dict(zip(AGGS, ref, strict=True))
+        for name in names:
+            got = found.summaries.get(name) if found.n else None
             row |= {
-                "n": found.n if found else 0,
-                agg: found.kendall if found else NAN,
-                f"{agg}_lo": found.kendall_ci95[0] if found else NAN,
-                f"{agg}_hi": found.kendall_ci95[1] if found else NAN,
-                f"{agg}_ref": ref_tau if saliency == "synflow" else NAN,
+                name: got.kendall if got else NAN,
+                f"{name}_lo": got.kendall_ci95[0] if got else NAN,
+                f"{name}_hi": got.kendall_ci95[1] if got else NAN,
+                f"{name}_seed_mean": mean.get(name, NAN) if got else NAN,
+                f"{name}_seed_sd": sd.get(name, NAN) if got else NAN,
+                f"{name}_spearman": got.spearman if got else NAN,
             }
+            if name in refs:
+                row[f"{name}_ref"] = refs[name] if saliency == "synflow" else NAN
+        best = naslib.best(found.naslib)
+        row |= {
+            "naslib_best": best or "",
+            "naslib_best_kendall": found.naslib[best].kendall if best else NAN,
+        }
+        for a, b in PAIRS:
+            delta, lo, hi = found.paired.get(f"{a}-{b}", {}).get("kendall", (NAN, NAN, NAN))
+            row |= {f"{a}-{b}": delta, f"{a}-{b}_lo": lo, f"{a}-{b}_hi": hi}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -92,23 +138,67 @@ def _labelled(progress: Progress | None, label: str) -> Progress | None:
 
 
 def to_markdown(table: pd.DataFrame, saliency: str) -> str:
-    """The table as Markdown: ours [95% CI] (reference) per aggregation."""
-    head = "| column | n | sum | overall SSNR | layer-wise SSNR |\n|---|---:|---|---|---|\n"
+    """The table as Markdown: per aggregation and baseline our Kendall tau (one seed:
+    [95% interval]; several: mean ± sd over seeds) and (the reference), the best NASLib
+    proxy, and the paired difference layer-wise SSNR − sum [95%]."""
+    several_inits = "init" in table and table["init"].nunique() > 1
+    names = [c for c in (*AGGS, *BASELINES) if c in table.columns]
+    names += [c for c in table.columns if "+" in c and not c.endswith(("_lo", "_hi", "_ref"))]
+    names = [n for n in names if not any(n.endswith(s) for s in _SUFFIXES)]
+    heads = [LABELS.get(n, n) for n in names]
+    extra = "naslib_best" in table
+    head = "| column | n | " + " | ".join(heads)
+    head += " | best NASLib proxy | Δτ layer-wise − sum [95%] |" if extra else " |"
+    rule = "|---|---:|" + "---|" * (len(names) + (2 if extra else 0))
     lines = []
     for _, r in table.iterrows():
-        cells = []
-        for agg in AGGS:
-            ref = "" if pd.isna(r[f"{agg}_ref"]) else f" ({r[f'{agg}_ref']:.4f})"
-            if pd.isna(r[agg]):
-                cells.append(f"not computed{ref}")
-                continue
-            cells.append(f"{r[agg]:.4f} [{r[f'{agg}_lo']:.3f}, {r[f'{agg}_hi']:.3f}]{ref}")
-        lines.append(f"| {r['column']} | {r['n']} | " + " | ".join(cells) + " |")
+        cells = [_cell(r, n) for n in names]
+        if extra:
+            best = r["naslib_best"] if isinstance(r["naslib_best"], str) else ""
+            cells.append(f"{best} {r['naslib_best_kendall']:.4f}" if best else "")
+            d, lo, hi = (
+                r.get("layerwise_ssnr-sum"),
+                r.get("layerwise_ssnr-sum_lo"),
+                r.get("layerwise_ssnr-sum_hi"),
+            )
+            cells.append("" if pd.isna(d) else f"{d:+.4f} [{lo:+.3f}, {hi:+.3f}]")
+        label = f"{r['column']} ({r['init']} init)" if several_inits else r["column"]
+        lines.append(f"| {label} | {r['n']} | " + " | ".join(cells) + " |")
+    seeds = sorted({str(s) for s in table["seeds"]}) if "seeds" in table else []
+    several = any("," in s for s in seeds)
+    what = "mean ± sd of the per-seed taus" if several else "ours [bootstrap 95% interval]"
+    inits = " and ".join(sorted(set(table["init"]), reverse=True)) if "init" in table else "slot"
     note = (
-        f"\nKendall tau of {saliency} aggregations vs NASLib's val_accuracy on NASLib's "
-        "samples; ours [bootstrap 95% interval] (reference)."
+        f"\nKendall tau of {saliency} aggregations and the size baselines vs NASLib's "
+        f"val_accuracy on NASLib's samples; {what} (reference). Init seeds "
+        f"{'; '.join(seeds) or '0'}; {inits} init. Params: Conv/Linear/BN parameters; FLOPs: "
+        "Conv/Linear MACs of one input. The Δτ interval is a paired bootstrap of the "
+        "seed-averaged scores (mean of per-seed ranks)."
     )
-    return head + "\n".join(lines) + "\n" + note + "\n"
+    return f"{head}\n{rule}\n" + "\n".join(lines) + "\n" + note + "\n"
+
+
+LABELS = {
+    "sum": "sum",
+    "ssnr": "overall SSNR",
+    "layerwise_ssnr": "layer-wise SSNR",
+    "params": "params",
+    "flops": "FLOPs",
+}
+_SUFFIXES = ("_seed_mean", "_seed_sd", "_spearman")
+
+
+def _cell(r: pd.Series, name: str) -> str:
+    ref = r.get(f"{name}_ref", NAN)
+    ref_text = "" if pd.isna(ref) else f" ({ref:.4f})"
+    if pd.isna(r[name]):
+        return f"not computed{ref_text}"
+    sd = r.get(f"{name}_seed_sd", NAN)
+    if name in BASELINES and sd == 0:  # the same for every seed
+        return f"{r[name]:.4f}"
+    if not pd.isna(sd):
+        return f"{r[f'{name}_seed_mean']:.4f} ± {sd:.4f}{ref_text}"
+    return f"{r[name]:.4f} [{r[f'{name}_lo']:.3f}, {r[f'{name}_hi']:.3f}]{ref_text}"
 
 
 def write(table: pd.DataFrame, saliency: str, out_dir: Path) -> tuple[Path, Path]:

@@ -42,7 +42,7 @@ from ssnr_core import aggregation, batches, benchmarks, engine, saliency
 from ssnr_core.cache import Cache
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import get_space, nb201
-from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.spaces.modules import SeededModules, derive_seed
 from ssnr_core.threads import set_threads
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     for earlier archs (same weights, less time) where the space supports it."""
     space = get_space(setup.space)
     dtype = _dtype(setup)
-    if share and space.shared_slots:
+    if setup.init == "fresh":  # NASLib's protocol: a new network per (seed, arch)
+        make = SeededModules(derive_seed(setup.seed, arch), share=False, device=device, dtype=dtype)
+    elif share and space.shared_slots:
         make = _shared_modules(setup.space, setup.seed, device, dtype)
     else:
         make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
@@ -130,8 +132,9 @@ def network_stats(
 
 
 def batched(setup: Setup) -> bool:
-    """Whether `engine` scores this setup (many architectures per pass)."""
-    return setup.space == "nb201" and setup.saliency == "synflow"
+    """Whether `engine` scores this setup (many architectures per pass): NB201 synflow
+    with shared slot-seeded modules (a fresh network per architecture is built alone)."""
+    return setup.space == "nb201" and setup.saliency == "synflow" and setup.init == "slot"
 
 
 def many_stats(

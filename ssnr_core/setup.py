@@ -49,6 +49,7 @@ class Setup:
     batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
     dtype: str = ""  # the network's dtype; default: see `default_dtype`
     version: str = ""  # default: `default_version()`; kept as given when read back
+    init: str = "slot"  # "slot": modules seeded per (seed, slot), shared; "fresh": per (seed, arch)
 
     def __post_init__(self) -> None:
         from ssnr_core.saliency import REGISTRY  # torch only when a key is made
@@ -71,6 +72,7 @@ class Setup:
         batch: str | None = "auto",
         data_dir: Path | None = None,
         dtype: str = "",
+        init: str = "slot",
     ) -> Setup:
         """The setup a run uses, its batch made concrete by `batches.resolve` ("auto": the
         CIFAR-10 batch once fetched, else synthetic); what the CLI and the app build."""
@@ -79,7 +81,7 @@ class Setup:
 
         needs_data = registry.get(saliency).needs_data
         batch = batches.resolve(batch, needs_data, data_dir)
-        return cls(space, task, saliency, seed, batch, dtype)
+        return cls(space, task, saliency, seed, batch, dtype, init=init)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import stored_params
 
-from ssnr_core import benchmarks, correlation, evaluation, scoring
+from ssnr_core import baselines, benchmarks, correlation, evaluation, naslib, scoring
 from ssnr_core.setup import Setup
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -36,7 +38,59 @@ def test_our_synflow_ranks_like_naslibs_stored_synflow(empty_cache):
     setup = Setup("nb201", "cifar10", "synflow")
     theirs = benchmarks.naslib_scores("nb201", "cifar10", "synflow")
     stats = scoring.score(setup, list(theirs.index), empty_cache, workers=2)
-    ours = np.array([scoring.scores(stats, "sum")[a] for a in theirs.index])
+    ours = evaluation.score_table(stats)["sum"].reindex(theirs.index).to_numpy()
     rho = correlation.spearman(ours, theirs.to_numpy())
     print(f"spearman(ours, NASLib synflow) over {len(theirs)} archs = {rho:.4f}")
     assert rho > 0.9
+
+
+def test_params_baseline_equals_naslibs_stored_params_for_every_nb201_entry():
+    for task in ("cifar10", "cifar100", "ImageNet16-120"):
+        for arch, rec in benchmarks.naslib_entries("nb201", task).items():
+            params, _ = baselines.count("nb201", task, arch, flops=False)
+            assert round(params * 1e6) == stored_params(rec), (task, arch)
+
+
+ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+
+
+def test_flops_are_conv_and_linear_macs_counted_by_hand():
+    # all-skip cells: only the stem, the two reduction blocks and the classifier compute
+    stem = 32 * 32 * 16 * 3 * 9
+    reduce1 = 16 * 16 * 32 * (16 * 9 + 32 * 9 + 16)  # conv_a, conv_b, 1x1 shortcut
+    reduce2 = 8 * 8 * 64 * (32 * 9 + 64 * 9 + 32)
+    _, flops = baselines.count("nb201", "cifar10", ALL_SKIP)
+    assert flops * 1e6 == pytest.approx(stem + reduce1 + reduce2 + 64 * 10)
+    # a 3x3 conv on edge 1<-0 adds H*W*C*C*9 MACs per cell: the same 2,359,296 in all
+    # 15 cells (32x32 at C=16, 16x16 at C=32, 8x8 at C=64)
+    conv = ALL_SKIP.replace("skip_connect~0|+", "nor_conv_3x3~0|+", 1)
+    added = baselines.count("nb201", "cifar10", conv)[1] - flops
+    assert added * 1e6 == pytest.approx(15 * 32 * 32 * 16 * 16 * 9)
+
+
+def test_flops_rank_like_naslibs_stored_flops_and_are_cached(tmp_path):
+    archs = evaluation.sample("nb201", "cifar10", 40, 0, "naslib")
+    cache = baselines.BaselineCache(tmp_path / "baselines.sqlite")
+    table = baselines.table("nb201", "cifar10", archs, cache)
+    theirs = benchmarks.naslib_scores("nb201", "cifar10", "flops").reindex(archs)
+    assert correlation.spearman(table["flops"].to_numpy(), theirs.to_numpy()) > 0.9
+    assert len(cache.get("nb201", "cifar10")) == 40
+    again = baselines.table("nb201", "cifar10", archs, cache, progress=_no_compute)
+    pd.testing.assert_frame_equal(again, table)
+
+
+def _no_compute(done: int, total: int) -> None:
+    raise AssertionError("a cached baseline was counted again")
+
+
+def test_naslib_proxies_table_and_agreement():
+    found = naslib.summaries("nb201", "cifar10")
+    assert set(found) == set(naslib.PROXIES) and "zen" not in found
+    truth = benchmarks.truth("nb201", "cifar10", "naslib")
+    stored = benchmarks.naslib_scores("nb201", "cifar10", "nwot").reindex(truth.index)
+    assert found["nwot"].kendall == pytest.approx(
+        correlation.kendall(stored.to_numpy(), truth.to_numpy())
+    )
+    assert "synflow" not in naslib.proxies("tnb101", "jigsaw").columns  # not in TNB101's file
+    rho, n = naslib.agreement(stored * 2 + 1, "nb201", "cifar10", "nwot")
+    assert rho == pytest.approx(1.0) and n == np.isfinite(stored).sum() == len(truth) - 1

@@ -49,19 +49,22 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
 
 
 def test_killed_run_keeps_finished_work_and_resumes(empty_cache):
-    args = ("score", "--benchmark", "nb201", "--saliency", "synflow", "--sample", "30")
-    proc = _cli(*args)
+    """NB301 (one network at a time, committed one by one): a kill loses only what was in
+    flight, and a rerun computes only the rest."""
+    setup = Setup("nb301", "cifar10", "synflow")
+    args = ("score", "--benchmark", "nb301", "--truth", "naslib", "--sample", "30")
+    proc = _cli(*args, "--workers", "1")
     deadline = time.time() + 120
-    while empty_cache.count(SETUP) < 3 and time.time() < deadline:  # readable while it writes
-        time.sleep(0.2)
+    while empty_cache.count(setup) < 3 and time.time() < deadline:  # readable while it writes
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    kept = empty_cache.get(SETUP)
+    kept = empty_cache.get(setup)
     assert 3 <= len(kept) < 30
     resumed = _cli(*args)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
-    final = empty_cache.get(SETUP)
+    final = empty_cache.get(setup)
     assert len(final) == 30
     assert all(np.array_equal(final[a], kept[a]) for a in kept)  # nothing lost or redone
 
@@ -72,7 +75,7 @@ def test_evaluate_json(empty_cache, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 12
     for key in ("spearman", "kendall", "ci95"):
-        assert set(out[key]) == {"sum", "ssnr", "layerwise_ssnr"}
+        assert set(out[key]) == {"sum", "ssnr", "layerwise_ssnr", "params", "flops"}
     lo, hi = out["ci95"]["layerwise_ssnr"]["spearman"]
     assert lo <= out["spearman"]["layerwise_ssnr"] <= hi
     table = evaluation.score_table(empty_cache.get(Setup("nb201", "cifar10", "synflow")))

@@ -24,8 +24,15 @@ def test_reproduce_small_sample_every_space(empty_cache, tmp_path, capsys):
         truth = benchmarks.truth(setup.space, setup.task, "naslib").reindex(scores.index)
         expect = correlation.kendall(scores["layerwise_ssnr"].to_numpy(), truth.to_numpy())
         assert row["layerwise_ssnr"] == pytest.approx(expect, nan_ok=True)
+    assert table["params"].notna().all() and table["flops"].notna().all()
+    assert table["naslib_best"].str.len().gt(0).all()  # every file has some proxy
+    d, lo, hi = table.loc[
+        0, ["layerwise_ssnr-sum", "layerwise_ssnr-sum_lo", "layerwise_ssnr-sum_hi"]
+    ]
+    assert lo <= hi and d == pytest.approx(table.loc[0, "layerwise_ssnr"] - table.loc[0, "sum"])
     md = (tmp_path / "reproduce_synflow.md").read_text()
     assert "TNB101 jigsaw" in md and "(0.3392)" in md
+    assert "| FLOPs | best NASLib proxy | Δτ layer-wise − sum [95%] |" in md
     assert (tmp_path / "reproduce_synflow.csv").read_text().count("\n") == 7
 
 
