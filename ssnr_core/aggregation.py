@@ -48,7 +48,8 @@ def _segments(stats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.n
     if (lengths == 0).any():
         raise ValueError("a network has no weight layers to aggregate")
     flat = np.concatenate(arrays) if arrays else np.zeros((0, 3))
-    return flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return flat, starts[: len(arrays)], lengths
 
 
 def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -63,3 +63,8 @@ def test_vectorised_aggregation_equals_one_network_at_a_time():
     assert np.isnan(together["sum"][5]) and np.isfinite(together["sum"][7])
     with pytest.raises(ValueError, match="no weight layers"):
         agg.aggregate_all([np.zeros((0, 3))])
+
+
+def test_no_networks_give_empty_scores():
+    out = agg.aggregate_all([])
+    assert all(len(v) == 0 for v in out.values()) and set(out) == set(agg.AGGREGATIONS)
