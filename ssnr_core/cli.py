@@ -1,4 +1,4 @@
-"""Command line: `python -m ssnr_core {score,evaluate,reproduce,fetch,list} ...`.
+"""Command line: `python -m ssnr_core {score,evaluate,reproduce,fetch,import-nb201,list}`.
 
 The one CLI: the app's background jobs run `score` too, with the setup passed whole
 (`--setup JSON`) and the architectures in a file (`--archs FILE`). Unknown names, a
