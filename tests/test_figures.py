@@ -38,6 +38,6 @@ def test_group_table_rows_sum_to_layerwise_ssnr():
     assert list(table.index) == archs
     assert table.columns[0] == "stem" and table.columns[-1] == "classifier"
     expected = aggregation.aggregate_all(list(stats.values()))["layerwise_ssnr"]
-    np.testing.assert_allclose(table.sum(axis=1), expected, rtol=1e-9)
+    np.testing.assert_allclose(table.sum(axis=1), expected, rtol=1e-6)  # 7 significant digits
     with pytest.raises(ValueError, match="cached layers"):
         figures.group_table(SETUP, {archs[0]: stats[archs[0]][:-1]})
