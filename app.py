@@ -12,13 +12,11 @@ runs that page alone in Streamlit's legacy folder mode, without this entry point
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 from ssnr_app import loaders, panels, state
+from ssnr_core.threads import set_threads
 
-# The layer page scores one small network at a time: a second intra-op thread gains
-# nothing, and on a busy machine OpenMP threads spin (40x slower, measured). As the CLI.
-torch.set_num_threads(1)
+set_threads(1)  # as the CLI: the pages score small networks (see ssnr_core/threads.py)
 
 st.set_page_config(page_title="SSNR Explorer", page_icon=":material/scatter_plot:", layout="wide")
 state.keep_widget_state()

@@ -11,10 +11,9 @@ import argparse
 import statistics
 import time
 
-import torch
-
 from ssnr_core import benchmarks, evaluation, saliency, scoring
 from ssnr_core.setup import Setup
+from ssnr_core.threads import set_threads
 
 TASKS = (
     ("nb201", "cifar10"),
@@ -33,7 +32,7 @@ def main() -> None:
     p.add_argument("--saliencies", nargs="*", default=list(saliency.REGISTRY))
     p.add_argument("--tasks", nargs="*", default=None, help='e.g. "tnb101/jigsaw"')
     args = p.parse_args()
-    torch.set_num_threads(1)
+    set_threads(1)
     print(f"seconds per architecture (median of {args.n}), 1 process, 1 thread, CPU")
     print(f"({args.warmup} untimed warm-up archs per setup)")
     print("| space / task | " + " | ".join(args.saliencies) + " |")
