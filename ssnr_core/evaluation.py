@@ -169,7 +169,8 @@ class Evaluation:
         for name in self.summaries:
             values = np.array([getattr(r[name], stat) for r in runs], dtype=float)
             mean[name] = float(np.mean(values))
-            sd[name] = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+            spread = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+            sd[name] = 0.0 if np.ptp(values) == 0 else spread  # exactly 0 for params, flops
         return mean, sd
 
     def verdicts(self, stat: str = "kendall") -> dict[str, str]:

@@ -194,7 +194,7 @@ def _cell(r: pd.Series, name: str) -> str:
     if pd.isna(r[name]):
         return f"not computed{ref_text}"
     sd = r.get(f"{name}_seed_sd", NAN)
-    if name in BASELINES and sd == 0:  # the same for every seed
+    if name in BASELINES and abs(sd) < 1e-12:  # the same for every seed
         return f"{r[name]:.4f}"
     if not pd.isna(sd):
         return f"{r[f'{name}_seed_mean']:.4f} ± {sd:.4f}{ref_text}"
