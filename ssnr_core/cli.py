@@ -287,6 +287,14 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             backend,
             seeds=args.seeds,
             combine=args.combine,
+            count_baselines={"auto": None, "yes": True, "no": False}[args.baselines],
+        )
+    uncounted = "params" in result.summaries and result.summaries["params"].n == 0
+    if uncounted and result.n:
+        print(
+            f"note: params/FLOPs not counted for these archs (more than "
+            f"{evaluation.AUTO_BASELINES:,} missing); --baselines yes counts them",
+            file=sys.stderr,
         )
     if args.json:
         print(json.dumps(_clean(result.to_json())))
@@ -429,6 +437,13 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
     e = sub.add_parser("evaluate", help="correlate every aggregation with ground truth")
     _add_setup_args(e, settings)
+    e.add_argument(
+        "--baselines",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="count params/FLOPs of uncounted archs: auto = when at most "
+        f"{evaluation.AUTO_BASELINES:,} are missing (FLOPs take a forward pass each)",
+    )
     e.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000, help="resamples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     _add_study_args(e)

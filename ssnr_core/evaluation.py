@@ -251,6 +251,7 @@ def evaluate(
     backend: RayBackend | None = None,
     seeds: Sequence[int] | None = None,
     combine: Sequence[Sequence[str]] = (),
+    count_baselines: bool | None = None,
 ) -> Evaluation:
     """Score what the cache lacks for the sample (drawn with `setup.seed`), for every
     init seed in `seeds` (default: `setup.seed`), on Ray when a backend is given, then
@@ -272,6 +273,7 @@ def evaluate(
         progress=progress,
         data_dir=data_dir,
         backend=backend,
+        count_baselines=count_baselines,
     )
 
 
@@ -291,11 +293,12 @@ def run(
     data_dir: Path | None = None,
     which: Sequence[tuple[str, str]] | None = None,
     backend: RayBackend | None = None,
+    count_baselines: bool | None = None,
 ) -> Evaluation:
     """The evaluation of `archs` against `truth`: aggregations per seed, params and flops,
     combinations, seed average, paired differences (`which`, default every pair), and
     NASLib's proxies where the space has them. `compute=False` uses only what the caches
-    hold (the archs cached for every seed)."""
+    hold (the archs cached for every seed). `count_baselines`: see `_baselines`."""
     if setup.init not in INITS:
         raise ValueError(f"unknown init protocol {setup.init!r}; choose from {', '.join(INITS)}")
     seeds = tuple(dict.fromkeys(seeds or (setup.seed,)))
@@ -309,16 +312,7 @@ def run(
         else:
             stats.append(cache.get(one, archs))
     archs = [a for a in archs if all(a in found for found in stats)]
-    base_cache = baselines.cache_for(cache.path)
-    if compute:
-        base = baselines.table(setup.space, setup.task, archs, base_cache, progress)
-    else:
-        have = base_cache.get(setup.space, setup.task) if base_cache else {}
-        base = pd.DataFrame(
-            [have.get(a, (np.nan, np.nan)) for a in archs],
-            index=pd.Index(archs, name="arch"),
-            columns=list(baselines.NAMES),
-        )
+    base = _baselines(setup, cache, archs, compute, count_baselines, progress)
     tables = [
         with_combinations(score_table({a: found[a] for a in archs}).join(base), combine)
         for found in stats
@@ -347,6 +341,30 @@ def run(
         agree,
         setup.seed,
     )
+
+
+AUTO_BASELINES = 2_000  # at most this many uncounted archs are counted unasked (~1 min)
+
+
+def _baselines(
+    setup: Setup,
+    cache: Cache,
+    archs: Sequence[str],
+    compute: bool,
+    count: bool | None,
+    progress: scoring.Progress | None,
+) -> pd.DataFrame:
+    """params and flops of `archs`: counted where missing when `count` (None: when at most
+    `AUTO_BASELINES` are missing; counting FLOPs takes a forward pass per arch, the full
+    NB201 space ~15 min), else from `baselines.sqlite` when every arch is there, else NaN
+    (never correlations of a subset that happens to be counted)."""
+    base_cache = baselines.cache_for(cache.path)
+    have = base_cache.get(setup.space, setup.task) if base_cache else {}
+    missing = sum(a not in have for a in archs)
+    if compute and missing and (count or (count is None and missing <= AUTO_BASELINES)):
+        return baselines.table(setup.space, setup.task, archs, base_cache, progress)
+    rows = [have[a] if not missing else (np.nan, np.nan) for a in archs]
+    return pd.DataFrame(rows, index=pd.Index(archs, name="arch"), columns=list(baselines.NAMES))
 
 
 def _order(table: pd.DataFrame) -> list[str]:

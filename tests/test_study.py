@@ -118,3 +118,16 @@ def test_bad_seeds_and_init_are_one_line_errors(settings, capsys):
     assert cli.main(["evaluate", "--init", "lazy"], settings) == 2
     assert cli.main(["evaluate", "--combine", "sum"], settings) == 2
     assert capsys.readouterr().err.count("\n") == 3
+
+
+def test_baselines_are_counted_only_when_cheap_or_asked(settings, capsys):
+    """FLOPs need a forward pass per arch: `--baselines no` (as `auto` beyond 2,000
+    missing archs) leaves them out entirely rather than correlating a counted subset."""
+    from ssnr_core import cli
+
+    args = ["evaluate", "--sample", "6", "--n-boot", "0", "--json"]
+    assert cli.main([*args, "--baselines", "no"], settings) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["spearman"]["params"] is None and "--baselines yes" in out.err
+    assert cli.main(args, settings) == 0  # auto: 6 missing, counted
+    assert json.loads(capsys.readouterr().out)["spearman"]["params"] is not None
