@@ -25,7 +25,9 @@ across architectures instead of rebuilding each network.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -156,6 +158,17 @@ def many_stats(
 
 def _worker_init() -> None:
     set_threads(1)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the run that started it dies (kill -9, OOM killer),
+    instead of lingering; elsewhere the pool's closed pipe ends it at its next task."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _worker(job: Job) -> list[tuple[str, np.ndarray]]:

@@ -434,3 +434,25 @@ def test_a_killed_worker_does_not_hang_the_run(settings):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert cache.count(setup) == 40
+
+
+def test_workers_end_when_their_run_is_killed(settings):
+    """kill -9 of the run itself: its worker processes go too, none lingers."""
+    import signal
+    import time
+
+    setup = Setup("nb301", "cifar10", "synflow")
+    argv = ["score", "--benchmark", "nb301", "--sample", "60", "--workers", "2"]
+    proc = subprocess.Popen([sys.executable, "-m", "ssnr_core", *argv, "--truth", "naslib"])
+    cache = Cache(settings.cache_file)
+    deadline = time.time() + 120
+    while time.time() < deadline and cache.count(setup) < 2:
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert workers, "no worker process found"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(process_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not any(process_alive(p) for p in workers)
