@@ -1,0 +1,100 @@
+"""The Explorer's research section in AppTest: size baselines, paired verdicts and init
+seeds show what `evaluation.run(..., compute=False)` computes on the same archs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from conftest import SAMPLE, SETUP
+from streamlit.testing.v1 import AppTest
+from test_app import app_env, cache, fresh_app  # noqa: F401 (app_env: autouse fixture)
+
+from ssnr_app import loaders
+from ssnr_core import benchmarks, evaluation, scoring
+from ssnr_core.threads import one_thread
+
+LABEL = "NB201 mean 200-epoch test accuracy"
+
+
+def core(seeds: tuple[int, ...] = (SETUP.seed,)) -> evaluation.Evaluation:
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
+    truth = benchmarks.truth(SETUP.space, SETUP.task)
+    label = benchmarks.source_label(SETUP.space, SETUP.task, "test200")
+    return evaluation.run(
+        SETUP,
+        cache(),
+        archs,
+        truth,
+        label,
+        seeds,
+        n_boot=loaders.n_boot_for(SAMPLE),
+        compute=False,
+        which=loaders.RESEARCH_PAIRS,
+    )
+
+
+def research_frame(at: AppTest, row: str) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if row in frame.value.index and "kendall_lo" in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no research table with row {row!r}")
+
+
+def at_sample() -> AppTest:
+    at = fresh_app()
+    at.sidebar.number_input(key="sample").set_value(SAMPLE).run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_baselines_are_counted_on_request_and_match_the_core(cache_dir: Path):
+    at = at_sample()
+    count = [b for b in at.button if b.label.startswith("Count params and FLOPs of 24")]
+    assert count, [b.label for b in at.button]
+    assert research_frame(at, "params").loc["params", "n"] == 0  # nothing counted yet
+    count[0].click().run()
+    assert not at.exception and not at.error
+    assert not any(b.label.startswith("Count params") for b in at.button)
+    expected = core()
+    shown = research_frame(at, "params")
+    for name in ("params", "flops", "layerwise_ssnr", "sum"):
+        assert shown.loc[name, "n"] == expected.summaries[name].n == SAMPLE
+        assert shown.loc[name, "spearman"] == expected.summaries[name].spearman
+        assert shown.loc[name, "kendall_lo"] == expected.summaries[name].kendall_ci95[0]
+    texts = [m.value for m in at.markdown]
+    sentences = [*expected.verdicts("kendall").values(), *expected.verdicts("spearman").values()]
+    assert len(sentences) == 6
+    for sentence in sentences:
+        assert sentence in texts
+    assert any(f"n = {SAMPLE} architectures" in c.value and LABEL in c.value for c in at.caption)
+
+
+def test_seeds_show_per_seed_correlations_and_offer_the_missing_seed(cache_dir: Path):
+    at = at_sample()
+    at.text_input(key="init_seeds").set_value("0,1").run()
+    assert not at.exception and not at.error
+    assert at.query_params["seeds"] == ["0,1"] or at.query_params["seeds"] == "0,1"
+    assert any(b.label.startswith("Compute") and "init seed 1" in b.label for b in at.button)
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
+    with one_thread():
+        scoring.score(replace(SETUP, seed=1), archs, cache())
+    at.run()
+    assert not at.exception and not at.error
+    assert not any("init seed 1" in b.label for b in at.button)
+    expected = core((0, 1))
+    mean, sd = expected.seed_stats("kendall")
+    (table,) = [f.value for f in at.dataframe if "seed 1" in f.value.index][:1]
+    for name in ("sum", "ssnr", "layerwise_ssnr"):
+        assert table.loc["mean", name] == mean[name]
+        assert table.loc["sd", name] == sd[name]
+        assert table.loc["seed-averaged score", name] == expected.summaries[name].kendall
+        assert table.loc["seed 1", name] == expected.per_seed[1][name].kendall
+
+
+def test_bad_seeds_are_one_error(cache_dir: Path):
+    at = at_sample()
+    at.text_input(key="init_seeds").set_value("0,x").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Init seeds" in at.error[0].value
