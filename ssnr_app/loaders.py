@@ -355,3 +355,17 @@ def research(
     return _research(
         setup, archs, values, label, seeds, n_boot, config.cache_file, config.data_dir, key
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _counted(space: str, task: str, cache_file: Path, rows: int) -> pd.DataFrame:
+    found = baselines.cache_for(cache_file)
+    have = found.get(space, task) if found else {}
+    return pd.DataFrame.from_dict(have, orient="index", columns=list(baselines.NAMES))
+
+
+def counted_baselines(space: str, task: str, config: Settings) -> pd.DataFrame:
+    """params and flops of every arch baselines.sqlite holds for the space and task (no
+    counting here), one row per arch."""
+    rows = baseline_count(space, task, config)
+    return _counted(space, task, config.cache_file, rows)

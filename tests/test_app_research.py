@@ -11,8 +11,8 @@ from conftest import SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 from test_app import app_env, cache, fresh_app  # noqa: F401 (app_env: autouse fixture)
 
-from ssnr_app import loaders
-from ssnr_core import benchmarks, evaluation, scoring
+from ssnr_app import loaders, panels
+from ssnr_core import baselines, benchmarks, evaluation, scoring
 from ssnr_core.threads import one_thread
 
 LABEL = "NB201 mean 200-epoch test accuracy"
@@ -98,3 +98,28 @@ def test_bad_seeds_are_one_error(cache_dir: Path):
     at.text_input(key="init_seeds").set_value("0,x").run()
     assert not at.exception
     assert len(at.error) == 1 and "Init seeds" in at.error[0].value
+
+
+def test_compare_has_baseline_rows_from_the_baseline_cache_only(cache_dir: Path):
+    at = fresh_app()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not at.error
+    grid = at.dataframe[0].value
+    assert grid.loc["baseline · params", "nb201/cifar10"] == "not counted"
+    assert grid.loc["baseline · flops", "nb201/cifar10"] == "not counted"
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
+    counts = baselines.cache_for(cache().path)
+    baselines.table(SETUP.space, SETUP.task, archs[:12], counts)
+    at.run()
+    assert not at.exception and not at.error
+    grid = at.dataframe[0].value
+    truth = benchmarks.truth(SETUP.space, SETUP.task)
+    table = baselines.table(
+        SETUP.space, SETUP.task, [a for a in truth.index if a in archs[:12]], counts
+    )
+    expected = evaluation.correlate(table, truth, loaders.n_boot_for(len(table)), SETUP.seed)
+    for name in ("params", "flops"):
+        s = expected[name]
+        text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)} · n=12 ⚠ small n"
+        assert grid.loc[f"baseline · {name}", "nb201/cifar10"] == text
+    assert grid.loc["baseline · params", "nb201/cifar100"] == "not counted"
