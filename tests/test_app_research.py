@@ -69,6 +69,8 @@ def test_baselines_are_counted_on_request_and_match_the_core(cache_dir: Path):
     for sentence in sentences:
         assert sentence in texts
     assert any(f"n = {SAMPLE} architectures" in c.value and LABEL in c.value for c in at.caption)
+    # NASLib's proxies only beside NASLib's own ground truth (its archs, its accuracy).
+    assert not any("spearman with NASLib" in f.value.columns for f in at.dataframe)
 
 
 def test_seeds_show_per_seed_correlations_and_offer_the_missing_seed(cache_dir: Path):
@@ -123,3 +125,27 @@ def test_compare_has_baseline_rows_from_the_baseline_cache_only(cache_dir: Path)
         text = f"{panels.fmt(s.kendall)} {panels.fmt_range(s.kendall_ci95)} · n=12 ⚠ small n"
         assert grid.loc[f"baseline · {name}", "nb201/cifar10"] == text
     assert grid.loc["baseline · params", "nb201/cifar100"] == "not counted"
+
+
+def test_naslib_truth_shows_naslibs_stored_proxies_and_the_agreement(cache_dir: Path):
+    archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed, "naslib")
+    with one_thread():
+        scoring.score(SETUP, archs, cache())
+    at = fresh_app({"truth": "naslib", "sample": str(SAMPLE), "seeds": "0"})
+    assert not at.exception and not at.error
+    assert at.text_input(key="init_seeds").value == "0"
+    truth = benchmarks.truth(SETUP.space, SETUP.task, "naslib")
+    label = benchmarks.source_label(SETUP.space, SETUP.task, "naslib")
+    expected = evaluation.run(
+        SETUP, cache(), archs, truth, label, n_boot=loaders.n_boot_for(SAMPLE), compute=False
+    )
+    assert expected.naslib and expected.agreement
+    (proxies,) = [f.value for f in at.dataframe if "synflow" in f.value.index and "n" in f.value]
+    for name, s in expected.naslib.items():
+        assert proxies.loc[name, "spearman"] == s.spearman
+        assert proxies.loc[name, "kendall"] == s.kendall
+        assert proxies.loc[name, "n"] == s.n
+    (agree,) = [f.value for f in at.dataframe if "spearman with NASLib" in f.value.columns]
+    rho, n = expected.agreement["sum"]
+    assert agree.loc["sum (S_n)", "spearman with NASLib"] == rho
+    assert agree.loc["sum (S_n)", "n"] == n == SAMPLE
