@@ -37,14 +37,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 def seeds_input(setup: Setup) -> tuple[int, ...] | None:
     """The init seeds (mirrored in the URL); None after saying why the text is unusable."""
-    st.session_state.setdefault(state.SEEDS, str(setup.seed))
+    st.session_state.setdefault(state.SEEDS, "")
     text = st.text_input(
-        f"Init seeds (1 to {MAX_SEEDS}, comma-separated)",
+        f"Init seeds (1 to {MAX_SEEDS}, comma-separated; empty: the page's seed)",
         key=state.SEEDS,
+        placeholder=str(setup.seed),
         help="Score the same architectures with several weight-init seeds: the table "
         "shows each seed's correlations, their mean ± sd, and the correlation of the "
         "seed-averaged score (mean of per-seed ranks).",
     )
+    if not str(text).strip():
+        return (setup.seed,)
     try:
         return parse_seeds(str(text))
     except ValueError:
@@ -55,16 +58,22 @@ def seeds_input(setup: Setup) -> tuple[int, ...] | None:
         return None
 
 
-def _count(setup: Setup, missing: Sequence[str], config: Settings) -> None:
-    """Button: count params and FLOPs of the missing archs into baselines.sqlite."""
+def _count(setup: Setup, missing: Sequence[str], config: Settings) -> bool:
+    """Count params and FLOPs of the missing archs into baselines.sqlite (what was counted
+    before a failure stays); False after saying why it failed."""
     bar = st.progress(0.0, text=f"Counting params and FLOPs of {len(missing):,} architectures…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"Counted {done:,} of {total:,} architectures")
 
-    baselines.table(
-        setup.space, setup.task, missing, baselines.cache_for(config.cache_file), progress
-    )
+    try:
+        baselines.table(
+            setup.space, setup.task, missing, baselines.cache_for(config.cache_file), progress
+        )
+    except (*loaders.READ_ERRORS, RuntimeError) as exc:
+        st.error(f"Could not count params and FLOPs: {exc}")
+        return False
+    return True
 
 
 def counting(setup: Setup, scored: Sequence[str], config: Settings) -> None:
@@ -80,12 +89,12 @@ def counting(setup: Setup, scored: Sequence[str], config: Settings) -> None:
         f"params and FLOPs of {len(missing):,} of {len(scored):,} scored architectures are "
         "not counted yet: their baseline rows use only the counted ones."
     )
-    if st.button(
+    clicked = st.button(
         f"Count params and FLOPs of {len(missing):,} architectures "
         f"(about {panels.fmt_duration(len(missing) * FLOPS_S)})",
         key="count_baselines",
-    ):
-        _count(setup, missing, config)
+    )
+    if clicked and _count(setup, missing, config):
         st.rerun()
 
 
@@ -142,9 +151,25 @@ def seed_jobs(view_job: jobs.Job, archs: loaders.Archs, seeds: Sequence[int]) ->
         return
     for s in extra:
         job = jobs.Job(replace(setup, seed=s), config, archs_file=listed, device=view_job.device)
-        status = panels.job_status(job, archs)
-        if status is not None:
-            panels.job_panel(job, archs, f"init seed {s}", status)
+        seed_job(job, archs, f"init seed {s}")
+
+
+def seed_job(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
+    """One seed's job: live progress while it runs (the page reruns when it ends, to
+    correlate the new scores), else a Compute button for what the cache lacks."""
+    status = panels.job_status(job, archs)
+    if status is None:
+        return
+
+    def body() -> None:
+        now = panels.job_status(job, archs)
+        if now is None:
+            return
+        if status.running and not now.running:
+            st.rerun()
+        panels.job_panel(job, archs, label, now)
+
+    panels.live(body, status.running)
 
 
 def naslib_tables(result: Evaluation, saliency: str) -> None:
