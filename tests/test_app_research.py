@@ -3,13 +3,14 @@ seeds show what `evaluation.run(..., compute=False)` computes on the same archs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from conftest import SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
-from test_app import app_env, cache, fresh_app  # noqa: F401 (app_env: autouse fixture)
+from test_app import app_env, cache, fresh_app, settings  # noqa: F401 (app_env: autouse fixture)
 
 from ssnr_app import loaders, panels
 from ssnr_core import baselines, benchmarks, evaluation, scoring
@@ -78,10 +79,19 @@ def test_seeds_show_per_seed_correlations_and_offer_the_missing_seed(cache_dir: 
     at.text_input(key="init_seeds").set_value("0,1").run()
     assert not at.exception and not at.error
     assert at.query_params["seeds"] == ["0,1"] or at.query_params["seeds"] == "0,1"
-    assert any(b.label.startswith("Compute") and "init seed 1" in b.label for b in at.button)
+    (compute,) = [
+        b for b in at.button if b.label.startswith("Compute") and "init seed 1" in b.label
+    ]
+    compute.click().run()  # one background job for seed 1, on the page's 24 archs
+    assert not at.exception
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    with one_thread():
-        scoring.score(replace(SETUP, seed=1), archs, cache())
+    seed1 = replace(SETUP, seed=1)
+    deadline = time.monotonic() + 90
+    while len(cache().get(seed1, archs)) < SAMPLE and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(cache().get(seed1, archs)) == SAMPLE, "the seed-1 job did not finish in time"
+    while panels.running_jobs(settings()) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the job has written its last row: wait for it to exit
     at.run()
     assert not at.exception and not at.error
     assert not any("init seed 1" in b.label for b in at.button)
