@@ -13,12 +13,14 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
-from ssnr_core import aggregation, batches, benchmarks, jobs, reproduce, saliency
+from ssnr_core import aggregation, baselines, batches, benchmarks, jobs, reproduce, saliency
 from ssnr_core.settings import Settings
 from ssnr_core.setup import Setup
 
 METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
 NOT_COMPUTED = "not computed"
+NOT_COUNTED = "not counted"
+BASELINE = "baseline"  # the saliency column of the params and flops rows
 REFERENCE_BOOT = 200  # as `reproduce` in the app: the cache alone, a quick interval
 BEST_CSS = "font-weight: bold; background-color: #e8f4e8"
 SMALL_N = 100  # below this many architectures a cell is flagged: its interval is wide
@@ -139,7 +141,32 @@ def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]
                     summary = loaders.correlate(table[agg], truth, n_boot, grid.seed)
                     row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
                 rows.append(row)
+        rows += baseline_rows(space, task, truth, grid.seed, config, problems)
     return pd.DataFrame(rows), problems
+
+
+def baseline_rows(
+    space: str, task: str, truth: pd.Series, seed: int, config: Settings, problems: dict
+) -> list[dict]:
+    """params and flops as scores of the column, from baselines.sqlite only (counted by
+    the Explorer or `python -m ssnr_core baselines`), on the counted archs with truth."""
+    col = column_name(space, task)
+    try:
+        counted = loaders.counted_baselines(space, task, config)
+    except loaders.READ_ERRORS as exc:
+        problems[col] = f"cannot read baselines.sqlite: {exc}"
+        counted = pd.DataFrame(columns=list(baselines.NAMES), dtype=float)
+    counted = counted.loc[[a for a in truth.index if a in counted.index]]
+    n_boot = loaders.n_boot_for(len(counted))
+    rows = []
+    for name in baselines.NAMES:
+        row = {"column": col, "benchmark": space, "task": task, "saliency": BASELINE}
+        row |= {"aggregation": name, "seed": seed, "n": 0, "status": NOT_COUNTED}
+        if not counted.empty:
+            summary = loaders.correlate(counted[name], truth, n_boot, seed)
+            row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
+        rows.append(row)
+    return rows
 
 
 def cell_text(r: pd.Series, metric: str, best: bool) -> str:
@@ -152,18 +179,22 @@ def cell_text(r: pd.Series, metric: str, best: bool) -> str:
 
 def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(text grid with the best of each column starred, boolean mask of the best)."""
-    long = long.assign(row=long["saliency"] + " · " + long["aggregation"].map(aggregation.LABELS))
+    labels = long["aggregation"].map(lambda a: aggregation.LABELS.get(a, a))
+    long = long.assign(row=long["saliency"] + " · " + labels)
     order = list(dict.fromkeys(long["row"]))
     cols = list(dict.fromkeys(long["column"]))
     text = pd.DataFrame(NOT_COMPUTED, index=order, columns=cols)
     best = pd.DataFrame(False, index=order, columns=cols)
     if metric in long:
-        values = long.pivot(index="row", columns="column", values=metric).reindex(order)
+        proxies = long[long["saliency"] != BASELINE]  # ★: the best zero-cost proxy
+        values = proxies.pivot(index="row", columns="column", values=metric).reindex(order)
         for col in cols:
             if col in values and values[col].notna().any():
                 best.loc[values[col] == values[col].max(), col] = True
     for _, r in long[long["status"] == "ok"].iterrows():
         text.loc[r["row"], r["column"]] = cell_text(r, metric, best.loc[r["row"], r["column"]])
+    for _, r in long[long["status"] == NOT_COUNTED].iterrows():
+        text.loc[r["row"], r["column"]] = NOT_COUNTED
     return text, best
 
 
@@ -191,7 +222,9 @@ def provenance(grid: Grid) -> str:
     return (
         f"Batch: {batch_labels(grid.setups())} · seed {grid.seed} · each cell: value "
         "[95% bootstrap interval] · n architectures (cached, with ground truth; "
-        f"⚠ below {SMALL_N}) · '{NOT_COMPUTED}': nothing cached for that setup yet."
+        f"⚠ below {SMALL_N}) · '{NOT_COMPUTED}': nothing cached for that setup yet · "
+        f"baseline rows: params and FLOPs of the architectures counted in baselines.sqlite "
+        f"('{NOT_COUNTED}': none yet; count them on the Explorer's research section)."
     )
 
 
@@ -207,12 +240,16 @@ def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
             st.dataframe(text.style.apply(lambda _frame, css=css: css, axis=None))
             st.caption(provenance(grid))
     with tabs[-1]:
+        long = long[long["saliency"] != BASELINE]  # the chart: zero-cost proxies only
         if (long["status"] == "ok").any():
             n = long.loc[long["status"] == "ok", "n"]
             head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
             sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
             fig = charts.compare_bars(
-                long, grid.metric, METRICS[grid.metric], charts.titled(head, sub)
+                long[long["saliency"] != BASELINE],
+                grid.metric,
+                METRICS[grid.metric],
+                charts.titled(head, sub),
             )
             st.plotly_chart(fig, key="compare_chart", config=charts.PLOT_CONFIG)
         else:

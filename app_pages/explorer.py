@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import charts, loaders, panels, research, state, widgets
 from ssnr_app.text import plain, plain_html
 from ssnr_core import aggregation, benchmarks, jobs
 from ssnr_core.correlation import Summary
@@ -565,6 +565,15 @@ def all_aggregations(view: View, config: Settings) -> None:
         "Download scores and accuracy (CSV)",
         export.reset_index(),
         f"ssnr_{s.space}_{s.task}_{s.saliency}_seed{s.seed}.csv",
+    )
+    research.section(
+        view.job,
+        view.archs,
+        list(table.index),
+        view.truth.values,
+        view.truth.label,
+        view.truth.source == "naslib",
+        n_boot,
     )
 
 

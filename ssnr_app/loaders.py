@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import streamlit as st
 from ssnr_app.text import plain
 from ssnr_core import (
     aggregation,
+    baselines,
     batches,
     benchmarks,
     correlation,
@@ -286,3 +287,85 @@ class Provenance:
             f"n = {self.n:,} architectures · ground truth: {plain(self.truth)} · "
             f"batch: {self.batch} · seed {self.seed}"
         )
+
+
+# ---------------------------------------------------------------- research (issue 12)
+
+RESEARCH_PAIRS = (
+    ("layerwise_ssnr", "sum"),
+    ("layerwise_ssnr", "params"),
+    ("layerwise_ssnr", "flops"),
+)
+
+
+def baseline_count(space: str, task: str, config: Settings) -> int:
+    """Rows of baselines.sqlite for the space and task: a key that moves as counts land."""
+    found = baselines.cache_for(config.cache_file)
+    return len(found.get(space, task)) if found else 0
+
+
+def uncounted(space: str, task: str, archs: Sequence[str], config: Settings) -> list[str]:
+    """The archs whose params/flops baselines.sqlite lacks."""
+    found = baselines.cache_for(config.cache_file)
+    have = found.get(space, task) if found else {}
+    return [a for a in archs if a not in have]
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def _research(
+    setup: Setup,
+    archs: Archs,
+    values: pd.Series,
+    label: str,
+    seeds: tuple[int, ...],
+    n_boot: int,
+    cache_file: Path,
+    data_dir: Path,
+    key: tuple[int, ...],
+) -> evaluation.Evaluation:
+    return evaluation.run(
+        setup,
+        Cache(cache_file),
+        list(archs),
+        values,
+        label,
+        seeds,
+        n_boot=n_boot,
+        compute=False,
+        data_dir=data_dir,
+        which=RESEARCH_PAIRS,
+    )
+
+
+def research(
+    setup: Setup,
+    archs: Archs,
+    values: pd.Series,
+    label: str,
+    seeds: tuple[int, ...],
+    n_boot: int,
+    config: Settings,
+) -> evaluation.Evaluation:
+    """`evaluation.run(..., compute=False)` on what the caches hold (the archs cached for
+    every seed), keyed by each seed's row count and the baseline count."""
+    key = (
+        *(version(replace(setup, seed=s), config) for s in seeds),
+        baseline_count(setup.space, setup.task, config),
+    )
+    return _research(
+        setup, archs, values, label, seeds, n_boot, config.cache_file, config.data_dir, key
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _counted(space: str, task: str, cache_file: Path, rows: int) -> pd.DataFrame:
+    found = baselines.cache_for(cache_file)
+    have = found.get(space, task) if found else {}
+    return pd.DataFrame.from_dict(have, orient="index", columns=list(baselines.NAMES))
+
+
+def counted_baselines(space: str, task: str, config: Settings) -> pd.DataFrame:
+    """params and flops of every arch baselines.sqlite holds for the space and task (no
+    counting here), one row per arch."""
+    rows = baseline_count(space, task, config)
+    return _counted(space, task, config.cache_file, rows)

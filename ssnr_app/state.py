@@ -33,6 +33,7 @@ CHART = "chart"  # the explorer's figure
 COLOUR = "colour"  # colour points by the count of one op
 DENSITY = "density"  # density contours instead of points
 EXPLAIN_ARCH = "explain_arch"
+SEEDS = "init_seeds"  # the explorer research section's init seeds, "0,1,2"
 PRESENT = "present"  # presentation mode (large type, no sidebar)
 # Plain session values, not widgets.
 SAMPLE_CHOSEN = "sample_chosen"  # the user (or the URL) fixed the sample size
@@ -93,6 +94,7 @@ EXPLORER_PARAMS = (
     Param(CHART, "chart"),
     Param(COLOUR, "colour"),
     Param(DENSITY, "density", _flag, _show_flag),
+    Param(SEEDS, "seeds"),
 )
 SAMPLE_PARAM = Param(SAMPLE, "sample", int)
 COMPARE_PARAMS = (
