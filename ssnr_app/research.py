@@ -205,9 +205,20 @@ def section(
     from_naslib: bool,
     n_boot: int,
 ) -> None:
-    """The research expander under the Explorer's results."""
+    """The research section under the Explorer's results, behind a toggle: its paired
+    bootstraps cost seconds on a large sample, and the results above must come at once.
+    On when a shared link names seeds."""
     setup, config = job.setup, job.settings
-    with st.expander("Research: size baselines, paired verdicts, init seeds", expanded=False):
+    shown = st.toggle(
+        "Research: size baselines, paired verdicts, init seeds",
+        key="research",
+        value=bool(st.query_params.get("seeds")),
+        help="params and FLOPs beside the aggregations, paired bootstrap verdicts, several "
+        "init seeds, and NASLib's stored proxies when the ground truth is NASLib's sample.",
+    )
+    if not shown:
+        return
+    with st.container(border=True):
         seeds = seeds_input(setup)
         if seeds is None:
             return

@@ -46,6 +46,7 @@ def research_frame(at: AppTest, row: str) -> pd.DataFrame:
 def at_sample() -> AppTest:
     at = fresh_app()
     at.sidebar.number_input(key="sample").set_value(SAMPLE).run()
+    at.toggle(key="research").set_value(True).run()
     assert not at.exception and not at.error
     return at
 
