@@ -117,9 +117,15 @@ def paired(
     the difference of a's and b's correlation with the truth (same resamples for both)."""
     y = truth.reindex(table.index).to_numpy()
     scores = {k: table[k].to_numpy() for pair in which for k in pair}
-    out: dict[str, Paired] = {f"{a}-{b}": {} for a, b in which}
+    # A score with no value at all (e.g. baselines not counted) cannot be paired; it must
+    # not drop the rows of every other pair either.
+    present = {k for k, v in scores.items() if np.isfinite(v).any()}
+    usable = [(a, b) for a, b in which if a in present and b in present]
+    nan = (float("nan"),) * 3
+    out: dict[str, Paired] = {f"{a}-{b}": {"spearman": nan, "kendall": nan} for a, b in which}
     for name, stat in (("spearman", correlation.spearman), ("kendall", correlation.kendall)):
-        found = correlation.paired_bootstraps(scores, y, which, stat, n_boot, seed)
+        kept = {k: v for k, v in scores.items() if k in present}
+        found = correlation.paired_bootstraps(kept, y, usable, stat, n_boot, seed)
         for (a, b), value in found.items():
             out[f"{a}-{b}"][name] = value
     return out

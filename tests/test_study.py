@@ -131,3 +131,20 @@ def test_baselines_are_counted_only_when_cheap_or_asked(settings, capsys):
     assert json.loads(out.out)["spearman"]["params"] is None and "--baselines yes" in out.err
     assert cli.main(args, settings) == 0  # auto: 6 missing, counted
     assert json.loads(capsys.readouterr().out)["spearman"]["params"] is not None
+
+
+def test_an_uncounted_baseline_does_not_void_the_other_pairs():
+    import numpy as np
+    import pandas as pd
+
+    from ssnr_core import evaluation
+
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.normal(size=50), index=[f"a{i}" for i in range(50)])
+    table = pd.DataFrame(
+        {"sum": y + rng.normal(size=50), "layerwise_ssnr": y, "params": np.nan}, index=y.index
+    )
+    found = evaluation.paired(table, y, [("layerwise_ssnr", "sum"), ("sum", "params")], 200)
+    delta, lo, hi = found["layerwise_ssnr-sum"]["kendall"]
+    assert lo < delta < hi and lo > 0
+    assert all(np.isnan(found["sum-params"]["kendall"]))
