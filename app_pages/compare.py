@@ -325,26 +325,7 @@ def compute_cell(grid: Grid, config: Settings) -> None:
     sample = None if n >= total else n
     archs = loaders.sample(setup.space, setup.task, sample, setup.seed, None, config.data_dir)
     label = f"{setup.space}/{setup.task} {setup.saliency}"
-    job_section(jobs.Job(setup, config, sample), archs, label)
-
-
-def job_section(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
-    """The job's live progress, or a Compute button; the page reruns when it ends."""
-    status = panels.job_status(job, archs)
-    if status is None:
-        return
-
-    def body() -> None:
-        now = panels.job_status(job, archs)
-        if now is None:
-            return
-        if status.running and not now.running:
-            st.rerun()
-        panels.job_panel(job, archs, label, now)
-        if now.complete and not now.running:
-            st.caption(f"All {now.total:,} architectures of this sample are cached.")
-
-    panels.live(body, status.running)
+    panels.live_job(jobs.Job(setup, config, sample), archs, label)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -410,7 +391,7 @@ def reference_section(seed: int, config: Settings) -> None:
     except loaders.READ_ERRORS as exc:
         st.error(str(exc))
         return
-    job_section(jobs.Job(setup, config, None, truth="naslib"), archs, f"{label} {sal}")
+    panels.live_job(jobs.Job(setup, config, None, truth="naslib"), archs, f"{label} {sal}")
 
 
 def render() -> None:

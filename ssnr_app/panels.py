@@ -351,3 +351,23 @@ def about_metrics() -> None:
             "- **Batch**: synflow needs no data (an all-ones input); snip, grasp, fisher and "
             "grad_norm see the labelled batch named under each figure."
         )
+
+
+def live_job(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
+    """A job's live progress, or a Compute button for what the cache lacks; the page
+    reruns when the job ends, so what it scored is correlated at once."""
+    status = job_status(job, archs)
+    if status is None:
+        return
+
+    def body() -> None:
+        now = job_status(job, archs)
+        if now is None:
+            return
+        if status.running and not now.running:
+            st.rerun()
+        job_panel(job, archs, label, now)
+        if now.complete and not now.running:
+            st.caption(f"All {now.total:,} architectures of this sample are cached.")
+
+    live(body, status.running)

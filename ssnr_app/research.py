@@ -151,25 +151,7 @@ def seed_jobs(view_job: jobs.Job, archs: loaders.Archs, seeds: Sequence[int]) ->
         return
     for s in extra:
         job = jobs.Job(replace(setup, seed=s), config, archs_file=listed, device=view_job.device)
-        seed_job(job, archs, f"init seed {s}")
-
-
-def seed_job(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
-    """One seed's job: live progress while it runs (the page reruns when it ends, to
-    correlate the new scores), else a Compute button for what the cache lacks."""
-    status = panels.job_status(job, archs)
-    if status is None:
-        return
-
-    def body() -> None:
-        now = panels.job_status(job, archs)
-        if now is None:
-            return
-        if status.running and not now.running:
-            st.rerun()
-        panels.job_panel(job, archs, label, now)
-
-    panels.live(body, status.running)
+        panels.live_job(job, archs, f"init seed {s}")
 
 
 def naslib_tables(result: Evaluation, saliency: str) -> None:
