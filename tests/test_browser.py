@@ -116,10 +116,12 @@ def test_a_first_view_on_an_empty_cache_fills_in_without_a_click(browser: Browse
         main = page.get_by_test_id("stMain")
         expect(main).to_contain_text("ground truth: NB201 mean 200-epoch test accuracy")
         expect(main).to_contain_text("batch: no batch (data-free")
-        expect(page.get_by_test_id("stSidebar")).to_contain_text("scoring job(s) running")
-        # Live: more architectures arrive without a click.
+        # Live: more architectures arrive without a click, until the first sample is whole
+        # (the engine may finish all 200 before the chart shows: the AppTest of the first
+        # view checks the running-jobs indicator without that race).
         first_n = int(metric(page, "architectures").inner_text().replace(",", ""))
-        expect(metric(page, "architectures")).not_to_have_text(str(first_n), timeout=WAIT_MS)
+        if first_n < 200:
+            expect(metric(page, "architectures")).to_have_text("200", timeout=WAIT_MS)
         assert page.get_by_test_id("stException").count() == 0
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "first_view.png")
