@@ -3,6 +3,7 @@ each a clear error or the right answer, never a traceback or a silent loss."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -408,6 +409,16 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _workers(pid: int) -> list[int]:
+    """The pool's worker processes of run `pid` (not multiprocessing's resource tracker)."""
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
 def test_a_killed_worker_does_not_hang_the_run(settings):
     """kill -9 of one worker (think of the OOM killer): its work goes to a fresh pool and
     the run ends with every architecture scored once."""
@@ -426,9 +437,7 @@ def test_a_killed_worker_does_not_hang_the_run(settings):
     deadline = time.time() + 120
     while time.time() < deadline and cache.count(setup) < 2:
         time.sleep(0.1)
-    workers = [
-        p for p in _children(proc.pid) if b"spawn" in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
+    workers = _workers(proc.pid)
     assert workers, "no worker process found"
     os.kill(workers[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
@@ -448,7 +457,7 @@ def test_workers_end_when_their_run_is_killed(settings):
     deadline = time.time() + 120
     while time.time() < deadline and cache.count(setup) < 2:
         time.sleep(0.1)
-    workers = _children(proc.pid)
+    workers = _workers(proc.pid)
     assert workers, "no worker process found"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
