@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing as mp
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -156,19 +157,23 @@ def many_stats(
     ]
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
     set_threads(1)
-    _die_with_parent()
+    if parent is not None:
+        _die_with_parent(parent)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: end this worker when the run that started it dies (kill -9, OOM killer),
-    instead of lingering; elsewhere the pool's closed pipe ends it at its next task."""
+    instead of lingering; elsewhere the pool's closed pipe ends it at its next task. A run
+    that died while this worker was still starting is caught by the parent-pid check."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
         return
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # died before the line above: no signal will come
+        os._exit(1)
 
 
 def _worker(job: Job) -> list[tuple[str, np.ndarray]]:
@@ -217,6 +222,7 @@ def _supervised(jobs: list[Job], workers: int) -> Iterator[tuple[str, np.ndarray
             min(workers, len(pending)),
             mp_context=mp.get_context("spawn"),  # fork after torch has threads can deadlock
             initializer=_worker_init,
+            initargs=(os.getpid(),),
         )
         try:
             running = {pool.submit(_worker, job): job for job in pending}
