@@ -11,8 +11,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from ssnr_core import benchmarks, evaluation, scoring
 from ssnr_core.cache import Cache
@@ -73,3 +75,29 @@ def n_params(model: torch.nn.Module) -> int:
 def stored_params(record: dict) -> int:
     """NASLib stores float(count) / 1e6; recover the integer count."""
     return round(record["params"]["score"] * 1e6)
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One torch thread, as the command line runs (on a busy 2-core machine two spin)."""
+    with one_thread():
+        yield
+
+
+def reference_synflow(model: nn.Module, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The straightforward recipe (as in NASLib/foresight), written out independently."""
+    model = model.double()
+    for m in model.modules():
+        for name, child in m.named_children():
+            if isinstance(child, nn.BatchNorm2d):
+                setattr(m, name, nn.Identity())
+    with torch.no_grad():
+        for p in model.parameters():
+            p.abs_()
+    model.zero_grad()
+    model(torch.ones((1, *shape), dtype=torch.float64)).sum().backward()
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return [
+        (m.weight * (m.weight.grad if m.weight.grad is not None else 0)).abs().detach().numpy()
+        for m in layers
+    ]

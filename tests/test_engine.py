@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from conftest import reference_synflow
 from scipy.stats import spearmanr
-from torch import nn
 
-from ssnr_core import aggregation, engine, saliency, scoring
+from ssnr_core import aggregation, engine, scoring
 from ssnr_core.cache import Cache
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import nb201
@@ -26,13 +26,7 @@ DEGENERATE = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As the command line runs: on a busy 2-core machine two OpenMP threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _random_archs(n: int, seed: int) -> list[nb201.Arch]:
@@ -44,21 +38,10 @@ SAMPLE = [nb201.parse(a) for a in DEGENERATE.values()] + _random_archs(6, seed=1
 
 
 def _reference(arch: nb201.Arch) -> np.ndarray:
-    """Synflow as NASLib/foresight write it: one float64 network, BatchNorm removed,
-    |weights|, all-ones input, autograd, |w * grad|; weights seeded per slot as ours."""
+    """Synflow as NASLib/foresight write it (conftest's oracle), weights seeded per slot."""
     setup = Setup("nb201", "cifar10", "synflow", SEED, dtype="float64")
     model = scoring.build_network(setup, nb201.to_str(arch), share=False)
-    for m in list(model.modules()):
-        for name, child in m.named_children():
-            if isinstance(child, nn.BatchNorm2d):
-                setattr(m, name, nn.Identity())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.abs_()
-    model(torch.ones(1, 3, 32, 32, dtype=torch.float64)).sum().backward()
-    layers = [m for _, m in saliency.weight_layers(model)]
-    grads = [m.weight.grad if m.weight.grad is not None else 0 * m.weight for m in layers]
-    return aggregation.layer_stats([(m.weight * g).abs() for m, g in zip(layers, grads)])
+    return aggregation.layer_stats(reference_synflow(model, (3, 32, 32)))
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import reference_synflow
 from torch import nn
 
 from ssnr_core import aggregation, saliency, scoring
 from ssnr_core.setup import Setup
 from ssnr_core.spaces import nb201
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As the command line runs: on a busy 2-core machine two OpenMP threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _chain() -> nn.Module:
@@ -53,32 +47,13 @@ def test_synflow_leaves_the_model_as_it_was():
     assert next(model.parameters()).dtype == torch.float32
 
 
-def _reference_synflow(model: nn.Module, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The straightforward recipe (as in NASLib/foresight), written out independently."""
-    model = model.double()
-    for m in model.modules():
-        for name, child in m.named_children():
-            if isinstance(child, nn.BatchNorm2d):
-                setattr(m, name, nn.Identity())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.abs_()
-    model.zero_grad()
-    model(torch.ones((1, *shape), dtype=torch.float64)).sum().backward()
-    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    return [
-        (m.weight * (m.weight.grad if m.weight.grad is not None else 0)).abs().detach().numpy()
-        for m in layers
-    ]
-
-
 @pytest.mark.parametrize("arch", ["(4, 3, 3, 3, 2, 3)", "(2, 2, 2, 2, 2, 2)", "(1, 1, 0, 1, 2, 3)"])
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_engine_matches_a_float64_reference_loop(arch, dtype, rtol):
     setup = Setup("nb201", "cifar10", "synflow", seed=3, dtype=dtype)
     fast = scoring.network_stats(setup, nb201.to_str(nb201.parse(arch)), share=True)
     model = scoring.build_network(setup, nb201.to_str(nb201.parse(arch)), share=False)
-    ref = aggregation.layer_stats(_reference_synflow(model, (3, 32, 32)))
+    ref = aggregation.layer_stats(reference_synflow(model, (3, 32, 32)))
     np.testing.assert_allclose(fast, ref, rtol=rtol, atol=0)
     assert aggregation.total(fast) > 0
 
