@@ -1,4 +1,4 @@
-"""SSNR Explorer, the app: `streamlit run app.py` (settings in .streamlit/config.toml).
+"""SSNR Explorer, the app: `streamlit run app.py` (settings in .streamlit/settings.toml).
 
 The entry point of Streamlit's multipage app (`st.navigation`): it sets the page up,
 keeps the session's choices across pages, shows the running-jobs indicator on every
@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ssnr_app import loaders, panels, state
-from ssnr_core.threads import set_threads
+from ssnr_core.runs.threads import set_threads
 
 set_threads(1)  # as the CLI: the pages score small networks (see ssnr_core/threads.py)
 

@@ -13,9 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
-from ssnr_core import aggregation, baselines, batches, benchmarks, jobs, reproduce, saliency
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies import aggregation, batches, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import jobs
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import baselines, evaluation, reproduce
 
 METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
 NOT_COMPUTED = "not computed"
@@ -51,8 +54,8 @@ def column_name(space: str, task: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs=loaders.HASH_FUNCS)
-def truth_archs(space: str, task: str, config: Settings) -> loaders.Archs:
-    return loaders.Archs(loaders.truth(space, task, None, config.data_dir).index.tolist())
+def truth_archs(space: str, task: str, settings: Settings) -> loaders.Archs:
+    return loaders.Archs(loaders.truth(space, task, None, settings.data_dir).index.tolist())
 
 
 def paper_setup() -> None:
@@ -114,22 +117,22 @@ def grid_inputs() -> Grid:
     return Grid(list(columns), list(sals), seed, str(metric))
 
 
-def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]:
+def collect(grid: Grid, settings: Settings) -> tuple[pd.DataFrame, dict[str, str]]:
     """Long table, one row per (column, saliency, aggregation) with the core's summary
     record (`Summary.row()`); and per-column errors."""
     rows, problems = [], {}
     for space, task in grid.columns:
         col = column_name(space, task)
         try:
-            truth = loaders.truth(space, task, None, config.data_dir)
-            archs = truth_archs(space, task, config)
+            truth = loaders.truth(space, task, None, settings.data_dir)
+            archs = truth_archs(space, task, settings)
         except loaders.READ_ERRORS as exc:
             problems[col] = str(exc)
             continue
         for sal in grid.saliencies:
             cell = cell_setup(space, task, sal, grid.seed)
             try:
-                table = loaders.cached_scores(cell, archs, config)
+                table = loaders.cached_scores(cell, archs, settings)
             except loaders.READ_ERRORS as exc:
                 problems[col] = f"cannot read the cache: {exc}"
                 table = loaders.score_table({})
@@ -141,18 +144,18 @@ def collect(grid: Grid, config: Settings) -> tuple[pd.DataFrame, dict[str, str]]
                     summary = loaders.correlate(table[agg], truth, n_boot, grid.seed)
                     row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
                 rows.append(row)
-        rows += baseline_rows(space, task, truth, grid.seed, config, problems)
+        rows += baseline_rows(space, task, truth, grid.seed, settings, problems)
     return pd.DataFrame(rows), problems
 
 
 def baseline_rows(
-    space: str, task: str, truth: pd.Series, seed: int, config: Settings, problems: dict
+    space: str, task: str, truth: pd.Series, seed: int, settings: Settings, problems: dict
 ) -> list[dict]:
     """params and flops as scores of the column, from baselines.sqlite only (counted by
     the Explorer or `python -m ssnr_core baselines`), on the counted archs with truth."""
     col = column_name(space, task)
     try:
-        counted = loaders.counted_baselines(space, task, config)
+        counted = loaders.counted_baselines(space, task, settings)
     except loaders.READ_ERRORS as exc:
         problems[col] = f"cannot read baselines.sqlite: {exc}"
         counted = pd.DataFrame(columns=list(baselines.NAMES), dtype=float)
@@ -267,19 +270,19 @@ def report_problems(problems: dict[str, str]) -> None:
     st.error(f"{len(problems)} column(s) cannot be shown:\n\n" + "\n\n".join(lines))
 
 
-def running_setups(grid: Grid, config: Settings) -> set[Setup]:
-    return {r.job.setup for r in panels.running_jobs(config)} & set(grid.setups())
+def running_setups(grid: Grid, settings: Settings) -> set[Setup]:
+    return {r.job.setup for r in panels.running_jobs(settings)} & set(grid.setups())
 
 
-def grid_section(grid: Grid, config: Settings) -> None:
+def grid_section(grid: Grid, settings: Settings) -> None:
     """The grid, live while a job of one of its cells runs."""
-    running = bool(running_setups(grid, config))
+    running = bool(running_setups(grid, settings))
 
     def body() -> None:
-        if running and not running_setups(grid, config):
+        if running and not running_setups(grid, settings):
             st.rerun()  # the last job ended: redraw the page once
         with st.spinner("Correlating cached scores…"):
-            long, problems = collect(grid, config)
+            long, problems = collect(grid, settings)
         report_problems(problems)
         if long.empty:
             return
@@ -289,11 +292,11 @@ def grid_section(grid: Grid, config: Settings) -> None:
     panels.live(body, running)
 
 
-def compute_cell(grid: Grid, config: Settings) -> None:
+def compute_cell(grid: Grid, settings: Settings) -> None:
     """Pick a missing cell (or extend one) and score a sample of it in the background."""
     st.subheader("Compute a cell")
     try:
-        cells = {setup: loaders.version(setup, config) > 0 for setup in grid.setups()}
+        cells = {setup: loaders.version(setup, settings) > 0 for setup in grid.setups()}
     except loaders.READ_ERRORS:
         return  # the grid has said why
     labels = {
@@ -310,7 +313,7 @@ def compute_cell(grid: Grid, config: Settings) -> None:
         help="A benchmark/task and saliency of the grid; those not computed come first.",
     )
     try:
-        total = len(truth_archs(setup.space, setup.task, config))
+        total = len(truth_archs(setup.space, setup.task, settings))
     except loaders.READ_ERRORS:
         return
     n = widgets.number(
@@ -323,22 +326,25 @@ def compute_cell(grid: Grid, config: Settings) -> None:
         help=f"Up to {total:,}: the same seeded sample as the explorer's.",
     )
     sample = None if n >= total else n
-    archs = loaders.sample(setup.space, setup.task, sample, setup.seed, None, config.data_dir)
+    archs = loaders.sample(setup.space, setup.task, sample, setup.seed, None, settings.data_dir)
     label = f"{setup.space}/{setup.task} {setup.saliency}"
-    panels.live_job(jobs.Job(setup, config, sample), archs, label)
+    panels.live_job(jobs.Job(setup, settings, sample), archs, label)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def reference_table(
-    sal: str, seed: int, versions: tuple[int, ...], config: Settings
+    sal: str, seed: int, versions: tuple[int, ...], settings: Settings
 ) -> pd.DataFrame:
     """`reproduce`'s table from the cache alone (`versions` re-keys it as rows arrive)."""
     return reproduce.reproduce(
-        loaders.cache(config), sal, seed=seed, n_boot=REFERENCE_BOOT, compute=False
+        loaders.cache(settings),
+        cell_setup("nb201", "cifar10", sal, seed),
+        settings=settings,
+        study=evaluation.Study(n_boot=REFERENCE_BOOT, compute=False),
     )
 
 
-def reference_section(seed: int, config: Settings) -> None:
+def reference_section(seed: int, settings: Settings) -> None:
     """The cross-benchmark Kendall table of `python -m ssnr_core reproduce`, beside the
     reference figures, on NASLib's samples and validation accuracies."""
     st.subheader("Reference table: Kendall τ on NASLib's samples")
@@ -353,8 +359,8 @@ def reference_section(seed: int, config: Settings) -> None:
     )
     columns = {label: cell_setup(b, t, sal, seed) for label, b, t, _ in reproduce.REFERENCE}
     try:
-        versions = tuple(loaders.version(setup, config) for setup in columns.values())
-        table = reference_table(sal, seed, versions, config)
+        versions = tuple(loaders.version(setup, settings) for setup in columns.values())
+        table = reference_table(sal, seed, versions, settings)
     except loaders.READ_ERRORS as exc:
         st.error(f"Cannot build the reference table: {exc}")
         return
@@ -387,11 +393,11 @@ def reference_section(seed: int, config: Settings) -> None:
     )
     setup = columns[label]
     try:
-        archs = loaders.sample(setup.space, setup.task, None, seed, "naslib", config.data_dir)
+        archs = loaders.sample(setup.space, setup.task, None, seed, "naslib", settings.data_dir)
     except loaders.READ_ERRORS as exc:
         st.error(str(exc))
         return
-    panels.live_job(jobs.Job(setup, config, None, truth="naslib"), archs, f"{label} {sal}")
+    panels.live_job(jobs.Job(setup, settings, None, truth="naslib"), archs, f"{label} {sal}")
 
 
 def render() -> None:
@@ -400,7 +406,7 @@ def render() -> None:
         "Rank correlation of every saliency and aggregation with each task's ground "
         "truth, over the architectures in the cache. ★ marks the best of each column."
     )
-    config = loaders.settings()
+    settings = loaders.settings()
     state.restore(state.COMPARE_PARAMS)
     grid = grid_inputs()
     state.publish(state.COMPARE_PARAMS)
@@ -410,12 +416,12 @@ def render() -> None:
     grid_tab, reference_tab = st.tabs(["Grid", "Reference table"])
     with grid_tab:
         if grid.columns and grid.saliencies:
-            grid_section(grid, config)
-            compute_cell(grid, config)
+            grid_section(grid, settings)
+            compute_cell(grid, settings)
         else:
             st.info("Pick at least one benchmark/task and one saliency in the sidebar.")
     with reference_tab:
-        reference_section(grid.seed, config)
+        reference_section(grid.seed, settings)
     panels.about_metrics()
 
 

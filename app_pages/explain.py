@@ -1,7 +1,7 @@
 """Explain: one architecture taken through the computation, for a lecture or a first read.
 
 Per-parameter saliency -> per-layer S_n^l and sigma^l -> the three scores, all from
-`ssnr_core.explain.explain` (the network is built and scored live, with the same
+`ssnr_core.studies.explain.explain` (the network is built and scored live, with the same
 seeded weights and batch as the cached scores). With synflow, the conservation law is
 shown: the stem's and the last layer's sums both equal R - sum|b|. A presentation mode
 (large type, no sidebar) is meant for a projector.
@@ -13,9 +13,10 @@ import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
 from ssnr_app.text import plain_html
-from ssnr_core import aggregation, batches, explain, saliency
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, batches, saliency
+from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import Space, get_space
+from ssnr_core.studies import explain
 
 SCORES = {
     "sum": (r"S_n = \sum_p S_p", "the classic zero-cost score: grows with every weight"),
@@ -151,7 +152,7 @@ def render() -> None:
     st.title("Explain: from saliencies to a score")
     state.restore(state.EXPLAIN_PARAMS)
     present = presentation_toggle()
-    config = loaders.settings()
+    settings = loaders.settings()
     st.sidebar.header("Network")
     choice = widgets.setup_inputs()
     if choice.setup is None:
@@ -164,7 +165,7 @@ def render() -> None:
         return
     try:
         with st.spinner(loaders.scoring_message(setup, arch), show_time=True):
-            e = loaders.explanation(setup, arch, config.data_dir)
+            e = loaders.explanation(setup, arch, settings.data_dir)
     except (ValueError, OSError, RuntimeError) as exc:
         st.error(f"Could not score the network: {exc}")
         return

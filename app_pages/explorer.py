@@ -2,7 +2,7 @@
 and the figures a NAS paper shows: the three aggregations side by side (Figure 2), a
 rank-rank plot, top-k curves and a per-layer SSNR heatmap across architectures.
 
-Scores come from the cache, filled by background jobs (`ssnr_core.jobs`); while a job
+Scores come from the cache, filled by background jobs (`ssnr_core.runs.jobs`); while a job
 of the chosen setup runs, the chart and the cards redraw every second. A fresh session
 with nothing of its sample cached starts scoring a small sample at once, so a first
 answer appears without a click.
@@ -19,11 +19,13 @@ import torch
 
 from ssnr_app import charts, loaders, panels, research, state, widgets
 from ssnr_app.text import plain, plain_html
-from ssnr_core import aggregation, benchmarks, jobs
-from ssnr_core.correlation import Summary
-from ssnr_core.evaluation import Evaluation
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies import aggregation
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import jobs
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies.correlation import Summary
+from ssnr_core.studies.evaluation import Evaluation
 
 UPLOAD = "upload"
 FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unasked
@@ -136,7 +138,7 @@ def display_inputs(space: str) -> Display:
     return Display(agg, bool(log_x), chart, colour, bool(density))
 
 
-def ground_truth(setup: Setup, config: Settings) -> Truth | None:
+def ground_truth(setup: Setup, settings: Settings) -> Truth | None:
     """The chosen ground truth, or None after showing why it cannot be read."""
     upload = widgets.uploaded_truth(setup.space, state.TRUTH, UPLOAD)
     widgets.upload_problems(upload)
@@ -158,7 +160,7 @@ def ground_truth(setup: Setup, config: Settings) -> Truth | None:
     if source == UPLOAD:
         return Truth(uploaded, UPLOAD, labels[UPLOAD])  # type: ignore[arg-type]
     try:
-        values = loaders.truth(setup.space, setup.task, source, config.data_dir)
+        values = loaders.truth(setup.space, setup.task, source, settings.data_dir)
     except loaders.READ_ERRORS as exc:
         panels.read_error(exc)
         return None
@@ -173,14 +175,14 @@ def _follow_cache() -> None:
     st.session_state[state.SAMPLE_CHOSEN] = False
 
 
-def sample_size(setup: Setup, truth: Truth, config: Settings) -> int:
+def sample_size(setup: Setup, truth: Truth, settings: Settings) -> int:
     """The sample size: by default the largest wholly cached seeded sample (at least
     FIRST_SAMPLE), re-read for every setup until the user picks a number."""
     total = len(truth.values)
     cached = 0
     if truth.source != UPLOAD:
         with suppress(*loaders.READ_ERRORS):  # a broken cache: the results say why
-            cached = loaders.largest_cached_sample(setup, truth.source, config)
+            cached = loaders.largest_cached_sample(setup, truth.source, settings)
     default = max(cached, min(FIRST_SAMPLE, total))
     chosen = st.session_state.get(state.SAMPLE_CHOSEN, False)
     if not chosen:
@@ -224,16 +226,18 @@ def compute_inputs() -> tuple[str | int, str]:
     return boot, device  # type: ignore[return-value]
 
 
-def make_view(setup: Setup, truth: Truth, display: Display, config: Settings) -> View | None:
+def make_view(setup: Setup, truth: Truth, display: Display, settings: Settings) -> View | None:
     """The sample and its scoring job, or None after showing why they cannot be made."""
     st.sidebar.header("Sample")
-    n = sample_size(setup, truth, config)
+    n = sample_size(setup, truth, settings)
     boot, device = compute_inputs()
     full = n >= len(truth.values)
     try:
         if truth.source == UPLOAD:
             archs = loaders.sample_from(truth.values, n, setup.seed)
-            job = jobs.Job(setup, config, archs_file=jobs.write_archs(archs, config), device=device)
+            job = jobs.Job(
+                setup, settings, archs_file=jobs.write_archs(archs, settings), device=device
+            )
         else:
             archs = loaders.sample(
                 setup.space,
@@ -241,11 +245,11 @@ def make_view(setup: Setup, truth: Truth, display: Display, config: Settings) ->
                 None if full else n,
                 setup.seed,
                 truth.source,
-                config.data_dir,
+                settings.data_dir,
             )
             default = benchmarks.get_task(setup.space, setup.task).sources[0]
             truth_arg = None if truth.source == default else truth.source
-            job = jobs.Job(setup, config, None if full else n, truth_arg, device=device)
+            job = jobs.Job(setup, settings, None if full else n, truth_arg, device=device)
     except loaders.READ_ERRORS as exc:
         panels.read_error(exc)
         return None
@@ -271,32 +275,32 @@ def start_first_view(view: View, status: jobs.JobStatus) -> jobs.JobStatus:
     st.rerun()  # once more from the top: the job is live everywhere, the sidebar included
 
 
-def results(view: View, config: Settings) -> None:
+def results(view: View, settings: Settings) -> None:
     """Job progress, cards, scatter, selection and hand-off: live while a job runs."""
     status = panels.job_status(view.job, view.archs)
     if status is None:
         return
     status = start_first_view(view, status)
-    running = status.running or panels.setup_running(view.setup, config)
+    running = status.running or panels.setup_running(view.setup, settings)
 
     def body() -> None:
-        live_results(view, config, running)
+        live_results(view, settings, running)
 
     panels.live(body, running)
     if not running:
-        all_aggregations(view, config)
+        all_aggregations(view, settings)
 
 
-def live_results(view: View, config: Settings, was_running: bool) -> None:
+def live_results(view: View, settings: Settings, was_running: bool) -> None:
     status = panels.job_status(view.job, view.archs)
     if status is None:
         return
-    running = status.running or panels.setup_running(view.setup, config)
+    running = status.running or panels.setup_running(view.setup, settings)
     if was_running and not running:
         st.rerun()  # the job ended: redraw the page once, with its complete results
     panels.job_panel(view.job, view.archs, view.label, status)
     try:
-        table = loaders.cached_scores(view.setup, view.archs, config)
+        table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS as exc:
         panels.read_error(exc)
         return
@@ -539,11 +543,11 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
         st.switch_page(state.EXPLAIN_PAGE)
 
 
-def all_aggregations(view: View, config: Settings) -> None:
+def all_aggregations(view: View, settings: Settings) -> None:
     """Every aggregation on this sample, as `evaluation.Evaluation`'s table. Computed
     after the page is drawn: switching the aggregation is then a lookup."""
     try:
-        table = loaders.cached_scores(view.setup, view.archs, config)
+        table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS:
         return  # the live section has said why
     if table.empty:
@@ -596,7 +600,7 @@ def render() -> None:
         "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
         "network through the computation."
     )
-    config = loaders.settings()
+    settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")
     choice = widgets.setup_inputs()
@@ -604,11 +608,11 @@ def render() -> None:
     if choice.setup is None:
         st.error(choice.problem)
         return
-    truth = ground_truth(choice.setup, config)
-    view = make_view(choice.setup, truth, display, config) if truth else None
+    truth = ground_truth(choice.setup, settings)
+    view = make_view(choice.setup, truth, display, settings) if truth else None
     publish_url()
     if view is not None:
-        results(view, config)
+        results(view, settings)
     panels.about_metrics()
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
-from ssnr_core import aggregation, batches, saliency
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, batches, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import Space, get_space
 
 FROM_EXPLORER = "from the explorer"
@@ -23,9 +23,9 @@ BY_INDEX = "by benchmark index"
 SIDES = ("a", "b")
 
 
-def accuracy_of(setup: Setup, arch: str, config: Settings) -> str:
+def accuracy_of(setup: Setup, arch: str, settings: Settings) -> str:
     try:
-        truth = loaders.truth(setup.space, setup.task, None, config.data_dir)
+        truth = loaders.truth(setup.space, setup.task, None, settings.data_dir)
     except loaders.READ_ERRORS as exc:  # accuracy is optional here
         return f"accuracy: not available ({exc})"
     if arch not in truth.index:
@@ -134,7 +134,7 @@ def side_by_side(networks: dict[str, loaders.Network]) -> None:
 
 
 def network_panel(
-    setup: Setup, net: loaders.Network, side: str, cards: bool, config: Settings
+    setup: Setup, net: loaders.Network, side: str, cards: bool, settings: Settings
 ) -> None:
     """Everything about one network (cards only when it has the page to itself)."""
     signed = any((v < 0).any() for v in net.raw)
@@ -142,7 +142,7 @@ def network_panel(
     st.markdown(f"`{net.arch}`")
     st.caption(
         f"{net.params:,} parameters · {len(net.names)} weight layers · "
-        f"{accuracy_of(setup, net.arch, config)}"
+        f"{accuracy_of(setup, net.arch, settings)}"
     )
     if cards:
         figures = net.figures()
@@ -219,7 +219,7 @@ def render() -> None:
         "layers whose saliencies differ by many orders of magnitude; layer-wise SSNR "
         "weighs each layer by its own spread."
     )
-    config = loaders.settings()
+    settings = loaders.settings()
     state.restore(state.SETUP_PARAMS)
     st.sidebar.header("Network")
     choice = widgets.setup_inputs()
@@ -240,7 +240,7 @@ def render() -> None:
         networks = {}
         for side, arch in picked.items():
             with st.spinner(loaders.scoring_message(setup, arch), show_time=True):
-                networks[side] = loaders.network(setup, arch)
+                networks[side] = loaders.one_network(setup, arch)
     except (ValueError, OSError, RuntimeError) as exc:
         st.error(f"Could not score the network: {exc}")
         return
@@ -248,7 +248,7 @@ def render() -> None:
         side_by_side(networks)
     for (side, net), column in zip(networks.items(), st.columns(len(networks))):
         with column:
-            network_panel(setup, net, side, not compare, config)
+            network_panel(setup, net, side, not compare, settings)
     explain(setup)
 
 

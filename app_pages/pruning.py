@@ -3,7 +3,7 @@
 A CNN trained for a few seconds on scikit-learn's digits is pruned by weight magnitude
 (or at random) to 90%+ sparsity; accuracy, the saliency sum and the SSNRs of the masked
 network are plotted against the fraction pruned, each relative to its unpruned value on
-one linear axis (all numbers from `ssnr_core.pruning`, whose docstring states the
+one linear axis (all numbers from `ssnr_core.studies.pruning`, whose docstring states the
 protocol).
 """
 
@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import charts, panels, widgets
-from ssnr_core import aggregation, pruning
+from ssnr_core.proxies import aggregation
+from ssnr_core.studies import pruning
 
 SCOPES = {"global": "globally (one threshold)", "layer": "per layer (same share each)"}
 CRITERIA = {"magnitude": "smallest magnitude first", "random": "at random (seeded)"}

@@ -15,11 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssnr_core import evaluation, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.ray_backend import RayBackend
-from ssnr_core.setup import Setup
-from ssnr_core.threads import set_threads
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.ray_backend import RayBackend
+from ssnr_core.runs.settings import Settings
+from ssnr_core.runs.threads import set_threads
+from ssnr_core.studies import evaluation
 
 SETUP = Setup("nb201", "cifar10", "synflow")
 
@@ -35,7 +37,7 @@ def run(archs: list[str], workers: int, backend: RayBackend | None) -> tuple[flo
                 SETUP,
                 archs,
                 cache,
-                workers,
+                settings=Settings(workers=workers),
                 progress=lambda d, t: seen.append((time.perf_counter(), d)),
             )
         else:
@@ -44,8 +46,8 @@ def run(archs: list[str], workers: int, backend: RayBackend | None) -> tuple[flo
                     SETUP,
                     archs,
                     cache,
+                    settings=Settings(ray=backend),
                     progress=lambda d, t: seen.append((time.perf_counter(), d)),
-                    backend=backend,
                 )
         end = time.perf_counter()
     first_t, first_n = next((t, d) for t, d in seen if d > 0)

@@ -11,9 +11,11 @@ import argparse
 import statistics
 import time
 
-from ssnr_core import benchmarks, evaluation, saliency, scoring
-from ssnr_core.setup import Setup
-from ssnr_core.threads import set_threads
+from ssnr_core import benchmarks
+from ssnr_core.proxies import network, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.threads import set_threads
+from ssnr_core.studies import evaluation
 
 TASKS = (
     ("nb201", "cifar10"),
@@ -53,7 +55,7 @@ def main() -> None:
             times = []
             for arch in archs:
                 t = time.perf_counter()
-                scoring.network_stats(setup, arch)
+                network.network_stats(setup, arch)
                 times.append(time.perf_counter() - t)
             cells.append(f"{statistics.median(times[args.warmup :]):.3f}")
         print(f"| {bench} {task} | " + " | ".join(cells) + " |", flush=True)

@@ -29,11 +29,12 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from ssnr_core import aggregation, engine, evaluation, saliency
-from ssnr_core.cache import Cache
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, engine, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.cache import Cache
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.studies import evaluation
 
 TASK = "cifar10"
 FULL_SPACE = 15625

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ssnr_app.loaders import WEIGHTS
-from ssnr_core import aggregation
+from ssnr_core.proxies import aggregation
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}

@@ -18,22 +18,14 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app.text import plain
-from ssnr_core import (
-    aggregation,
-    baselines,
-    batches,
-    benchmarks,
-    correlation,
-    evaluation,
-    explain,
-    figures,
-    scoring,
-)
-from ssnr_core.cache import Cache
-from ssnr_core.correlation import Summary
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies import aggregation, batches, network
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import get_space
+from ssnr_core.studies import baselines, correlation, evaluation, explain, figures
+from ssnr_core.studies.correlation import Summary
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
@@ -47,9 +39,9 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def cache(config: Settings) -> Cache:
+def cache(settings: Settings) -> Cache:
     """The score cache; CacheError (an OSError) when it cannot be opened."""
-    return Cache(config.cache_file)
+    return Cache(settings.cache_file)
 
 
 class Archs(tuple):
@@ -107,9 +99,9 @@ def sample_from(values: pd.Series, n: int | None, seed: int) -> Archs:
     return Archs(evaluation.draw(values.index.tolist(), n, seed))
 
 
-def version(setup: Setup, config: Settings) -> int:
+def version(setup: Setup, settings: Settings) -> int:
     """The setup's row count in the cache: a cheap key that moves when a job adds rows."""
-    return cache(config).count(setup)
+    return cache(settings).count(setup)
 
 
 def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -130,12 +122,12 @@ def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFr
     return score_table(Cache(cache_file).get(setup, archs))
 
 
-def cached_scores(setup: Setup, archs: Archs, config: Settings) -> pd.DataFrame:
+def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
     """`scores` keyed by the cache's current row count for the setup."""
-    rows = version(setup, config)
+    rows = version(setup, settings)
     if not rows:
         return score_table({})
-    return scores(setup, archs, config.cache_file, rows)
+    return scores(setup, archs, settings.cache_file, rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
@@ -144,17 +136,17 @@ def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) ->
     return next((i for i, a in enumerate(ordered) if a not in have), len(ordered))
 
 
-def largest_cached_sample(setup: Setup, source: str | None, config: Settings) -> int:
+def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) -> int:
     """The largest n whose seeded sample is wholly cached. `evaluation.draw` keeps the
     first n of one seeded permutation, so the sample of n is cached exactly when the
     permutation's first n architectures are."""
-    rows = version(setup, config)
+    rows = version(setup, settings)
     if not rows:
         return 0
-    all_archs = truth(setup.space, setup.task, source, config.data_dir).index.tolist()
+    all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
     order = np.random.default_rng(setup.seed).permutation(len(all_archs))
     ordered = Archs([all_archs[i] for i in order])
-    return _cached_prefix(setup, ordered, config.cache_file, rows)
+    return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
 
 def n_boot_for(n: int) -> int:
@@ -187,9 +179,9 @@ def top_k(scores: pd.Series, values: pd.Series) -> dict[str, np.ndarray]:
 
 @st.cache_data(show_spinner=False)
 def op_names(space: str) -> tuple[str, ...]:
-    """`figures.op_names`, or none when the space does not import (the page says why)."""
+    """`Space.op_names`, or none when the space does not import (the page says why)."""
     try:
-        return figures.op_names(space)
+        return get_space(space).op_names()
     except Exception:  # an unavailable space: no colouring to offer
         return ()
 
@@ -261,10 +253,10 @@ class Network:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def network(setup: Setup, arch: str) -> Network:
-    """`scoring.saliencies` of one network (the cached scores' weights and batch)."""
-    names, tensors = scoring.saliencies(setup, arch)
-    params = sum(p.numel() for p in scoring.build_network(setup, arch).parameters())
+def one_network(setup: Setup, arch: str) -> Network:
+    """`network.saliencies` of one network (the cached scores' weights and batch)."""
+    names, tensors = network.saliencies(setup, arch)
+    params = sum(p.numel() for p in network.build_network(setup, arch).parameters())
     return Network(arch, names, [t.numpy().reshape(-1) for t in tensors], params)
 
 
@@ -298,15 +290,15 @@ RESEARCH_PAIRS = (
 )
 
 
-def baseline_count(space: str, task: str, config: Settings) -> int:
+def baseline_count(space: str, task: str, settings: Settings) -> int:
     """Rows of baselines.sqlite for the space and task: a key that moves as counts land."""
-    found = baselines.cache_for(config.cache_file)
+    found = baselines.cache_for(settings.cache_file)
     return len(found.get(space, task)) if found else 0
 
 
-def uncounted(space: str, task: str, archs: Sequence[str], config: Settings) -> list[str]:
+def uncounted(space: str, task: str, archs: Sequence[str], settings: Settings) -> list[str]:
     """The archs whose params/flops baselines.sqlite lacks."""
-    found = baselines.cache_for(config.cache_file)
+    found = baselines.cache_for(settings.cache_file)
     have = found.get(space, task) if found else {}
     return [a for a in archs if a not in have]
 
@@ -328,12 +320,9 @@ def _research(
         Cache(cache_file),
         list(archs),
         values,
-        label,
-        seeds,
-        n_boot=n_boot,
-        compute=False,
-        data_dir=data_dir,
-        which=RESEARCH_PAIRS,
+        truth_label=label,
+        settings=Settings(data_dir=data_dir, cache_dir=cache_file.parent, workers=1),
+        study=evaluation.Study(seeds=seeds, n_boot=n_boot, pairs=RESEARCH_PAIRS, compute=False),
     )
 
 
@@ -344,16 +333,16 @@ def research(
     label: str,
     seeds: tuple[int, ...],
     n_boot: int,
-    config: Settings,
+    settings: Settings,
 ) -> evaluation.Evaluation:
     """`evaluation.run(..., compute=False)` on what the caches hold (the archs cached for
     every seed), keyed by each seed's row count and the baseline count."""
     key = (
-        *(version(replace(setup, seed=s), config) for s in seeds),
-        baseline_count(setup.space, setup.task, config),
+        *(version(replace(setup, seed=s), settings) for s in seeds),
+        baseline_count(setup.space, setup.task, settings),
     )
     return _research(
-        setup, archs, values, label, seeds, n_boot, config.cache_file, config.data_dir, key
+        setup, archs, values, label, seeds, n_boot, settings.cache_file, settings.data_dir, key
     )
 
 
@@ -364,8 +353,8 @@ def _counted(space: str, task: str, cache_file: Path, rows: int) -> pd.DataFrame
     return pd.DataFrame.from_dict(have, orient="index", columns=list(baselines.NAMES))
 
 
-def counted_baselines(space: str, task: str, config: Settings) -> pd.DataFrame:
+def counted_baselines(space: str, task: str, settings: Settings) -> pd.DataFrame:
     """params and flops of every arch baselines.sqlite holds for the space and task (no
     counting here), one row per arch."""
-    rows = baseline_count(space, task, config)
-    return _counted(space, task, config.cache_file, rows)
+    rows = baseline_count(space, task, settings)
+    return _counted(space, task, settings.cache_file, rows)

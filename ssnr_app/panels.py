@@ -16,10 +16,10 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import loaders, state
-from ssnr_core import jobs
-from ssnr_core.correlation import Summary
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import jobs
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies.correlation import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
@@ -251,9 +251,9 @@ def live(body: Callable[[], None], running: bool) -> None:
     st.fragment(tick, run_every=LIVE_S if running else None)()
 
 
-def setup_running(setup: Setup, config: Settings) -> bool:
+def setup_running(setup: Setup, settings: Settings) -> bool:
     """Whether any app job of this setup runs now (its results change this setup's view)."""
-    return any(r.job.setup == setup for r in running_jobs(config))
+    return any(r.job.setup == setup for r in running_jobs(settings))
 
 
 # ---------------------------------------------------------------- jobs indicator
@@ -266,11 +266,11 @@ class RunningJob:
     started: float
 
 
-def running_jobs(config: Settings) -> list[RunningJob]:
+def running_jobs(settings: Settings) -> list[RunningJob]:
     """The app's jobs running now, rebuilt from their lock records (the key must match,
     so a record this version cannot rebuild is listed by nobody rather than wrongly)."""
     try:
-        records = jobs.active(config)
+        records = jobs.active(settings)
     except OSError:
         return []
     out = []
@@ -281,20 +281,20 @@ def running_jobs(config: Settings) -> list[RunningJob]:
             setup = Setup(**info["setup"])
         except (KeyError, TypeError):
             continue
-        job = jobs.Job(setup, config, info.get("sample"), info.get("truth"), archs_file)
+        job = jobs.Job(setup, settings, info.get("sample"), info.get("truth"), archs_file)
         if job.key == info.get("key"):
             out.append(RunningJob(job, int(info.get("total") or 0), info.get("started") or 0))
     return out
 
 
-def jobs_indicator(config: Settings) -> None:
+def jobs_indicator(settings: Settings) -> None:
     """A small "jobs running" box in the sidebar of every page, each with a Stop button;
     it polls while jobs run."""
-    if not running_jobs(config):
+    if not running_jobs(settings):
         return
 
     def indicator() -> None:
-        now = running_jobs(config)
+        now = running_jobs(settings)
         if not now:
             st.caption("No scoring job running.")
             return

@@ -15,10 +15,12 @@ import streamlit as st
 
 from ssnr_app import loaders, panels, state
 from ssnr_app.text import plain
-from ssnr_core import aggregation, baselines, jobs, naslib
-from ssnr_core.evaluation import Evaluation
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import jobs
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import baselines, naslib
+from ssnr_core.studies.evaluation import Evaluation
 
 SCORES = (*aggregation.AGGREGATIONS, *baselines.NAMES)
 COLUMNS = ["n", "spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi"]
@@ -58,7 +60,7 @@ def seeds_input(setup: Setup) -> tuple[int, ...] | None:
         return None
 
 
-def _count(setup: Setup, missing: Sequence[str], config: Settings) -> bool:
+def _count(setup: Setup, missing: Sequence[str], settings: Settings) -> bool:
     """Count params and FLOPs of the missing archs into baselines.sqlite (what was counted
     before a failure stays); False after saying why it failed."""
     bar = st.progress(0.0, text=f"Counting params and FLOPs of {len(missing):,} architectures…")
@@ -68,7 +70,7 @@ def _count(setup: Setup, missing: Sequence[str], config: Settings) -> bool:
 
     try:
         baselines.table(
-            setup.space, setup.task, missing, baselines.cache_for(config.cache_file), progress
+            setup.space, setup.task, missing, baselines.cache_for(settings.cache_file), progress
         )
     except (*loaders.READ_ERRORS, RuntimeError) as exc:
         st.error(f"Could not count params and FLOPs: {exc}")
@@ -76,10 +78,10 @@ def _count(setup: Setup, missing: Sequence[str], config: Settings) -> bool:
     return True
 
 
-def counting(setup: Setup, scored: Sequence[str], config: Settings) -> None:
+def counting(setup: Setup, scored: Sequence[str], settings: Settings) -> None:
     """Say which archs lack params/FLOPs, with a button that counts them."""
     try:
-        missing = loaders.uncounted(setup.space, setup.task, scored, config)
+        missing = loaders.uncounted(setup.space, setup.task, scored, settings)
     except loaders.READ_ERRORS as exc:
         panels.read_error(exc)
         return
@@ -94,7 +96,7 @@ def counting(setup: Setup, scored: Sequence[str], config: Settings) -> None:
         f"(about {panels.fmt_duration(len(missing) * FLOPS_S)})",
         key="count_baselines",
     )
-    if clicked and _count(setup, missing, config):
+    if clicked and _count(setup, missing, settings):
         st.rerun()
 
 
@@ -140,17 +142,17 @@ def seed_tables(result: Evaluation) -> None:
 
 def seed_jobs(view_job: jobs.Job, archs: loaders.Archs, seeds: Sequence[int]) -> None:
     """One background job per seed (other than the page's own) that lacks archs."""
-    setup, config = view_job.setup, view_job.settings
+    setup, settings = view_job.setup, view_job.settings
     extra = [s for s in seeds if s != setup.seed]
     if not extra:
         return
     try:
-        listed = jobs.write_archs(archs, config)
+        listed = jobs.write_archs(archs, settings)
     except OSError as exc:
         st.error(f"Cannot prepare the seeds' jobs: {exc}")
         return
     for s in extra:
-        job = jobs.Job(replace(setup, seed=s), config, archs_file=listed, device=view_job.device)
+        job = jobs.Job(replace(setup, seed=s), settings, archs_file=listed, device=view_job.device)
         panels.live_job(job, archs, f"init seed {s}")
 
 
@@ -190,7 +192,7 @@ def section(
     """The research section under the Explorer's results, behind a toggle: its paired
     bootstraps cost seconds on a large sample, and the results above must come at once.
     On when a shared link names seeds."""
-    setup, config = job.setup, job.settings
+    setup, settings = job.setup, job.settings
     shown = st.toggle(
         "Research: size baselines, paired verdicts, init seeds",
         key="research",
@@ -206,11 +208,11 @@ def section(
             return
         seed_jobs(job, archs, seeds)
         try:
-            result = loaders.research(setup, archs, truth, truth_label, seeds, n_boot, config)
+            result = loaders.research(setup, archs, truth, truth_label, seeds, n_boot, settings)
         except loaders.READ_ERRORS as exc:
             panels.read_error(exc)
             return
-        counting(setup, scored, config)
+        counting(setup, scored, settings)
         if not result.n:
             st.info("No architecture of this sample is scored for every chosen seed yet.")
             return

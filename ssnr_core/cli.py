@@ -17,18 +17,22 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from tqdm import tqdm
 
-from ssnr_core import batches, benchmarks, evaluation, saliency, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.ray_backend import ChunksFailed, RayBackend
-from ssnr_core.settings import Settings, usable_cores
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies import batches, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
+from ssnr_core.runs.settings import Settings, usable_cores
+from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.threads import set_threads
+from ssnr_core.studies import evaluation
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 MAX_SEED = 2**63 - 1  # SQLite's INTEGER
@@ -190,9 +194,16 @@ def _backend(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> R
     )
 
 
-def _connected(backend: RayBackend | None) -> AbstractContextManager[None]:
+def _run_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings of this run: the environment's, with the flags' workers, device and
+    backend; built once here and passed down."""
+    _check_device(args.device, args.backend)
+    return replace(settings, workers=args.workers, device=args.device, ray=_backend(args))
+
+
+def _connected(settings: Settings) -> AbstractContextManager[None]:
     """One Ray connection for the whole command (reproduce scores several columns)."""
-    return backend.connected() if backend else nullcontext()
+    return settings.ray.connected() if settings.ray else nullcontext()
 
 
 def _check_device(device: str, backend: str = "local") -> str:
@@ -249,11 +260,9 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     else:
         archs = _sample(args, setup, settings)
     cache = Cache(settings.cache_file)
-    backend = _backend(args)
-    with _connected(backend), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
-        stats = scoring.score(
-            setup, archs, cache, args.workers, args.device, bar, settings.data_dir, backend
-        )
+    run = _run_settings(args, settings)
+    with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+        stats = scoring.score(setup, archs, cache, settings=run, progress=bar)
     print(f"{len(stats)} architectures scored and cached in {cache.path}", file=sys.stderr)
     return 0
 
@@ -272,22 +281,22 @@ def _clean(obj: object) -> object:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     setup = _setup(args, settings)
     n = len(_sample(args, setup, settings)) if args.sample else None
-    backend = _backend(args)
-    with _connected(backend), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+    run = _run_settings(args, settings)
+    study = evaluation.Study(
+        seeds=tuple(args.seeds or ()),
+        combine=tuple(args.combine),
+        n_boot=args.n_boot,
+        count_baselines={"auto": None, "yes": True, "no": False}[args.baselines],
+    )
+    with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
         result = evaluation.evaluate(
             setup,
             Cache(settings.cache_file),
-            n,
-            args.truth,
-            args.n_boot,
-            args.workers,
-            args.device,
-            bar,
-            settings.data_dir,
-            backend,
-            seeds=args.seeds,
-            combine=args.combine,
-            count_baselines={"auto": None, "yes": True, "no": False}[args.baselines],
+            settings=run,
+            study=study,
+            n=n,
+            source=args.truth,
+            progress=bar,
         )
     uncounted = "params" in result.summaries and result.summaries["params"].n == 0
     if uncounted and result.n:
@@ -342,7 +351,7 @@ def _evaluation_text(result: evaluation.Evaluation) -> str:
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from ssnr_core import fetch
+    from ssnr_core.data import fetch
 
     if args.what == "cifar10":
         url = f"{args.base_url.rstrip('/')}/{fetch.CIFAR10.path}" if args.base_url else None
@@ -357,7 +366,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_nb201(args: argparse.Namespace, settings: Settings) -> int:
-    from ssnr_core import nb201_import
+    from ssnr_core.data import nb201_import
 
     print(
         f"import-nb201: unpickling {args.path} (torch.load / pickle runs code from the file): "
@@ -375,29 +384,27 @@ def cmd_import_nb201(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
-    from ssnr_core import reproduce
+    from ssnr_core.studies import reproduce
 
     saliency.get(args.saliency)
-    _check_device(args.device, args.backend)
     columns = tuple(args.columns) if args.columns else None
     reproduce.chosen(columns)
     cache = Cache(settings.cache_file)
-    backend = _backend(args)
-    with _connected(backend), _bar("reproduce") as progress:
+    run = _run_settings(args, settings)
+    # the protocol of every column; its own benchmark and task are replaced per column
+    protocol = Setup("nb201", "cifar10", args.saliency, args.seed, "synthetic", init=args.init)
+    study = evaluation.Study(
+        seeds=tuple(args.seeds or ()), combine=tuple(args.combine), n_boot=args.n_boot
+    )
+    with _connected(run), _bar("reproduce") as progress:
         table = reproduce.reproduce(
             cache,
-            args.saliency,
-            args.sample,
-            args.seed,
-            args.n_boot,
-            args.workers,
-            args.device,
-            progress,
-            columns,
-            backend=backend,
-            seeds=args.seeds,
-            init=args.init,
-            combine=tuple(args.combine),
+            protocol,
+            settings=run,
+            sample=args.sample,
+            columns=columns,
+            study=study,
+            progress=progress,
         )
     csv_path, md_path = reproduce.write(table, args.saliency, args.out or settings.cache_dir)
     if args.json:

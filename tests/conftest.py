@@ -16,13 +16,17 @@ import pytest
 import torch
 from torch import nn
 
-from ssnr_core import benchmarks, evaluation, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
-from ssnr_core.threads import one_thread
+from ssnr_core.data import pinned
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings
+from ssnr_core.runs.threads import one_thread
+from ssnr_core.studies import evaluation
 
 SETUP = Setup("nb201", "cifar10", "synflow")
+# Run settings of in-process scoring: one process, the bundled data only.
+LOCAL = Settings(data_dir=pinned.BUNDLED, workers=1)
 SAMPLE = 24  # seed-0 sample; a subset of every larger seed-0 sample
 
 
@@ -33,7 +37,7 @@ def scored_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("scored")
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
     with one_thread():  # as the CLI does: 1.3 s instead of 49 s on a busy 2-core box
-        scoring.score(SETUP, archs, Cache(root / "stats.sqlite"))
+        scoring.score(SETUP, archs, Cache(root / "stats.sqlite"), settings=LOCAL)
     return root
 
 
@@ -64,8 +68,8 @@ def empty_cache(settings: Settings) -> Cache:
 @functools.cache
 def naslib_json(name: str) -> dict:
     """A NASLib zero-cost file (the verified bundled copy)."""
-    (file,) = [f for f in benchmarks.NASLIB_FILES.values() if f.path.endswith(name)]
-    return json.loads(benchmarks.read_bytes(file))
+    (file,) = [f for f in pinned.NASLIB_FILES.values() if f.path.endswith(name)]
+    return json.loads(pinned.read_bytes(file))
 
 
 def n_params(model: torch.nn.Module) -> int:

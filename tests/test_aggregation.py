@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ssnr_core import aggregation as agg
+from ssnr_core.proxies import aggregation as agg
 
 LAYERS = [np.array([1.0, 2.0, 3.0, 6.0]), np.array([10.0, 10.0, 40.0]), np.array([0.5])]
 

@@ -14,16 +14,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
-from conftest import SAMPLE, SETUP
+from conftest import LOCAL, SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 
 from ssnr_app import charts, loaders, panels
 from ssnr_app.text import plain
-from ssnr_core import aggregation, benchmarks, evaluation, jobs, pruning, reproduce, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.correlation import Summary
-from ssnr_core.settings import Settings
+from ssnr_core import benchmarks
+from ssnr_core.data import pinned
+from ssnr_core.proxies import aggregation, network
+from ssnr_core.runs import jobs, scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import canonical
+from ssnr_core.studies import evaluation, pruning, reproduce
+from ssnr_core.studies.correlation import Summary
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -258,7 +262,7 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
 
 def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    index = {s: i for i, s in enumerate(benchmarks.nb201_cell_strings())}
+    index = {s: i for i, s in enumerate(pinned.nb201_cell_strings())}
     rng = np.random.default_rng(1)
     lines = ["architecture,my_accuracy,notes"]
     mine = {}
@@ -294,7 +298,7 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
     at.button(key="open_layers").click().run()
     assert not at.exception and not at.error
     assert at.selectbox(key="layer_arch_a").value == arch
-    names, tensors = scoring.saliencies(SETUP, arch)
+    names, tensors = network.saliencies(SETUP, arch)
     stats = aggregation.layer_stats(tensors)
     shown = metrics(at)
     for name, fn in aggregation.AGGREGATIONS.items():
@@ -318,7 +322,7 @@ def test_layer_page_compares_two_cells(cache_dir: Path):
     truth = benchmarks.truth(SETUP.space, SETUP.task)
     for side in ("a", "b"):
         arch = at.text_input(key=f"layer_text_{side}").value
-        stats = aggregation.layer_stats(scoring.saliencies(SETUP, arch)[1])
+        stats = aggregation.layer_stats(network.saliencies(SETUP, arch)[1])
         row = side_by_side.loc[side.upper()]
         for name, fn in aggregation.AGGREGATIONS.items():
             assert row[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
@@ -372,12 +376,18 @@ def test_compare_columns_come_from_the_url(cache_dir: Path):
 
 def test_compare_reference_table_is_the_reproduce_table(cache_dir: Path):
     naslib_archs = evaluation.sample("nb201", "cifar10", 6, 0, "naslib")
-    scoring.score(SETUP, naslib_archs, cache())
+    scoring.score(SETUP, naslib_archs, cache(), settings=LOCAL)
     at = fresh_app()
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception and not at.error
     expected = reproduce.to_markdown(
-        reproduce.reproduce(cache(), "synflow", n_boot=200, compute=False), "synflow"
+        reproduce.reproduce(
+            cache(),
+            SETUP,
+            settings=LOCAL,
+            study=evaluation.Study(n_boot=200, compute=False),
+        ),
+        "synflow",
     )
     shown = [m.value.strip() for m in at.markdown if "| column | n |" in m.value]
     assert shown == [expected.strip()]
@@ -399,7 +409,7 @@ def test_pruning_page_plots_the_core_curve(cache_dir: Path):
 def test_a_damaged_data_file_is_one_error_message(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    damaged = tmp_path / "data" / benchmarks.NB201_CSV.path
+    damaged = tmp_path / "data" / pinned.NB201_CSV.path
     damaged.parent.mkdir(parents=True)
     damaged.write_text("ArchitectureString,CIFAR10TestAccuracy200Epochs\n|x~0|,1\n")
     monkeypatch.setenv("SSNR_DATA_DIR", str(tmp_path / "data"))

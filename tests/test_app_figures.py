@@ -21,7 +21,9 @@ from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, app_env, cache, frame_with, fresh_app, metrics  # noqa: F401
 
 from ssnr_app import panels
-from ssnr_core import aggregation, benchmarks, correlation, evaluation, explain, figures
+from ssnr_core import benchmarks
+from ssnr_core.proxies import aggregation
+from ssnr_core.studies import correlation, evaluation, explain, figures
 
 
 def scores() -> tuple:

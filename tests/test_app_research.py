@@ -8,13 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from conftest import SAMPLE, SETUP
+from conftest import LOCAL, SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 from test_app import app_env, cache, fresh_app, settings  # noqa: F401 (app_env: autouse fixture)
 
 from ssnr_app import loaders, panels
-from ssnr_core import baselines, benchmarks, evaluation, scoring
-from ssnr_core.threads import one_thread
+from ssnr_core import benchmarks
+from ssnr_core.runs import scoring
+from ssnr_core.runs.threads import one_thread
+from ssnr_core.studies import baselines, evaluation
 
 LABEL = "NB201 mean 200-epoch test accuracy"
 
@@ -28,11 +30,14 @@ def core(seeds: tuple[int, ...] = (SETUP.seed,)) -> evaluation.Evaluation:
         cache(),
         archs,
         truth,
-        label,
-        seeds,
-        n_boot=loaders.n_boot_for(SAMPLE),
-        compute=False,
-        which=loaders.RESEARCH_PAIRS,
+        truth_label=label,
+        settings=LOCAL,
+        study=evaluation.Study(
+            seeds=tuple(seeds),
+            n_boot=loaders.n_boot_for(SAMPLE),
+            pairs=loaders.RESEARCH_PAIRS,
+            compute=False,
+        ),
     )
 
 
@@ -141,14 +146,20 @@ def test_compare_has_baseline_rows_from_the_baseline_cache_only(cache_dir: Path)
 def test_naslib_truth_shows_naslibs_stored_proxies_and_the_agreement(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed, "naslib")
     with one_thread():
-        scoring.score(SETUP, archs, cache())
+        scoring.score(SETUP, archs, cache(), settings=LOCAL)
     at = fresh_app({"truth": "naslib", "sample": str(SAMPLE), "seeds": "0"})
     assert not at.exception and not at.error
     assert at.text_input(key="init_seeds").value == "0"
     truth = benchmarks.truth(SETUP.space, SETUP.task, "naslib")
     label = benchmarks.source_label(SETUP.space, SETUP.task, "naslib")
     expected = evaluation.run(
-        SETUP, cache(), archs, truth, label, n_boot=loaders.n_boot_for(SAMPLE), compute=False
+        SETUP,
+        cache(),
+        archs,
+        truth,
+        truth_label=label,
+        settings=LOCAL,
+        study=evaluation.Study(n_boot=loaders.n_boot_for(SAMPLE), compute=False),
     )
     assert expected.naslib and expected.agreement
     (proxies,) = [f.value for f in at.dataframe if "synflow" in f.value.index and "n" in f.value]

@@ -1,12 +1,17 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from conftest import LOCAL
 from PIL import Image
 
-from ssnr_core import batches, cli, evaluation, scoring
-from ssnr_core.setup import Setup
+from ssnr_core import cli
+from ssnr_core.proxies import batches
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.studies import evaluation
 
 
 def test_synthetic_batch_is_seeded():
@@ -28,7 +33,7 @@ def test_image_folder_batch_feeds_a_data_dependent_saliency(tmp_path, empty_cach
     assert x.shape == (6, 3, 32, 32) and sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
     setup = Setup("nb201", "cifar10", "snip", batch=f"images:{tmp_path}")
     archs = evaluation.sample("nb201", "cifar10", 2, 0)
-    stats = scoring.score(setup, archs, empty_cache)
+    stats = scoring.score(setup, archs, empty_cache, settings=LOCAL)
     assert all(np.isfinite(s).all() for s in stats.values())
     assert (
         empty_cache.count(setup) == 2 and empty_cache.count(Setup("nb201", "cifar10", "snip")) == 0
@@ -140,7 +145,7 @@ def test_cifar10_snip_scores_and_keys_apart(tmp_path, empty_cache, monkeypatch):
     _cifar_batch(tmp_path)
     key = batches.resolve("auto", True, tmp_path)
     setup = Setup("nb201", "ImageNet16-120", "snip", batch=key)
-    stats = scoring.score(setup, archs, empty_cache, data_dir=tmp_path)
+    stats = scoring.score(setup, archs, empty_cache, settings=replace(LOCAL, data_dir=tmp_path))
     assert all(np.isfinite(s).all() for s in stats.values())
     assert empty_cache.count(setup) == 2
     assert empty_cache.count(Setup("nb201", "ImageNet16-120", "snip")) == 0

@@ -1,10 +1,14 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import stored_params
+from conftest import LOCAL, stored_params
 
-from ssnr_core import baselines, benchmarks, correlation, evaluation, naslib, scoring
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.studies import baselines, correlation, evaluation, naslib
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -37,7 +41,9 @@ def test_our_synflow_ranks_like_naslibs_stored_synflow(empty_cache):
     CIFAR-10 sample (different random inits, so not 1, but it must be high)."""
     setup = Setup("nb201", "cifar10", "synflow")
     theirs = benchmarks.naslib_scores("nb201", "cifar10", "synflow")
-    stats = scoring.score(setup, list(theirs.index), empty_cache, workers=2)
+    stats = scoring.score(
+        setup, list(theirs.index), empty_cache, settings=replace(LOCAL, workers=2)
+    )
     ours = evaluation.score_table(stats)["sum"].reindex(theirs.index).to_numpy()
     rho = correlation.spearman(ours, theirs.to_numpy())
     print(f"spearman(ours, NASLib synflow) over {len(theirs)} archs = {rho:.4f}")

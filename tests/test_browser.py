@@ -23,9 +23,11 @@ from conftest import SAMPLE, SETUP
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ssnr_app import loaders, panels
-from ssnr_core import benchmarks, evaluation, jobs
-from ssnr_core.cache import Cache
-from ssnr_core.settings import Settings
+from ssnr_core import benchmarks
+from ssnr_core.runs import jobs
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"

@@ -11,10 +11,14 @@ import time
 
 import numpy as np
 import pytest
+from conftest import LOCAL
 
-from ssnr_core import benchmarks, cli, evaluation, scoring
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks, cli
+from ssnr_core.data import pinned
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import evaluation
 
 SETUP = Setup("nb201", "cifar10", "synflow", seed=0)
 
@@ -31,9 +35,11 @@ def test_put_get_round_trip_and_keys_are_isolated(empty_cache):
 
 def test_score_computes_only_what_is_missing(empty_cache):
     archs = evaluation.sample("nb201", "cifar10", 4, seed=0)
-    first = scoring.score(SETUP, archs[:2], empty_cache)
+    first = scoring.score(SETUP, archs[:2], empty_cache, settings=LOCAL)
     calls: list[tuple[int, int]] = []
-    both = scoring.score(SETUP, archs, empty_cache, progress=lambda d, t: calls.append((d, t)))
+    both = scoring.score(
+        SETUP, archs, empty_cache, settings=LOCAL, progress=lambda d, t: calls.append((d, t))
+    )
     assert calls[0] == (2, 4) and calls[-1] == (4, 4) and len(calls) == 3
     assert all(np.array_equal(first[a], both[a]) for a in archs[:2])
 
@@ -108,8 +114,8 @@ def test_bad_names_print_one_line_and_exit_2(args, message, empty_cache, capsys)
 
 def test_damaged_data_files_are_errors_that_name_them(settings, capsys):
     """A user's copy is read instead of the bundled one, and must be the pinned file."""
-    csv_rel = benchmarks.NB201_CSV.path
-    original = benchmarks.read_bytes(benchmarks.NB201_CSV)
+    csv_rel = pinned.NB201_CSV.path
+    original = pinned.read_bytes(pinned.NB201_CSV)
     target = settings.data_dir / csv_rel
     target.parent.mkdir(parents=True)
     lines = original.splitlines(keepends=True)
@@ -118,32 +124,32 @@ def test_damaged_data_files_are_errors_that_name_them(settings, capsys):
     err = capsys.readouterr().err
     assert str(target) in err and "truncated" in err and "7,784 of 15,625 rows" in err
     target.write_bytes(original.replace(b"94.37", b"94.38", 1))  # one figure altered
-    with pytest.raises(benchmarks.DataError, match="altered content"):
+    with pytest.raises(pinned.DataError, match="altered content"):
         benchmarks.truth("nb201", "cifar10", data_dir=settings.data_dir)
-    json_rel = benchmarks.NASLIB_FILES["nb301"].path
+    json_rel = pinned.NASLIB_FILES["nb301"].path
     (settings.data_dir / json_rel).parent.mkdir(parents=True)
     (settings.data_dir / json_rel).write_text("{not json")
-    with pytest.raises(benchmarks.DataError, match="not valid JSON"):
+    with pytest.raises(pinned.DataError, match="not valid JSON"):
         benchmarks.truth("nb301", "cifar10", data_dir=settings.data_dir)
 
 
 def test_bundled_copy_missing_is_one_clear_error(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr(benchmarks, "BUNDLED", tmp_path / "nowhere")
-    benchmarks.read_bytes.cache_clear()
+    monkeypatch.setattr(pinned, "BUNDLED", tmp_path / "nowhere")
+    pinned.read_bytes.cache_clear()
     try:
-        with pytest.raises(benchmarks.DataError, match="missing benchmark file"):
-            benchmarks.read_bytes(benchmarks.NASLIB_FILES["tnb101"])
+        with pytest.raises(pinned.DataError, match="missing benchmark file"):
+            pinned.read_bytes(pinned.NASLIB_FILES["tnb101"])
     finally:
-        benchmarks.read_bytes.cache_clear()
+        pinned.read_bytes.cache_clear()
 
 
 def test_a_data_folder_copy_is_read_and_verified(settings):
-    rel = benchmarks.NASLIB_FILES["nb201"]
-    assert benchmarks.where(rel, settings.data_dir).suffix == ".xz"  # nothing there: bundled
+    rel = pinned.NASLIB_FILES["nb201"]
+    assert pinned.where(rel, settings.data_dir).suffix == ".xz"  # nothing there: bundled
     copy = settings.data_dir / rel.path
     copy.parent.mkdir(parents=True)
-    copy.write_bytes(benchmarks.read_bytes(rel))
-    assert benchmarks.where(rel, settings.data_dir) == copy
+    copy.write_bytes(pinned.read_bytes(rel))
+    assert pinned.where(rel, settings.data_dir) == copy
     assert benchmarks.truth("nb201", "cifar100", "naslib", settings.data_dir).equals(
         benchmarks.truth("nb201", "cifar100", "naslib")
     )
@@ -184,7 +190,7 @@ def test_score_takes_a_whole_setup_and_an_archs_file(settings, tmp_path, capsys)
     listing.write_text("\n".join(archs) + "\n")
     code = cli.main(["score", "--setup", setup.to_json(), "--archs", str(listing)], settings)
     assert code == 0, capsys.readouterr().err
-    from ssnr_core.cache import Cache
+    from ssnr_core.runs.cache import Cache
 
     assert set(Cache(settings.cache_file).get(setup)) == set(archs)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ssnr_core import correlation as corr
+from ssnr_core.studies import correlation as corr
 
 
 @pytest.fixture

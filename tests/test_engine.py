@@ -1,16 +1,18 @@
 """The batched NB201 synflow engine against an independent float64 reference loop."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from conftest import reference_synflow
+from conftest import LOCAL, reference_synflow
 from scipy.stats import spearmanr
 
-from ssnr_core import aggregation, engine, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, engine, network
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
 from ssnr_core.spaces import nb201
 
 SEED = 3
@@ -40,7 +42,7 @@ SAMPLE = [nb201.parse(a) for a in DEGENERATE.values()] + _random_archs(6, seed=1
 def _reference(arch: nb201.Arch) -> np.ndarray:
     """Synflow as NASLib/foresight write it (conftest's oracle), weights seeded per slot."""
     setup = Setup("nb201", "cifar10", "synflow", SEED, dtype="float64")
-    model = scoring.build_network(setup, nb201.to_str(arch), share=False)
+    model = network.build_network(setup, nb201.to_str(arch), share=False)
     return aggregation.layer_stats(reference_synflow(model, (3, 32, 32)))
 
 
@@ -140,17 +142,17 @@ def test_score_passes_device_and_dtype_and_commits_each_batch(tmp_path, monkeypa
     monkeypatch.setattr(engine, "synflow_stats", spy)
     cache = Cache(tmp_path / "stats.sqlite")
     with pytest.raises(KeyboardInterrupt):
-        scoring.score(setup, archs, cache, workers=1, device="cuda:1")
+        scoring.score(setup, archs, cache, settings=replace(LOCAL, device="cuda:1"))
     assert [c[1:] for c in calls] == [("cuda:1", torch.float32)] * 2
     assert 1 < calls[0][0] < len(archs)  # batched, in several batches
     assert cache.count(setup) == calls[0][0]  # the first batch, committed arch by arch
     monkeypatch.setattr(engine, "synflow_stats", real)
-    resumed = scoring.score(setup, archs, cache)
+    resumed = scoring.score(setup, archs, cache, settings=LOCAL)
     assert cache.count(setup) == len(archs)
     fresh = engine.synflow_stats([nb201.parse(a) for a in archs], "cifar10", SEED)
     for arch, stats in zip(archs, fresh, strict=True):
         np.testing.assert_allclose(resumed[arch], stats, rtol=1e-6, atol=0)
-    f64 = scoring.network_stats(
+    f64 = network.network_stats(
         Setup("nb201", "cifar10", "synflow", SEED, dtype="float64"), archs[0]
     )
     assert not np.array_equal(f64, resumed[archs[0]])  # float64 on request, a separate key

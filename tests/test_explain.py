@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssnr_core import aggregation, explain, spaces
-from ssnr_core.setup import Setup
+from ssnr_core import spaces
+from ssnr_core.proxies import aggregation
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.studies import explain
 
 
 @pytest.mark.parametrize("space,task", [("nb201", "cifar10"), ("nb301", "cifar10")])

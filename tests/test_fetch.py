@@ -18,7 +18,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from ssnr_core import batches, benchmarks, cli, fetch
+from ssnr_core import cli
+from ssnr_core.data import fetch, pinned
+from ssnr_core.proxies import batches
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
 
@@ -45,12 +47,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("public")
     for remote in fetch.FILES:
         (root / remote.path).parent.mkdir(parents=True, exist_ok=True)
-        (root / remote.path).write_bytes(benchmarks.read_bytes(_pinned(remote.path)))
+        (root / remote.path).write_bytes(pinned.read_bytes(_pinned(remote.path)))
     return root
 
 
-def _pinned(path: str) -> benchmarks.DataFile:
-    return next(f for f in benchmarks.FILES if f.path == path)
+def _pinned(path: str) -> pinned.DataFile:
+    return next(f for f in pinned.FILES if f.path == path)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""ssnr_core.figures: ranks, op mixes and per-group layer-wise SSNR across architectures."""
+"""ssnr_core.studies.figures: ranks, op mixes and per-group layer-wise SSNR across architectures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from conftest import SETUP
 
-from ssnr_core import aggregation, correlation, evaluation, figures, scoring
+from ssnr_core import spaces
+from ssnr_core.proxies import aggregation, network
+from ssnr_core.studies import correlation, evaluation, figures
 
 
 def test_ranks_give_spearman_and_skip_non_finite():
@@ -27,13 +29,13 @@ def test_op_mix_counts_every_edge():
     mix = figures.op_mix("nb201", archs)
     assert list(mix.index) == archs
     assert (mix.sum(axis=1) == 6).all()  # six edges per NB201 cell
-    assert set(mix.columns) <= set(figures.op_names("nb201"))
-    assert "nor_conv_3x3" in figures.op_names("nb201")
+    assert set(mix.columns) <= set(spaces.get_space("nb201").op_names())
+    assert "nor_conv_3x3" in spaces.get_space("nb201").op_names()
 
 
 def test_group_table_rows_sum_to_layerwise_ssnr():
     archs = evaluation.sample(SETUP.space, SETUP.task, 3, SETUP.seed)
-    stats = {a: scoring.network_stats(SETUP, a) for a in archs}
+    stats = {a: network.network_stats(SETUP, a) for a in archs}
     table = figures.group_table(SETUP, stats)
     assert list(table.index) == archs
     assert table.columns[0] == "stem" and table.columns[-1] == "classifier"

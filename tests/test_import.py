@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ssnr_core import benchmarks, cli, nb201_import
+from ssnr_core import benchmarks, cli
+from ssnr_core.data import nb201_import, pinned
 
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
@@ -186,7 +187,7 @@ def test_load_table_checks_columns(tmp_path):
 
 def test_an_imported_table_is_offered_as_ground_truth(settings, capsys):
     """Every accuracy column with values becomes a source `official:<split>_<N>ep`."""
-    strings = benchmarks.nb201_cell_strings()[:40]
+    strings = pinned.nb201_cell_strings()[:40]
     table = pd.DataFrame({"index": range(40), "arch": strings})
     for name in nb201_import.COLUMNS:
         table[name] = float("nan")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ssnr_core import evaluation, jobs
-from ssnr_core.cache import Cache, process_start
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import jobs
+from ssnr_core.runs.cache import Cache, process_start
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import evaluation
 
 SETUP = Setup("nb201", "cifar10", "synflow")
 

@@ -6,6 +6,7 @@ import torch
 from conftest import naslib_json
 
 from ssnr_core import benchmarks
+from ssnr_core.data import pinned
 from ssnr_core.spaces import canonical, get_space, nb201
 from ssnr_core.spaces.modules import SeededModules
 
@@ -39,7 +40,7 @@ def test_parse_round_trips_and_forms_agree():
     assert nb201.parse(nb201.to_naslib(arch)) == nb201.parse(
         ast.literal_eval(nb201.to_naslib(arch))
     )
-    index = benchmarks.nb201_cell_strings().index(BEST)
+    index = pinned.nb201_cell_strings().index(BEST)
     assert nb201.parse(index) == nb201.parse(str(index)) == arch
     assert canonical("nb201", "(4, 3, 3, 3, 2, 3)") == (
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_1x1~2|"

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ssnr_core import aggregation, pruning
+from ssnr_core.proxies import aggregation
+from ssnr_core.studies import pruning
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,22 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import ray
-from conftest import SAMPLE, SETUP
+from conftest import LOCAL, SAMPLE, SETUP
 
-from ssnr_core import batches, evaluation, ray_backend, scoring
-from ssnr_core.cache import Cache
 from ssnr_core.cli import main
-from ssnr_core.ray_backend import RayBackend
-from ssnr_core.settings import Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import batches
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import ray_backend, scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.ray_backend import RayBackend
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import evaluation
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +84,8 @@ def test_same_bits_as_the_local_pool_and_a_rerun_computes_nothing(
         SETUP,
         archs,
         empty_cache,
+        settings=replace(LOCAL, ray=RayBackend(chunk=5)),
         progress=lambda d, t: calls.append((d, t)),
-        backend=RayBackend(chunk=5),
     )
     assert_same_bits(got, Cache(scored_cache / "stats.sqlite").get(SETUP))
     assert calls == [(d, SAMPLE) for d in range(SAMPLE + 1)]  # each arch once, as it arrives
@@ -91,7 +94,9 @@ def test_same_bits_as_the_local_pool_and_a_rerun_computes_nothing(
         raise AssertionError("a task ran for a cached architecture")
 
     monkeypatch.setattr(ray_backend, "_score_chunk", no_task)
-    assert_same_bits(scoring.score(SETUP, archs, empty_cache, backend=RayBackend()), got)
+    assert_same_bits(
+        scoring.score(SETUP, archs, empty_cache, settings=replace(LOCAL, ray=RayBackend())), got
+    )
 
 
 def test_a_killed_worker_costs_only_its_chunk(
@@ -119,7 +124,11 @@ def test_a_killed_worker_costs_only_its_chunk(
     calls: list[int] = []
     backend = RayBackend(chunk=6, max_retries=1)
     got = scoring.score(
-        SETUP, archs, empty_cache, progress=lambda d, t: calls.append(d), backend=backend
+        SETUP,
+        archs,
+        empty_cache,
+        settings=replace(LOCAL, ray=backend),
+        progress=lambda d, t: calls.append(d),
     )
     assert died.exists()
     assert calls == list(range(SAMPLE + 1))  # no architecture delivered twice
@@ -157,7 +166,7 @@ def test_a_chunk_failing_every_time_is_reported_and_the_rest_cached(
     assert err.count("\nerror: 1 chunk(s) failed") == 1 and "injected failure" in err
     assert all(arch in err for arch in lost)
     kept = [a for a in archs if a not in lost]
-    local = scoring.score(setup, kept, Cache(tmp_path / "local.sqlite"))
+    local = scoring.score(setup, kept, Cache(tmp_path / "local.sqlite"), settings=LOCAL)
     assert_same_bits(Cache(settings.cache_file).get(setup), local)
 
 
@@ -179,9 +188,12 @@ def test_the_data_batch_travels_with_the_task(
         "nb201", "cifar10", "snip", 0, batches.resolve(f"images:{folder}", True, tmp_path)
     )
     few = archs[:3]
-    local = scoring.score(setup, few, Cache(tmp_path / "local.sqlite"))
+    local = scoring.score(setup, few, Cache(tmp_path / "local.sqlite"), settings=LOCAL)
     shutil.rmtree(folder)
-    assert_same_bits(scoring.score(setup, few, empty_cache, backend=RayBackend(chunk=2)), local)
+    assert_same_bits(
+        scoring.score(setup, few, empty_cache, settings=replace(LOCAL, ray=RayBackend(chunk=2))),
+        local,
+    )
 
 
 def test_cli_ray_cache_evaluates_exactly_as_the_local_pool(

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from ssnr_core import benchmarks, cli
-from ssnr_core.cache import COLUMNS, Cache, CacheError, process_alive, process_start
-from ssnr_core.setup import CODE_VERSION, Setup, default_version
+from ssnr_core.data import pinned
+from ssnr_core.proxies.setup import CODE_VERSION, Setup, default_version
+from ssnr_core.runs.cache import COLUMNS, Cache, CacheError, process_alive, process_start
 from ssnr_core.spaces import get_space
 
 SETUP = Setup("nb201", "cifar10", "synflow")
@@ -140,8 +141,8 @@ _FILL_DISK = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from ssnr_core.cache import Cache, CacheError
-    from ssnr_core.setup import Setup
+    from ssnr_core.runs.cache import Cache, CacheError
+    from ssnr_core.proxies.setup import Setup
     cache = Cache(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
     asked = 0
@@ -257,8 +258,8 @@ _WORKER = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from ssnr_core.cache import Cache
-    from ssnr_core.setup import Setup
+    from ssnr_core.runs.cache import Cache
+    from ssnr_core.proxies.setup import Setup
     cache, setup = Cache(sys.argv[1]), Setup("nb201", "cifar10", "synflow")
     archs = [f"a{i}" for i in range(40)]
     log = open(sys.argv[2], "a")
@@ -359,8 +360,8 @@ def test_nb201_accepts_numpy_and_plain_int_indices():
     ids=["null", "missing", "not-an-object"],
 )
 def test_an_altered_naslib_file_is_one_data_error_naming_it(settings, capsys, alter):
-    file = benchmarks.NASLIB_FILES["nb201"]
-    data = json.loads(benchmarks.read_bytes(file))
+    file = pinned.NASLIB_FILES["nb201"]
+    data = json.loads(pinned.read_bytes(file))
     key = next(iter(data["cifar10"]))
     if alter is None:
         data["cifar10"][key] = [1, 2, 3]
@@ -369,7 +370,7 @@ def test_an_altered_naslib_file_is_one_data_error_naming_it(settings, capsys, al
     target = settings.data_dir / file.path
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(data))
-    with pytest.raises(benchmarks.DataError, match=str(target)):
+    with pytest.raises(pinned.DataError, match=str(target)):
         benchmarks.truth("nb201", "cifar10", "naslib", settings.data_dir)
     assert cli.main(["evaluate", "--truth", "naslib", "--sample", "3"]) == 2
     err = one_error_line(capsys)

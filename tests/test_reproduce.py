@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import LOCAL
 
-from ssnr_core import benchmarks, cli, correlation, evaluation, reproduce
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks, cli
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.studies import correlation, evaluation, reproduce
 
 
 def test_reproduce_small_sample_every_space(empty_cache, tmp_path, capsys):
@@ -12,7 +14,13 @@ def test_reproduce_small_sample_every_space(empty_cache, tmp_path, capsys):
         ["reproduce", "--sample", "4", "--n-boot", "20", "--out", str(tmp_path), "--json"]
     )
     assert code == 0
-    table = reproduce.reproduce(sample=4, n_boot=20, cache=empty_cache)  # all cached now
+    table = reproduce.reproduce(
+        empty_cache,
+        Setup("nb201", "cifar10", "synflow"),
+        settings=LOCAL,
+        sample=4,
+        study=evaluation.Study(n_boot=20),
+    )  # all cached now
     assert list(table["column"]) == [row[0] for row in reproduce.REFERENCE]
     assert (table["n"] == 4).all()
     assert table["layerwise_ssnr_ref"].tolist() == [r[3][2] for r in reproduce.REFERENCE]
@@ -40,5 +48,5 @@ def test_data_dependent_saliency_refuses_non_classification_tasks(empty_cache):
     setup = Setup("tnb101", "room_layout", "snip")
     arch = evaluation.sample("tnb101", "room_layout", 1, 0)
     with pytest.raises(ValueError, match="needs class labels"):
-        evaluation.evaluate(setup, empty_cache, 1)
+        evaluation.evaluate(setup, empty_cache, settings=LOCAL, n=1)
     assert arch and np.isfinite(benchmarks.truth("tnb101", "room_layout")).all()

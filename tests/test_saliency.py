@@ -4,8 +4,8 @@ import torch
 from conftest import reference_synflow
 from torch import nn
 
-from ssnr_core import aggregation, saliency, scoring
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, network, saliency
+from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import nb201
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -51,8 +51,8 @@ def test_synflow_leaves_the_model_as_it_was():
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_engine_matches_a_float64_reference_loop(arch, dtype, rtol):
     setup = Setup("nb201", "cifar10", "synflow", seed=3, dtype=dtype)
-    fast = scoring.network_stats(setup, nb201.to_str(nb201.parse(arch)), share=True)
-    model = scoring.build_network(setup, nb201.to_str(nb201.parse(arch)), share=False)
+    fast = network.network_stats(setup, nb201.to_str(nb201.parse(arch)), share=True)
+    model = network.build_network(setup, nb201.to_str(nb201.parse(arch)), share=False)
     ref = aggregation.layer_stats(reference_synflow(model, (3, 32, 32)))
     np.testing.assert_allclose(fast, ref, rtol=rtol, atol=0)
     assert aggregation.total(fast) > 0
@@ -64,8 +64,8 @@ def test_float32_synflow_does_not_overflow_and_matches_float64():
     arch = nb201.to_str(nb201.parse("(2, 2, 2, 2, 2, 2)"))
     setup32 = Setup("nb201", "cifar10", "synflow", seed=3)
     assert setup32.dtype == "float32"  # the default: what the cache key says is computed
-    _, s32 = scoring.saliencies(setup32, arch)
-    _, s64 = scoring.saliencies(Setup("nb201", "cifar10", "synflow", seed=3, dtype="float64"), arch)
+    _, s32 = network.saliencies(setup32, arch)
+    _, s64 = network.saliencies(Setup("nb201", "cifar10", "synflow", seed=3, dtype="float64"), arch)
     assert max(s.sum().item() for s in s64) > 1e40  # really past float32's range
     for a, b in zip(s32, s64, strict=True):
         assert torch.isfinite(a).all()
@@ -77,8 +77,8 @@ def test_float32_synflow_does_not_overflow_and_matches_float64():
 def test_every_saliency_gives_one_finite_tensor_per_layer(name):
     setup = Setup("nb201", "cifar10", name, seed=1)
     arch = nb201.to_str(nb201.parse("(4, 3, 2, 0, 2, 3)"))
-    names, values = scoring.saliencies(setup, arch)
-    model = scoring.build_network(setup, arch)
+    names, values = network.saliencies(setup, arch)
+    model = network.build_network(setup, arch)
     layers = saliency.weight_layers(model)
     assert names == [n for n, _ in layers]
     for (_, layer), s in zip(layers, values, strict=True):

@@ -6,12 +6,16 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import LOCAL
 from scipy import stats
 
-from ssnr_core import benchmarks, cli, correlation, evaluation, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.setup import Setup
-from ssnr_core.threads import one_thread
+from ssnr_core import benchmarks, cli
+from ssnr_core.proxies import network
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.threads import one_thread
+from ssnr_core.studies import correlation, evaluation
 
 ARCHS = evaluation.sample("nb201", "cifar10", 6, 0)
 
@@ -45,16 +49,16 @@ def _check_fresh_init(empty_cache: Cache) -> None:
     a, b = ARCHS[:2]
     # slot: the same module slot has the same weights in every arch; fresh: it does not
     w = {
-        (s.init, arch): scoring.build_network(s, arch).stem[0].weight.detach().clone()
+        (s.init, arch): network.build_network(s, arch).stem[0].weight.detach().clone()
         for s in (slot, fresh)
         for arch in (a, b)
     }
     assert torch_equal(w["slot", a], w["slot", b])
     assert not torch_equal(w["fresh", a], w["fresh", b])
-    assert torch_equal(w["fresh", a], scoring.build_network(fresh, a).stem[0].weight)
+    assert torch_equal(w["fresh", a], network.build_network(fresh, a).stem[0].weight)
     assert not torch_equal(w["fresh", a], w["slot", a])
-    scoring.score(slot, [a], empty_cache)
-    scoring.score(fresh, [a], empty_cache)
+    scoring.score(slot, [a], empty_cache, settings=LOCAL)
+    scoring.score(fresh, [a], empty_cache, settings=LOCAL)
     assert not np.array_equal(empty_cache.get(slot)[a], empty_cache.get(fresh)[a])
     assert {s.init for s, _ in empty_cache.setups()} == {"slot", "fresh"}
 
@@ -137,7 +141,7 @@ def test_an_uncounted_baseline_does_not_void_the_other_pairs():
     import numpy as np
     import pandas as pd
 
-    from ssnr_core import evaluation
+    from ssnr_core.studies import evaluation
 
     rng = np.random.default_rng(0)
     y = pd.Series(rng.normal(size=50), index=[f"a{i}" for i in range(50)])

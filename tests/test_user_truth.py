@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from ssnr_core import benchmarks, user_truth
+from ssnr_core.benchmarks import user_truth
+from ssnr_core.data import pinned
 from ssnr_core.spaces import nb201
 
 BEST = (
@@ -20,7 +21,7 @@ def csv(*lines: str) -> bytes:
 
 
 def test_cell_strings_indices_and_naslib_tuples_become_canonical():
-    strings = benchmarks.nb201_cell_strings()
+    strings = pinned.nb201_cell_strings()
     naslib = nb201.to_naslib(nb201.parse(strings[7]))
     data = csv("arch,acc,other", f"{BEST},94.37,a", "5,71.5%,b", f'"{naslib}",60,c', "", " ")
     parsed = user_truth.parse(data, "arch", "acc")
@@ -146,13 +147,13 @@ def test_any_finite_value_is_allowed_but_nan_and_inf_are_row_errors():
 
 def test_index_keyed_files_read_the_cell_table_once(monkeypatch):
     calls = []
-    real = benchmarks.nb201_cell_strings
+    real = pinned.nb201_cell_strings
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(benchmarks, "nb201_cell_strings", counted)
+    monkeypatch.setattr(pinned, "nb201_cell_strings", counted)
     data = csv("arch,acc", *(f"{i},{i % 97}" for i in range(2000)))
     start = time.perf_counter()
     parsed = user_truth.parse(data, "arch", "acc")
@@ -162,9 +163,9 @@ def test_index_keyed_files_read_the_cell_table_once(monkeypatch):
 
 
 def test_a_missing_cell_in_the_index_table_is_a_row_error(monkeypatch):
-    strings = list(benchmarks.nb201_cell_strings())
+    strings = list(pinned.nb201_cell_strings())
     strings[3] = float("nan")  # what pandas reads for an empty ArchitectureString cell
-    monkeypatch.setattr(benchmarks, "nb201_cell_strings", lambda *a, **k: strings)
+    monkeypatch.setattr(pinned, "nb201_cell_strings", lambda *a, **k: strings)
     parsed = user_truth.parse(csv("arch,acc", "3,1", "4,2"), "arch", "acc")
     assert list(parsed.values) == [2.0]
     assert parsed.errors[0].startswith("row 2: bad architecture")

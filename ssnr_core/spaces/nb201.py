@@ -19,9 +19,10 @@ from typing import TypeGuard, cast
 import torch
 from torch import nn
 
-from ssnr_core.spaces import Space
+from ssnr_core.data import pinned
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
+from ssnr_core.spaces.space import Space
 
 NAME = "nb201"
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -102,9 +103,7 @@ def to_naslib(arch: Arch) -> str:
 
 def from_index(index: int) -> Arch:
     """The arch at a benchmark index, via the data's cell-string table."""
-    from ssnr_core import benchmarks  # local: spaces must not need data to import
-
-    strings = benchmarks.nb201_cell_strings()
+    strings = pinned.nb201_cell_strings()
     if not 0 <= index < len(strings):
         raise ValueError(f"NAS-Bench-201 index must be in 0..{len(strings) - 1}, got {index}")
     return parse(strings[index])
@@ -245,6 +244,7 @@ def _is_arch(arch: object) -> TypeGuard[Arch]:
 
 SPACE = Space(
     name=NAME,
+    choices=tuple(OPS),
     label="NAS-Bench-201",
     tasks=TASKS,
     parse=parse,

@@ -29,9 +29,9 @@ from typing import Any, TypeGuard
 import torch
 from torch import nn
 
-from ssnr_core.spaces import Space
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
+from ssnr_core.spaces.space import Space
 
 NAME = "nb301"
 # NASLib's op indices (`convert_compact_to_genotype`).
@@ -352,6 +352,7 @@ def build(arch: Arch | str | Sequence, task: str = "cifar10", make: Factory = fr
 
 SPACE = Space(
     name=NAME,
+    choices=tuple(OPS),
     label="NAS-Bench-301 (DARTS)",
     tasks=TASKS,
     parse=parse,

@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ssnr_core.spaces import Space
 from ssnr_core.spaces.layers import ReLUConvBN, check_task
 from ssnr_core.spaces.modules import Factory, fresh
+from ssnr_core.spaces.space import Space
 
 NAME = "tnb101"
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")  # NASLib/TNB101 digits
@@ -347,6 +347,7 @@ def build(
 
 SPACE = Space(
     name=NAME,
+    choices=tuple(OPS),
     label="TransNAS-Bench-101 micro",
     tasks=TASKS,
     parse=parse,

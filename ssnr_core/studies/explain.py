@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ssnr_core import aggregation, scoring
-from ssnr_core.saliency import batchnorm_bypassed
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import aggregation, network
+from ssnr_core.proxies.saliency import batchnorm_bypassed
+from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import get_space
 
 
@@ -46,7 +46,7 @@ def group_of(layer: str) -> str:
 
 def explain(setup: Setup, arch: str, data_dir: Path | None = None) -> Explanation:
     """Score one network live and lay out every intermediate quantity."""
-    names, tensors = scoring.saliencies(setup, arch, data_dir=data_dir)
+    names, tensors = network.saliencies(setup, arch, data_dir=data_dir)
     values = [t.detach().reshape(-1).to(torch.float64).numpy() for t in tensors]
     stats = aggregation.layer_stats(values)
     cols = aggregation.per_layer(stats)
@@ -73,7 +73,7 @@ def explain(setup: Setup, arch: str, data_dir: Path | None = None) -> Explanatio
 def _conservation(setup: Setup, arch: str, table: pd.DataFrame) -> dict[str, float]:
     """R - sum|b| of the network as synflow sees it, beside the stem's and the last layer's
     saliency sums (the two cuts every path crosses)."""
-    model = scoring.build_network(setup, arch).double()
+    model = network.build_network(setup, arch).double()
     with torch.no_grad():
         for p in model.parameters():
             p.abs_()

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ssnr_core.setup import Setup
+from ssnr_core.proxies.setup import Setup
 
 COLUMNS = (  # of the stats table: `Setup`'s fields, then the architecture and its statistics
     *("space", "task", "saliency", "seed", "batch", "dtype", "version", "init"),

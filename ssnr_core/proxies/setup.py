@@ -11,6 +11,11 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import torch
+
+from ssnr_core.proxies import batches
+from ssnr_core.proxies.saliency import REGISTRY, get
+
 # The manual knob: bump when a code change alters any stored statistic, so old rows stop
 # matching. "2": the saliency engine changed.
 CODE_VERSION = "2"
@@ -21,11 +26,9 @@ def default_dtype(setup: Setup) -> str:
     its rank agreement with float64 is tested), else the saliency's own (synflow float64,
     the reference precision, whose range float32 lacks where a network is not positively
     homogeneous, e.g. TNB101's tanh heads; the data-dependent ones float32)."""
-    from ssnr_core import saliency, scoring  # torch only when a key is made
-
-    if scoring.batched(setup):
+    if setup.batched:
         return "float32"
-    known = saliency.REGISTRY.get(setup.saliency)
+    known = REGISTRY.get(setup.saliency)
     return str(known.dtype).removeprefix("torch.") if known else "float64"
 
 
@@ -35,8 +38,6 @@ def default_version() -> str:
     and nobody remembers to bump a constant for that), e.g. "2+torch2.13.0". A local build
     tag ("+cpu", "+cu121") is left out: it changes where the numbers are computed, as
     `--device` does, not the code that computes them."""
-    import torch
-
     return f"{CODE_VERSION}+torch{torch.__version__.split('+')[0]}"
 
 
@@ -52,8 +53,6 @@ class Setup:
     init: str = "slot"  # "slot": modules seeded per (seed, slot), shared; "fresh": per (seed, arch)
 
     def __post_init__(self) -> None:
-        from ssnr_core.saliency import REGISTRY  # torch only when a key is made
-
         known = REGISTRY.get(self.saliency)
         if known is not None and not known.needs_data:
             object.__setattr__(self, "batch", "none")  # no batch can change these numbers
@@ -76,12 +75,20 @@ class Setup:
     ) -> Setup:
         """The setup a run uses, its batch made concrete by `batches.resolve` ("auto": the
         CIFAR-10 batch once fetched, else synthetic); what the CLI and the app build."""
-        from ssnr_core import batches
-        from ssnr_core import saliency as registry
-
-        needs_data = registry.get(saliency).needs_data
+        needs_data = get(saliency).needs_data  # ValueError for an unknown name
         batch = batches.resolve(batch, needs_data, data_dir)
         return cls(space, task, saliency, seed, batch, dtype, init=init)
+
+    @property
+    def batched(self) -> bool:
+        """Whether `engine` scores this setup (many architectures per pass): NB201 synflow
+        with shared slot-seeded modules (a fresh network per architecture is built alone)."""
+        return self.space == "nb201" and self.saliency == "synflow" and self.init == "slot"
+
+    def on(self, space: str, task: str) -> Setup:
+        """This protocol (saliency, seed, batch, init) on another task; dtype and version
+        back to their defaults there."""
+        return Setup(space, task, self.saliency, self.seed, self.batch, init=self.init)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

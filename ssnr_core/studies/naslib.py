@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssnr_core import benchmarks, correlation
+from ssnr_core import benchmarks
+from ssnr_core.studies import correlation
 
 PROXIES = (
     "epe_nas",

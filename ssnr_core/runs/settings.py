@@ -1,4 +1,4 @@
-"""One settings value per process: where user data and the cache live, how many workers.
+"""One settings value per run: where user data and the cache live, where scoring runs.
 
 Read from the environment once, at the edge (`Settings.from_env` in the CLI's `main`
 and the app's entry point), then passed down; nothing below the edge reads the
@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from ssnr_core.runs.backend import Backend
+from ssnr_core.runs.pool import LocalPool
+from ssnr_core.runs.ray_backend import RayBackend
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def usable_cores() -> int:
@@ -28,11 +32,20 @@ class Settings:
     """`data_dir`: the user's data folder: `fetch` and `import-nb201` write there, and a
     public ground-truth file found there is read instead of the copy bundled with the
     package (both are checked against the same SHA-256). `cache_dir`: the SQLite cache
-    and the app's job files. `workers`: default scoring processes."""
+    and the app's job files. `workers`: scoring processes of the local pool. `device`:
+    where networks are computed ("cpu", "cuda", "cuda:1"). `ray`: run on a Ray cluster
+    instead of the local pool."""
 
     data_dir: Path = PROJECT_ROOT / "data"
     cache_dir: Path = PROJECT_ROOT / "cache"
     workers: int = field(default_factory=usable_cores)
+    device: str = "cpu"
+    ray: RayBackend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """Where the architectures a cache lacks are computed."""
+        return self.ray if self.ray is not None else LocalPool(self.workers)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

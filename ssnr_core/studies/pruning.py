@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssnr_core import aggregation, saliency
-from ssnr_core.threads import one_thread
+from ssnr_core.proxies import aggregation, saliency
+from ssnr_core.runs.threads import one_thread
 
 SALIENCIES = ("synflow", "snip")
 SCOPES = ("global", "layer")

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssnr_core.data import pinned
 from ssnr_core.spaces import canonical, get_space
 
 MAX_BYTES = 2_000_000
@@ -112,9 +113,7 @@ def _index_lookup(space: str) -> Callable[[str], str] | None:
 
     def lookup(text: str) -> str:
         if not table:
-            from ssnr_core import benchmarks
-
-            table.extend(benchmarks.nb201_cell_strings())
+            table.extend(pinned.nb201_cell_strings())
         index = int(text)
         if not 0 <= index < len(table):
             raise ValueError(f"benchmark index must be in 0..{len(table) - 1}, got {index}")

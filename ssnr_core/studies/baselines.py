@@ -33,9 +33,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ssnr_core.runs.threads import one_thread
 from ssnr_core.spaces import get_space
 from ssnr_core.spaces.modules import SeededModules
-from ssnr_core.threads import one_thread
 
 NAMES = ("params", "flops")
 VERSION = "1"  # bump when the counting changes

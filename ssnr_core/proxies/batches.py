@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssnr_core import fetch
+from ssnr_core.data import fetch
 
 BATCH_SIZE = 64
 NONE = "none"  # the batch key of data-free saliencies

@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssnr_core import aggregation, baselines, batches, benchmarks, correlation, naslib, scoring
-from ssnr_core.cache import Cache
-from ssnr_core.ray_backend import RayBackend
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.data import pinned
+from ssnr_core.proxies import aggregation, batches
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import baselines, correlation, naslib
 
 INITS = ("slot", "fresh")
 SEED_AVERAGE = "mean of per-seed ranks"  # how scores of several seeds are combined
@@ -244,42 +248,48 @@ def _label(name: str) -> str:
     return aggregation.LABELS.get(name, name).replace("sum (S_n)", "sum")
 
 
+@dataclass(frozen=True)
+class Study:
+    """How an evaluation is analysed, beyond the setup and the run settings: the init
+    `seeds` (default: the setup's), rank `combine`-ations of scores, bootstrap
+    resamples, whether params/FLOPs are counted (`count_baselines`, see `_baselines`),
+    which score pairs are compared (`pairs`, default every pair) and whether missing
+    architectures are computed (`compute=False`: only what the caches hold)."""
+
+    seeds: tuple[int, ...] = ()
+    combine: tuple[tuple[str, ...], ...] = ()
+    n_boot: int = 1000
+    count_baselines: bool | None = None
+    pairs: tuple[tuple[str, str], ...] | None = None
+    compute: bool = True
+
+
 def evaluate(
     setup: Setup,
     cache: Cache,
+    *,
+    settings: Settings,
+    study: Study = Study(),
     n: int | None = None,
     source: str | None = None,
-    n_boot: int = 1000,
-    workers: int = 1,
-    device: str = "cpu",
     progress: scoring.Progress | None = None,
-    data_dir: Path | None = None,
-    backend: RayBackend | None = None,
-    seeds: Sequence[int] | None = None,
-    combine: Sequence[Sequence[str]] = (),
-    count_baselines: bool | None = None,
 ) -> Evaluation:
-    """Score what the cache lacks for the sample (drawn with `setup.seed`), for every
-    init seed in `seeds` (default: `setup.seed`), on Ray when a backend is given, then
-    correlate."""
+    """Score what the cache lacks for a sample of `n` (drawn with `setup.seed`; None: all
+    archs with ground truth `source`), then correlate (`run`)."""
+    data_dir = settings.data_dir
     archs = sample(setup.space, setup.task, n, setup.seed, source, data_dir)
     truth = benchmarks.truth(setup.space, setup.task, source, data_dir)
     source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
+    label = benchmarks.source_label(setup.space, setup.task, source)
     return run(
         setup,
         cache,
         archs,
         truth,
-        benchmarks.source_label(setup.space, setup.task, source),
-        seeds,
-        combine,
-        n_boot,
-        workers=workers,
-        device=device,
+        truth_label=label,
+        settings=settings,
+        study=study,
         progress=progress,
-        data_dir=data_dir,
-        backend=backend,
-        count_baselines=count_baselines,
     )
 
 
@@ -288,37 +298,28 @@ def run(
     cache: Cache,
     archs: Sequence[str],
     truth: pd.Series,
+    *,
     truth_label: str,
-    seeds: Sequence[int] | None = None,
-    combine: Sequence[Sequence[str]] = (),
-    n_boot: int = 1000,
-    compute: bool = True,
-    workers: int = 1,
-    device: str = "cpu",
+    settings: Settings,
+    study: Study = Study(),
     progress: scoring.Progress | None = None,
-    data_dir: Path | None = None,
-    which: Sequence[tuple[str, str]] | None = None,
-    backend: RayBackend | None = None,
-    count_baselines: bool | None = None,
 ) -> Evaluation:
     """The evaluation of `archs` against `truth`: aggregations per seed, params and flops,
-    combinations, seed average, paired differences (`which`, default every pair), and
-    NASLib's proxies where the space has them. `compute=False` uses only what the caches
-    hold (the archs cached for every seed). `count_baselines`: see `_baselines`."""
+    combinations, seed average, paired differences, and NASLib's proxies where the space
+    has them (what is computed and compared: `study`)."""
     if setup.init not in INITS:
         raise ValueError(f"unknown init protocol {setup.init!r}; choose from {', '.join(INITS)}")
-    seeds = tuple(dict.fromkeys(seeds or (setup.seed,)))
+    seeds = tuple(dict.fromkeys(study.seeds or (setup.seed,)))
+    n_boot, combine = study.n_boot, study.combine
     stats = []
     for s in seeds:
         one = replace(setup, seed=s)
-        if compute:
-            stats.append(
-                scoring.score(one, archs, cache, workers, device, progress, data_dir, backend)
-            )
+        if study.compute:
+            stats.append(scoring.score(one, archs, cache, settings=settings, progress=progress))
         else:
             stats.append(cache.get(one, archs))
     archs = [a for a in archs if all(a in found for found in stats)]
-    base = _baselines(setup, cache, archs, compute, count_baselines, progress)
+    base = _baselines(setup, cache, archs, study.compute, study.count_baselines, progress)
     tables = [
         with_combinations(score_table({a: found[a] for a in archs}).join(base), combine)
         for found in stats
@@ -329,10 +330,12 @@ def run(
     averaged = seed_average(tables)
     summaries = correlate(averaged, truth, n_boot, setup.seed)
     per_seed = tuple(correlate(t, truth, 0, setup.seed) for t in tables) if len(seeds) > 1 else ()
-    found_pairs = paired(averaged, truth, which or pairs(_order(averaged)), n_boot, setup.seed)
+    which = study.pairs or pairs(_order(averaged))
+    found_pairs = paired(averaged, truth, which, n_boot, setup.seed)
     proxies: dict[str, correlation.Summary] = {}
     agree: dict[str, tuple[float, int]] = {}
-    if setup.space in benchmarks.NASLIB_FILES and archs:
+    if setup.space in pinned.NASLIB_FILES and archs:
+        data_dir = settings.data_dir
         proxies = naslib.summaries(setup.space, setup.task, truth, archs, 0, setup.seed, data_dir)
         for agg in aggregation.AGGREGATIONS:
             agree[agg] = naslib.agreement(averaged[agg], setup.space, setup.task, setup.saliency)

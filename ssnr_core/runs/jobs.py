@@ -43,9 +43,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ssnr_core.cache import Cache, process_start
-from ssnr_core.settings import PROJECT_ROOT, Settings
-from ssnr_core.setup import Setup
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.cache import Cache, process_start
+from ssnr_core.runs.settings import PROJECT_ROOT, Settings
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12

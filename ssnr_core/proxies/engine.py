@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssnr_core.saliency import SYNFLOW_INPUT_EXP
+from ssnr_core.proxies.saliency import SYNFLOW_INPUT_EXP
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.layers import ReLUConvBN
 from ssnr_core.spaces.modules import SeededModules

@@ -3,7 +3,8 @@
 Why chunks: one architecture costs tens of milliseconds (NB201 synflow), close to a
 task's round trip, so architectures travel in chunks (`RayBackend.chunk` per task).
 Only the driver writes the cache: `scoring.score` stores what `RayBackend.compute`
-yields, keyed and committed exactly as with the local pool, so a rerun computes
+(a `backend.Backend`) yields, keyed and committed exactly as with the local pool, so a
+rerun computes
 nothing already stored. Workers need no shared filesystem: the setup, the chunk and
 the data batch (resolved once in the driver, `ray.put` once) travel with each task.
 
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssnr_core import aggregation, benchmarks, saliency, scoring
-from ssnr_core.setup import Setup
-from ssnr_core.threads import set_threads
+from ssnr_core.proxies import network
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.threads import set_threads
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -83,8 +84,9 @@ class RayBackend:
         self,
         setup: Setup,
         archs: Sequence[str],
-        device: str = "cpu",
-        data_dir: Path | None = None,
+        *,
+        device: str,
+        data_dir: Path | None,
     ) -> Iterator[tuple[str, np.ndarray]]:
         """Yield (arch, stats) chunk by chunk as tasks finish; ChunksFailed at the end
         when some chunk failed on every attempt."""
@@ -97,8 +99,8 @@ class RayBackend:
         if options["num_gpus"] and not ray.cluster_resources().get("GPU"):
             raise ValueError("--device cuda asked for, but the Ray cluster has no GPU")
         task = ray.remote(_score_chunk).options(**options)
-        batch = ray.put(_driver_batch(setup, data_dir))
-        chunks = scoring.chunks(setup, archs, self.chunk)
+        batch = ray.put(network.inputs(setup, "cpu", data_dir))  # checked here, not per task
+        chunks = network.chunks(setup, archs, self.chunk)
         on = "cuda" if options["num_gpus"] else device  # Ray assigns the GPU: CUDA_VISIBLE_DEVICES
         pending = {task.remote(setup, c, on, batch): c for c in chunks}
         failed: list[tuple[list[str], BaseException]] = []
@@ -147,31 +149,10 @@ class RayBackend:
             )
 
 
-def _driver_batch(setup: Setup, data_dir: Path | None) -> Batch:
-    """The run's input, made once by the driver (CPU): scoring's data batch for
-    data-dependent saliencies, the shape-only input otherwise. Checked here, not in
-    every task: a task's error would only be retried."""
-    if saliency.get(setup.saliency).needs_data:
-        if not benchmarks.get_task(setup.space, setup.task).classification:
-            raise ValueError(
-                f"{setup.saliency} needs class labels; {setup.space}/{setup.task} is not a "
-                "classification task (synflow works on every task)"
-            )
-        return scoring._batch(setup, "cpu", data_dir)
-    return scoring._shape_only(setup, "cpu")
-
-
 def _score_chunk(
     setup: Setup, archs: list[str], device: str, batch: Batch
 ) -> list[tuple[str, np.ndarray]]:
     """One task: the statistics of a chunk, computed as the local pool's workers do (one
     torch thread, shared modules) but on the batch that travelled with the task."""
     set_threads(1)
-    if scoring.batched(setup):  # the engine needs no batch; same batches as the local pool
-        return list(zip(archs, scoring.many_stats(setup, archs, device=device)))
-    x, y = (t.to(device) for t in batch)
-    results = []
-    for arch in archs:
-        net = scoring.build_network(setup, arch, share=True, device=device)
-        results.append((arch, aggregation.layer_stats(saliency.compute(setup.saliency, net, x, y))))
-    return results
+    return list(zip(archs, network.many_stats(setup, archs, device=device, batch=batch)))

@@ -8,15 +8,19 @@ ground truth and sets them side by side.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from ssnr_core import batches, benchmarks, evaluation, naslib
-from ssnr_core.cache import Cache
-from ssnr_core.ray_backend import RayBackend
-from ssnr_core.scoring import Progress
-from ssnr_core.setup import Setup
+from ssnr_core import benchmarks
+from ssnr_core.proxies import batches
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.scoring import Progress
+from ssnr_core.runs.settings import Settings
+from ssnr_core.studies import evaluation, naslib
+from ssnr_core.studies.evaluation import Study
 
 AGGS = ("sum", "ssnr", "layerwise_ssnr")
 NAN = float("nan")
@@ -52,33 +56,29 @@ PAIRS = (
 
 def reproduce(
     cache: Cache,
-    saliency: str = "synflow",
+    protocol: Setup,
+    *,
+    settings: Settings,
     sample: int | None = None,
-    seed: int = 0,
-    n_boot: int = 1000,
-    workers: int = 1,
-    device: str = "cpu",
-    progress: Progress | None = None,
     columns: tuple[str, ...] | None = None,
-    compute: bool = True,
-    batch: str = "synthetic",
-    backend: RayBackend | None = None,
-    seeds: tuple[int, ...] | None = None,
-    init: str = "slot",
-    combine: tuple[tuple[str, ...], ...] = (),
+    study: Study = Study(),
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per benchmark column: n, our Kendall tau of the seed-averaged score with
     its 95% interval, the mean and sd of the per-seed taus and the reference figure (only
     meaningful for synflow) per aggregation, the same for params, flops and any
     combination, the best of NASLib's stored proxies on the same archs, and paired
-    bootstrap differences (`PAIRS`). The sample is drawn with `seed`; `seeds` are the init
-    seeds (default `seed`). `compute=False` uses only what the cache already holds (the
-    app), so n may be smaller than the sample."""
-    seeds = seeds or (seed,)
-    names = (*AGGS, *BASELINES, *map(evaluation.combine_name, combine))
+    bootstrap differences (`PAIRS`). `protocol` gives the saliency, seed, batch and init
+    of every column (its own space and task are not used); the sample is drawn with its
+    seed; `study.seeds` are the init seeds (default that seed). `study.compute=False` uses
+    only what the cache already holds (the app), so n may be smaller than the sample."""
+    saliency, seed, init = protocol.saliency, protocol.seed, protocol.init
+    seeds = study.seeds or (seed,)
+    study = replace(study, pairs=PAIRS)
+    names = (*AGGS, *BASELINES, *map(evaluation.combine_name, study.combine))
     rows = []
     for label, bench, task, ref in chosen(columns):
-        setup = Setup(bench, task, saliency, seed, batch, init=init)
+        setup = protocol.on(bench, task)
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
         truth = benchmarks.truth(bench, task, "naslib")
         found = evaluation.run(
@@ -86,16 +86,10 @@ def reproduce(
             cache,
             archs,
             truth,
-            benchmarks.SOURCE_LABELS["naslib"],
-            seeds,
-            combine,
-            n_boot,
-            compute,
-            workers,
-            device,
-            _labelled(progress, label),
-            which=PAIRS,
-            backend=backend,
+            truth_label=benchmarks.SOURCE_LABELS["naslib"],
+            settings=settings,
+            study=study,
+            progress=_labelled(progress, label),
         )
         mean, sd = found.seed_stats("kendall")
         row = {"column": label, "benchmark": bench, "task": task, "n": found.n}

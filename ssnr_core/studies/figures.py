@@ -7,16 +7,16 @@ figure needs, computed once here so that the app and its tests read the same val
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from ssnr_core import explain, saliency, scoring
-from ssnr_core.setup import Setup
+from ssnr_core.proxies import network, saliency
+from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import get_space
+from ssnr_core.studies import explain
 
 
 def ranks(scores: pd.Series, truth: pd.Series) -> pd.DataFrame:
@@ -35,15 +35,6 @@ def ranks(scores: pd.Series, truth: pd.Series) -> pd.DataFrame:
     )
 
 
-def op_names(space: str) -> tuple[str, ...]:
-    """The ops a space's edges choose from (its module's `OPS`), else those its examples
-    use: the choices for colouring points by op mix."""
-    module = importlib.import_module(f"ssnr_core.spaces.{space}")
-    found = get_space(space)
-    ops = getattr(module, "OPS", None) or [op for a in found.examples for op in found.op_counts(a)]
-    return tuple(dict.fromkeys(ops))
-
-
 def op_mix(space: str, archs: Sequence[str]) -> pd.DataFrame:
     """How often each op occurs in each architecture (0 where absent): rows archs,
     columns the ops seen, in order of first appearance."""
@@ -55,7 +46,7 @@ def op_mix(space: str, archs: Sequence[str]) -> pd.DataFrame:
 def layer_names(setup: Setup, arch: str) -> list[str]:
     """The weight layers of `arch`, in the order its cached statistics list them, without
     scoring it (modules are shared, so this costs a build, not a saliency)."""
-    model = scoring.build_network(setup, arch, share=True)
+    model = network.build_network(setup, arch, share=True)
     return [name for name, _ in saliency.weight_layers(model)]
 
 

@@ -1,0 +1,139 @@
+"""One network in, per-layer statistics out: build an architecture, feed it its input,
+compute a saliency and reduce it to (count, sum, M2) per layer.
+
+NAS-Bench-201 synflow with slot-seeded modules (`Setup.batched`) goes through `engine`,
+which scores a batch of architectures in one forward and backward pass; every other
+space and saliency builds and scores one network at a time. Both the local pool and
+Ray call `many_stats`, so a unit of work gives the same bits wherever it runs.
+
+Initialisation: every module's weights are a pure function of (seed, the module's
+slot in the search space) -- see `spaces.modules`. The same seed gives the same
+network whatever the order or sample, and NAS-Bench-201 reuses built modules
+across architectures instead of rebuilding each network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ssnr_core import benchmarks
+from ssnr_core.proxies import aggregation, batches, engine, saliency
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.spaces import get_space, nb201
+from ssnr_core.spaces.modules import SeededModules, derive_seed
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def build_network(setup: Setup, arch: str, share: bool = False, device: str = "cpu") -> nn.Module:
+    """The network `arch` of `setup`'s space and task, initialised from `setup.seed`, on
+    `device` in `setup.dtype` (by default the saliency's). `share` reuses modules built
+    for earlier archs (same weights, less time) where the space supports it."""
+    space = get_space(setup.space)
+    dtype = network_dtype(setup)
+    if setup.init == "fresh":  # NASLib's protocol: a new network per (seed, arch)
+        make = SeededModules(derive_seed(setup.seed, arch), share=False, device=device, dtype=dtype)
+    elif share and space.shared_slots:
+        make = _shared_modules(setup.space, setup.seed, device, dtype)
+    else:
+        make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
+    return space.build(space.parse(arch), setup.task, make=make)
+
+
+def network_dtype(setup: Setup) -> torch.dtype:
+    dtype = getattr(torch, setup.dtype, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"unknown dtype {setup.dtype!r}; use float64 or float32")
+    return dtype
+
+
+@lru_cache(maxsize=4)
+def _shared_modules(space: str, seed: int, device: str, dtype: torch.dtype) -> SeededModules:
+    """One bank of modules per process and setting: built once, reused by every arch."""
+    return SeededModules(seed, device=device, dtype=dtype)
+
+
+def inputs(setup: Setup, device: str = "cpu", data_dir: Path | None = None) -> Batch:
+    """What the saliency sees: the setup's data batch (images and labels) for a
+    data-dependent saliency, else a shape-only placeholder (synflow makes its own
+    all-ones input). The driver of a cluster run resolves it once and ships it."""
+    if not saliency.get(setup.saliency).needs_data:
+        shape = get_space(setup.space).input_shape(setup.task)
+        return torch.zeros((1, *shape), device=device), torch.zeros(1, dtype=torch.long)
+    if not benchmarks.get_task(setup.space, setup.task).classification:
+        raise ValueError(
+            f"{setup.saliency} needs class labels; {setup.space}/{setup.task} is not a "
+            "classification task (synflow works on every task)"
+        )
+    return _data_batch(setup, device, data_dir)
+
+
+@lru_cache(maxsize=4)
+def _data_batch(setup: Setup, device: str, data_dir: Path | None) -> Batch:
+    space = get_space(setup.space)
+    shape = space.input_shape(setup.task)
+    classes = space.tasks[setup.task]
+    x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, data_dir=data_dir)
+    return x.to(device), y.to(device)
+
+
+def saliencies(
+    setup: Setup,
+    arch: str,
+    share: bool = False,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+    batch: Batch | None = None,
+) -> tuple[list[str], list[torch.Tensor]]:
+    """Layer names and per-parameter saliency tensors of one network (float64); `batch`
+    overrides `inputs(setup, ...)`."""
+    x, y = batch if batch is not None else inputs(setup, device, data_dir)
+    model = build_network(setup, arch, share, device)  # in train mode, as built
+    names = [name for name, _ in saliency.weight_layers(model)]
+    return names, saliency.compute(setup.saliency, model, x.to(device), y.to(device))
+
+
+def network_stats(
+    setup: Setup,
+    arch: str,
+    share: bool = True,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+) -> np.ndarray:
+    """(L, 3) statistics (count, sum, M2) of one architecture."""
+    return many_stats(setup, [arch], share, device, data_dir)[0]
+
+
+def many_stats(
+    setup: Setup,
+    archs: Sequence[str],
+    share: bool = True,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+    batch: Batch | None = None,
+) -> list[np.ndarray]:
+    """Statistics of each arch: one batch through `engine` where it applies, else one
+    network at a time (`batch`: as in `saliencies`)."""
+    if setup.batched:
+        parsed = [nb201.parse(a) for a in archs]
+        return engine.synflow_stats(parsed, setup.task, setup.seed, device, network_dtype(setup))
+    return [
+        aggregation.layer_stats(saliencies(setup, a, share, device, data_dir, batch)[1])
+        for a in archs
+    ]
+
+
+def chunks(setup: Setup, archs: Sequence[str], size: int = 1) -> list[list[str]]:
+    """Units of work: an `engine` batch, or `size` archs scored one by one. Engine batches
+    are always `engine.BATCH` archs, whatever the number of workers (local or Ray): float32
+    results differ in the last bits with a batch's make-up, so the same archs in the same
+    batches give the same bits everywhere."""
+    if setup.batched:
+        return list(engine.chunks(archs, engine.BATCH))
+    return [list(archs[i : i + size]) for i in range(0, len(archs), size)]
