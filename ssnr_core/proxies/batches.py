@@ -52,6 +52,10 @@ def resolve(source: str | None, needs_data: bool, data_dir: Path | None) -> str:
     Setup. ValueError for a bad source, even when the saliency ignores the batch, and for
     a resolved key whose content has changed since."""
     root = data_dir or Path("nowhere")  # no data folder: no CIFAR-10 batch, no relative paths
+    if source and "@" in source:  # a per-network measure's "<input>@<protocol>"
+        base, _, protocol = source.partition("@")
+        key = resolve(base, needs_data, data_dir)
+        return f"{key}@{protocol}" if needs_data else NONE
     if source in (None, "", "auto"):
         source = default_source(data_dir)
     name, _, given = source.partition("#")
@@ -84,6 +88,12 @@ def resolve(source: str | None, needs_data: bool, data_dir: Path | None) -> str:
 
 def describe(source: str, seed: int = 0) -> str:
     """The human label of a (resolved) batch source."""
+    if "@" in source:  # a per-network measure: its input, then its protocol
+        base, _, protocol = source.partition("@")
+        size = protocol.partition("x")[0].removeprefix("b")
+        if base == "synthetic":
+            return f"Gaussian N(0, 1) inputs ({size} per batch, seed {seed}); protocol {protocol}"
+        return f"{describe(base, seed)}; protocol {protocol}"
     name = source.split("#", 1)[0]
     if name == NONE:
         return "no batch (data-free saliency: an all-ones input)"
@@ -110,8 +120,9 @@ def make_batch(
     data_dir: Path | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(x, y) for one scoring run; the same for every architecture of that run. A digest
-    in `source` is checked against the content: changed images fail, never mislabel."""
-    name, _, digest = source.partition("#")
+    in `source` is checked against the content: changed images fail, never mislabel. A
+    per-network measure's "@<protocol>" is ignored here (its batch size is `size`)."""
+    name, _, digest = source.partition("@")[0].partition("#")
     if name == "synthetic":
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn((size, *input_shape), generator=gen)

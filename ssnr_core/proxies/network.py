@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, engine, saliency
+from ssnr_core.proxies import aggregation, batches, engine, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import get_space, nb201
-from ssnr_core.spaces.modules import SeededModules, derive_seed
+from ssnr_core.spaces.modules import Factory, SeededModules, derive_seed
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -37,12 +37,14 @@ def build_network(setup: Setup, arch: str, share: bool = False, device: str = "c
     for earlier archs (same weights, less time) where the space supports it."""
     space = get_space(setup.space)
     dtype = network_dtype(setup)
-    if setup.init == "fresh":  # NASLib's protocol: a new network per (seed, arch)
-        make = SeededModules(derive_seed(setup.seed, arch), share=False, device=device, dtype=dtype)
-    elif share and space.shared_slots:
-        make = _shared_modules(setup.space, setup.seed, device, dtype)
-    else:
-        make = SeededModules(setup.seed, share=False, device=device, dtype=dtype)
+    measure = zero_cost.get(setup.saliency)
+    weights = measure.protocol.init if measure else "default"
+    if share and space.shared_slots and setup.init != "fresh":
+        make = _shared_modules(setup.space, setup.seed, device, dtype, weights)
+    else:  # "fresh" is NASLib's protocol: a new network per (seed, arch)
+        seed = derive_seed(setup.seed, arch) if setup.init == "fresh" else setup.seed
+        make = SeededModules(seed, share=False, device=device, dtype=dtype)
+        make = make if weights == "default" else zero_cost.drawn(make, weights)
     return space.build(space.parse(arch), setup.task, make=make)
 
 
@@ -54,15 +56,25 @@ def network_dtype(setup: Setup) -> torch.dtype:
 
 
 @lru_cache(maxsize=4)
-def _shared_modules(space: str, seed: int, device: str, dtype: torch.dtype) -> SeededModules:
-    """One bank of modules per process and setting: built once, reused by every arch."""
-    return SeededModules(seed, device=device, dtype=dtype)
+def _shared_modules(
+    space: str, seed: int, device: str, dtype: torch.dtype, weights: str = "default"
+) -> Factory:
+    """One bank of modules per process and setting: built once, reused by every arch;
+    `weights` other than "default" re-draws each module's weights as a per-network
+    measure's protocol says, inside its slot's seeded construction."""
+    bank = SeededModules(seed, device=device, dtype=dtype)
+    return bank if weights == "default" else zero_cost.drawn(bank, weights)
 
 
 def inputs(setup: Setup, device: str = "cpu", data_dir: Path | None = None) -> Batch:
     """What the saliency sees: the setup's data batch (images and labels) for a
     data-dependent saliency, else a shape-only placeholder (synflow makes its own
-    all-ones input). The driver of a cluster run resolves it once and ships it."""
+    all-ones input). The driver of a cluster run resolves it once and ships it. A
+    per-network measure sees its protocol's batch (`zero_cost.Protocol`); a data-free
+    one gets, instead of labels, one int64: the run's seed, for its own random draws."""
+    measure = zero_cost.get(setup.saliency)
+    if measure is not None:
+        return _protocol_batch(setup, device, data_dir)
     if not saliency.get(setup.saliency).needs_data:
         shape = get_space(setup.space).input_shape(setup.task)
         return torch.zeros((1, *shape), device=device), torch.zeros(1, dtype=torch.long)
@@ -80,6 +92,22 @@ def _data_batch(setup: Setup, device: str, data_dir: Path | None) -> Batch:
     shape = space.input_shape(setup.task)
     classes = space.tasks[setup.task]
     x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, data_dir=data_dir)
+    return x.to(device), y.to(device)
+
+
+@lru_cache(maxsize=4)
+def _protocol_batch(setup: Setup, device: str, data_dir: Path | None) -> Batch:
+    measure = zero_cost.get(setup.saliency)
+    assert measure is not None
+    space = get_space(setup.space)
+    shape = space.input_shape(setup.task)
+    classes = space.tasks[setup.task]
+    size = measure.protocol.batch_size
+    if measure.protocol.data and not benchmarks.get_task(setup.space, setup.task).classification:
+        raise ValueError(f"{setup.saliency} needs class labels; {setup.task} has none")
+    x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, size, data_dir)
+    if not measure.protocol.data:
+        y = torch.tensor([setup.seed], dtype=torch.int64)
     return x.to(device), y.to(device)
 
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssnr_core.proxies import zero_cost
+
 SaliencyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], list[torch.Tensor]]
 
 
@@ -25,6 +27,14 @@ class Saliency:
     needs_data: bool  # False: only the input shape matters (synflow)
     dtype: torch.dtype  # what the network should be in for this saliency
     doc: str
+    # Non-empty for a per-network measure (`zero_cost`): its statistics rows are these
+    # components, one value each, and the sum / SSNR aggregations do not apply.
+    components: tuple[str, ...] = ()
+    protocol: str = ""  # a per-network measure's protocol key (part of `Setup.batch`)
+
+    @property
+    def per_network(self) -> bool:
+        return bool(self.components)
 
 
 REGISTRY: dict[str, Saliency] = {}
@@ -181,3 +191,15 @@ def fisher(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
         per_sample = prod.sum(dim=(2, 3)) if prod.dim() == 4 else prod
         out.append(0.5 * per_sample.pow(2).mean(0))
     return out
+
+
+def _register_measures() -> None:
+    """Every per-network measure of `zero_cost` in this registry too, after the saliencies."""
+    for m in zero_cost.MEASURES.values():
+        dtype = torch.float32  # the authors' network precision; their linear algebra is float64
+        REGISTRY[m.name] = Saliency(
+            m.name, m.fn, m.protocol.data, dtype, m.doc, m.components, m.protocol.key()
+        )
+
+
+_register_measures()

@@ -47,14 +47,20 @@ class Setup:
     task: str
     saliency: str
     seed: int = 0
-    batch: str = "synthetic"  # a resolved `batches.resolve` key; "none" for data-free saliencies
+    # a resolved `batches.resolve` key; "none" for data-free saliencies; "<input>@<protocol>"
+    # for a per-network measure (`zero_cost`), so its protocol is part of the cache key
+    batch: str = "synthetic"
     dtype: str = ""  # the network's dtype; default: see `default_dtype`
     version: str = ""  # default: `default_version()`; kept as given when read back
     init: str = "slot"  # "slot": modules seeded per (seed, slot), shared; "fresh": per (seed, arch)
 
     def __post_init__(self) -> None:
         known = REGISTRY.get(self.saliency)
-        if known is not None and not known.needs_data:
+        if known is not None and known.per_network:
+            # "<input>@<protocol>": a data-free measure sees a seeded N(0, 1) batch
+            source = self.batch.partition("@")[0] if known.needs_data else "synthetic"
+            object.__setattr__(self, "batch", f"{source}@{known.protocol}")
+        elif known is not None and not known.needs_data:
             object.__setattr__(self, "batch", "none")  # no batch can change these numbers
         if not self.version:
             object.__setattr__(self, "version", default_version())

@@ -1,0 +1,333 @@
+"""Zero-cost proxies that give one number, or a few, per network: AZ-NAS, Zen-NAS, NASWOT, MeCo.
+
+The saliencies (`saliency`) score every weight, so their statistics are per layer and
+the sum / overall SSNR / layer-wise SSNR aggregations apply. These proxies score a
+whole network; each is registered in the same registry (`saliency.REGISTRY`, with
+`components` set), so the CLI, the cache and the app list them beside the saliencies,
+and its statistics array has one row per component: (count 1, value, M2 0). The
+aggregations do not apply to them; `scores` gives what does (AZ-NAS: its rank
+aggregation over the scored population, and each component's term of it).
+
+Each proxy runs under its authors' protocol, a `Protocol` whose key is part of the
+cache key (`Setup.batch` is "<input>@<protocol key>"): the input (`synthetic`, a
+seeded N(0, 1) batch, for the data-free ones; the run's data batch otherwise), its
+size, the weight initialisation, the BatchNorm mode. Weights are slot-seeded as for
+the saliencies (`Setup.init`), drawn from the protocol's distribution.
+
+Edge values (documented, as the authors' code has them): a NaN component (an all-zero
+feature map has no eigenvalue distribution) becomes -inf, the lowest rank; an
+identity cell makes AZ-NAS trainability -inf. Network dtype float32 (the authors');
+the small linear algebra (covariances, eigenvalues, entropies, SVDs, log-determinants)
+in float64: in float32 the covariance of pool/skip-only cells goes slightly negative
+and the entropy NaN for cells that are not dead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats as st
+from torch import nn
+
+from ssnr_core.spaces import nb201
+from ssnr_core.spaces.modules import Factory, derive_seed
+
+Fn = Callable[[nn.Module, torch.Tensor, torch.Tensor], list[torch.Tensor]]
+INITS = ("kaiming_normal_fan_in", "normal", "default")
+BN_MODES = ("train",)  # BatchNorm in training mode: batch statistics, running stats unused
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a proxy sees a network: what the authors' code does, as settings. `batches`
+    > 1 draws further batches of the same source (seed + i)."""
+
+    data: bool = False  # False: `synthetic`, a seeded N(0, 1) batch; True: the run's batch
+    batch_size: int = 64
+    init: str = "kaiming_normal_fan_in"  # weights; BatchNorm always weight 1, bias 0
+    bn: str = "train"
+    batches: int = 1
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS or self.bn not in BN_MODES:
+            raise ValueError(f"unknown protocol {self}")
+        if self.batch_size < 2 or self.batches < 1:
+            raise ValueError(f"a protocol needs a batch of >= 2 and >= 1 batch: {self}")
+
+    def key(self) -> str:
+        """The protocol part of the cache key, e.g. "b64x1,kaiming_normal_fan_in,bn=train"."""
+        return f"b{self.batch_size}x{self.batches},{self.init},bn={self.bn}"
+
+    def describe(self) -> str:
+        inputs = "the run's data batch" if self.data else "Gaussian N(0, 1) inputs"
+        return (
+            f"{inputs}, batch {self.batch_size}"
+            + (f" x {self.batches} batches" if self.batches > 1 else "")
+            + f", {self.init.replace('_', ' ')} init, BatchNorm in {self.bn} mode"
+        )
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    fn: Fn  # (model, x, y) -> one one-element float64 tensor per component
+    components: tuple[str, ...]  # one stored value each, in row order
+    protocol: Protocol
+    combine: str  # "rank_log_sum" (AZ-NAS) or "value" (the one component is the score)
+    reference: str  # the authors' figure this protocol should reproduce, where one is given
+    doc: str
+
+
+MEASURES: dict[str, Measure] = {}
+
+
+def register(
+    name: str,
+    components: tuple[str, ...],
+    protocol: Protocol,
+    *,
+    combine: str = "value",
+    reference: str = "",
+) -> Callable[[Fn], Fn]:
+    """Register a per-network measure with its protocol (`saliency` lists every one of
+    them in its registry too, so the CLI and the app offer them beside the saliencies)."""
+
+    def wrap(fn: Fn) -> Fn:
+        doc = (fn.__doc__ or "").strip()
+        MEASURES[name] = Measure(name, fn, components, protocol, combine, reference, doc)
+        return fn
+
+    return wrap
+
+
+def get(name: str) -> Measure | None:
+    """The measure `name`, or None for a per-parameter saliency."""
+    return MEASURES.get(name)
+
+
+# ---- initialisation ---------------------------------------------------------------
+
+
+def initialise(module: nn.Module, init: str) -> nn.Module:
+    """Re-draw `module`'s Conv/Linear weights from the protocol's distribution (biases 0)
+    and set BatchNorm to weight 1, bias 0, as the authors' `init_model` does."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if init == "kaiming_normal_fan_in":
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            elif init == "normal":
+                nn.init.normal_(m.weight)
+            if m.bias is not None and init != "default":
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def drawn(make: Factory, init: str) -> Factory:
+    """`make` with each new module's weights re-drawn by `initialise` inside its
+    construction (so from the slot's seeded generator, once per shared module)."""
+
+    def wrapped(key: str, constructor: Callable[[], nn.Module]) -> nn.Module:
+        return make(key, lambda: initialise(constructor(), init))
+
+    return wrapped
+
+
+# ---- shared helpers ---------------------------------------------------------------
+
+
+def _nb201(model: nn.Module, name: str) -> nb201.Network:
+    if not isinstance(model, nb201.Network):
+        raise ValueError(f"{name} is implemented for NAS-Bench-201 networks (nb201) only")
+    return model
+
+
+def _values(*values: float) -> list[torch.Tensor]:
+    """Components as the one-element float64 tensors the statistics are made of; NaN -> -inf."""
+    return [
+        torch.tensor([-math.inf if math.isnan(v) else v], dtype=torch.float64) for v in values
+    ]
+
+
+def entropy(feature: torch.Tensor) -> float:
+    """Shannon entropy of the normalised eigenvalues of the channel covariance of a
+    (B, C, H, W) feature map, pixels as samples (AZ-NAS expressivity), in float64; NaN
+    when the covariance is zero. The authors' 1e-8 inside the log is kept."""
+    b, c, h, w = feature.shape
+    f = feature.detach().to(torch.float64).permute(0, 2, 3, 1).reshape(b * h * w, c)
+    f = f - f.mean(dim=0, keepdim=True)
+    sigma = f.T @ f / f.shape[0]
+    s = torch.linalg.eigvalsh(sigma)
+    p = s / s.sum()
+    return float((-p * torch.log(p + 1e-8)).sum())
+
+
+def spectral_term(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
+    """AZ-NAS trainability of one block: with M = E[g_in g_out^T] over pixels (g_in
+    pixel-unshuffled to g_out's resolution), -s - 1/(s + 1e-6) + 2 for s the largest
+    singular value of M; 0 at s = 1, the best. -inf for an exact identity block."""
+    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+        return -math.inf
+    if g_in.shape[2:] != g_out.shape[2:]:
+        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+    bo, co, ho, wo = g_out.shape
+    a = g_in.to(torch.float64).permute(0, 2, 3, 1).reshape(bo * ho * wo, -1)
+    b = g_out.to(torch.float64).permute(0, 2, 3, 1).reshape(bo * ho * wo, co)
+    s = float(torch.linalg.matrix_norm(a.T @ b / (bo * ho * wo), ord=2))
+    return -s - 1 / (s + 1e-6) + 2
+
+
+def conv_macs(block: nn.Module, out_hw: tuple[int, int]) -> float:
+    """Multiply-adds of every Conv2d/Linear in `block` for one input, with every conv
+    producing `out_hw` (true of NB201's stem, cells and reduction blocks), whether or not
+    it runs: the benchmark's FLOPs count ops on all-zero inputs and dead edges too."""
+    total = 0.0
+    for m in block.modules():
+        if isinstance(m, nn.Conv2d):
+            kh, kw = m.kernel_size
+            per_pixel = kh * kw * m.in_channels * m.out_channels // m.groups
+            total += (per_pixel + (m.out_channels if m.bias is not None else 0)) * math.prod(
+                out_hw
+            )
+        elif isinstance(m, nn.Linear):
+            total += m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
+    return total
+
+
+def benchmark_flops(model: nn.Module, input_hw: tuple[int, int]) -> float:
+    """NAS-Bench-201's FLOPs of a network in millions: the Conv/Linear multiply-adds of
+    every op (dead edges included; BatchNorm, pooling and sums not counted), as the
+    NATS-Bench API reports them ("FLOP=153.27 M" for the best CIFAR-10 cell)."""
+    net = _nb201(model, "benchmark_flops")
+    h, w = input_hw
+    total = conv_macs(net.stem, (h, w)) + conv_macs(net.classifier, (1, 1))
+    for block in net.cells:
+        if isinstance(block, nb201.ResBlock):
+            h, w = h // 2, w // 2
+        total += conv_macs(block, (h, w))
+    return total / 1e6
+
+
+def _live(cell: nb201.Cell) -> list[bool]:
+    """Per kept edge of `cell`, whether it lies on an input-to-output path (see
+    `nb201.live_edges`); the others cannot change the cell's output."""
+    reached, reaches = {0}, {3}
+    for to, frm in cell.edges:
+        if frm in reached:
+            reached.add(to)
+    for to, frm in reversed(cell.edges):
+        if to in reaches:
+            reaches.add(frm)
+    return [frm in reached and to in reaches for to, frm in cell.edges]
+
+
+def cell_forward(cell: nb201.Cell, x: torch.Tensor) -> torch.Tensor:
+    """`cell(x)` computing only the edges on an input-to-output path: the same output
+    (the others add nothing to it) for less work."""
+    nodes: list[torch.Tensor | None] = [x, None, None, None]
+    for (to, frm), op, live in zip(cell.edges, cell.ops, _live(cell)):
+        src = nodes[frm]
+        if live and src is not None:
+            y = op(src)
+            nodes[to] = y if nodes[to] is None else nodes[to] + y
+    return nodes[3] if nodes[3] is not None else x * 0.0
+
+
+def blocks(net: nb201.Network) -> list[tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]]:
+    """The stem, then every cell and reduction block, each with how to run it."""
+    out: list[tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]] = [(net.stem, net.stem)]
+    for block in net.cells:
+        if isinstance(block, nb201.Cell):
+            out.append((block, lambda x, c=block: cell_forward(c, x)))
+        else:
+            out.append((block, block))
+    return out
+
+
+@lru_cache(maxsize=64)
+def random_signs(shape: tuple[int, ...], seed: int, index: int) -> torch.Tensor:
+    """The ±1 (Rademacher) backward seed of block `index`: one seeded draw per run and
+    block, the same for every architecture (drawn once per process)."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, f"az_nas.signs.{index}"))
+    return torch.randint(0, 2, tuple(shape), generator=gen).to(torch.float32) * 2 - 1
+
+
+# ---- AZ-NAS -----------------------------------------------------------------------
+
+AZ_NAS = Protocol()
+
+
+@register(
+    "az_nas",
+    ("expressivity", "progressivity", "trainability", "complexity"),
+    AZ_NAS,
+    combine="rank_log_sum",
+    reference="NB201 CIFAR-10, all 15,625 cells: Kendall 0.7409, Spearman 0.9127",
+)
+def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """AZ-NAS (Lee & Ham, CVPR 2024), from one forward and one backward pass over the
+    outputs f_0..f_17 of the stem and of every cell and reduction block: expressivity
+    Σ_i H(f_i), H the entropy of the normalised eigenvalues of f_i's channel covariance;
+    progressivity min_i H(f_i) - H(f_{i-1}); trainability the mean over blocks of
+    -s - 1/s + 2, s the spectral norm of E[∂f_i/∂f_{i-1}] estimated with ±1 vectors;
+    complexity the benchmark's FLOPs (all ops, dead edges included). Combined over a
+    population by Σ_k log(rank_k / N) (`scores`). `y` holds the seed of the ±1 draws."""
+    net = _nb201(model, "az_nas")
+    seed = int(y.reshape(-1)[0])
+    h, w = x.shape[2:]
+    entropies, terms = [], []
+    feature = x
+    for i, (_, run) in enumerate(blocks(net)):
+        if i == 0:
+            with torch.no_grad():
+                feature = run(feature)
+            entropies.append(entropy(feature))
+            continue
+        f_in = feature.detach().requires_grad_(True)
+        f_out = run(f_in)
+        g_out = random_signs(tuple(f_out.shape), seed, i).to(f_out)
+        if f_out.requires_grad:
+            (g_in,) = torch.autograd.grad(f_out, f_in, g_out)
+        else:  # no path from input to output (x * 0.0 keeps the graph; this is a guard)
+            g_in = torch.zeros_like(f_in)
+        terms.append(spectral_term(g_in, g_out))
+        feature = f_out.detach()
+        entropies.append(entropy(feature))
+    e = np.array(entropies)
+    with np.errstate(invalid="ignore"):
+        expressivity = float(e.sum())
+        progressivity = float(np.min(np.diff(e)))
+        trainability = float(np.mean(terms))
+    return _values(expressivity, progressivity, trainability, benchmark_flops(net, (h, w)))
+
+
+# ---- scores over a population -----------------------------------------------------
+
+
+def rank_terms(values: np.ndarray) -> np.ndarray:
+    """log(rank / N) of each value (average ranks for ties, -inf and NaN lowest), the
+    term a component adds to AZ-NAS's non-linear rank aggregation."""
+    v = np.where(np.isnan(values), -np.inf, np.asarray(values, dtype=np.float64))
+    return np.log(st.rankdata(v) / len(v)) if len(v) else np.zeros(0)
+
+
+def scores(name: str, stats: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """The scores of a population of networks of measure `name` from their stored
+    statistics: the measure's own score under its name, and each component (AZ-NAS: the
+    component's log-rank term, which orders as the component does, -inf lowest)."""
+    measure = MEASURES[name]
+    k = len(measure.components)
+    table = np.array([np.asarray(s, dtype=np.float64).reshape(-1, 3)[:, 1] for s in stats])
+    table = table.reshape(len(stats), k)
+    if measure.combine == "rank_log_sum":
+        terms = {c: rank_terms(table[:, i]) for i, c in enumerate(measure.components)}
+        return {name: sum(terms.values(), np.zeros(len(stats))), **terms}
+    return {c: table[:, i] for i, c in enumerate(measure.components)}
