@@ -24,7 +24,7 @@ from typing import NoReturn
 from tqdm import tqdm
 
 from ssnr_core import benchmarks
-from ssnr_core.proxies import batches, saliency
+from ssnr_core.proxies import batches, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
@@ -320,7 +320,8 @@ def _evaluation_text(result: evaluation.Evaluation) -> str:
         f"batch: {result.batch}; init seeds {','.join(map(str, seeds))} ({setup.init} init"
         + (f", scores averaged as the {evaluation.SEED_AVERAGE}" if len(seeds) > 1 else "")
         + f"); sample seed {result.sample_seed}",
-        "  params: Conv/Linear/BN parameters; flops: Conv/Linear MACs of one input",
+        "  params: Conv/Linear/BN parameters; flops: Conv/Linear MACs of one input"
+        + (f"\n  {note}" if (note := zero_cost.note(setup.saliency)) else ""),
     ]
     for name, row in result.table().iterrows():
         over = ""

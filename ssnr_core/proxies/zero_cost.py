@@ -331,3 +331,42 @@ def scores(name: str, stats: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         terms = {c: rank_terms(table[:, i]) for i, c in enumerate(measure.components)}
         return {name: sum(terms.values(), np.zeros(len(stats))), **terms}
     return {c: table[:, i] for i, c in enumerate(measure.components)}
+
+
+def score_names(name: str) -> tuple[str, ...]:
+    """The columns `scores` gives for measure `name`; () for a per-parameter saliency."""
+    measure = MEASURES.get(name)
+    if measure is None:
+        return ()
+    if measure.combine == "rank_log_sum":
+        return (name, *measure.components)
+    return measure.components
+
+
+COMPLEXITY_NOTE = (
+    "complexity: NAS-Bench-201's FLOPs (Conv/Linear multiply-adds of every op, dead edges "
+    "included, as the benchmark API reports them), not the `flops` baseline (ops that run only)"
+)
+
+
+def note(name: str) -> str:
+    """What a report says of a per-network measure instead of offering aggregations; ""
+    for a per-parameter saliency."""
+    measure = MEASURES.get(name)
+    if measure is None:
+        return ""
+    parts = [
+        f"{name} is one number per network (components: {', '.join(measure.components)}); "
+        "the sum / overall SSNR / layer-wise SSNR aggregations do not apply",
+        f"protocol: {measure.protocol.describe()}",
+    ]
+    if measure.combine == "rank_log_sum":
+        parts.append(
+            f"{name} = Σ log(rank / N) over its components within these N archs; each "
+            "component's column is its log-rank term"
+        )
+    if "complexity" in measure.components:
+        parts.append(COMPLEXITY_NOTE)
+    if measure.reference:
+        parts.append(f"published: {measure.reference}")
+    return "; ".join(parts)

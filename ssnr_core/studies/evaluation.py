@@ -12,7 +12,7 @@ import pandas as pd
 
 from ssnr_core import benchmarks
 from ssnr_core.data import pinned
-from ssnr_core.proxies import aggregation, batches
+from ssnr_core.proxies import aggregation, batches, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
@@ -47,11 +47,19 @@ def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
     return [archs[i] for i in sorted(order)]
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per arch, one column per aggregation."""
-    return pd.DataFrame(
-        aggregation.aggregate_all(list(stats.values())), index=pd.Index(list(stats), name="arch")
-    )
+def score_table(stats: dict[str, np.ndarray], saliency: str | None = None) -> pd.DataFrame:
+    """One row per arch, one column per aggregation; for a per-network measure
+    (`zero_cost`) its own score and components instead: the aggregations do not apply."""
+    index = pd.Index(list(stats), name="arch")
+    if saliency is not None and zero_cost.get(saliency) is not None:
+        return pd.DataFrame(zero_cost.scores(saliency, list(stats.values())), index=index)
+    return pd.DataFrame(aggregation.aggregate_all(list(stats.values())), index=index)
+
+
+def score_names(saliency: str) -> tuple[str, ...]:
+    """The score columns of `saliency`'s table: the three aggregations, or a per-network
+    measure's own score and components."""
+    return zero_cost.score_names(saliency) or tuple(aggregation.AGGREGATIONS)
 
 
 def correlate(
@@ -211,6 +219,7 @@ class Evaluation:
             "truth": self.truth,
             "n": self.n,
             "flops_unit": "MACs of Conv/Linear layers, millions, one input",
+            "per_network": zero_cost.note(self.setup.saliency) or None,
             "params_unit": "parameters of Conv/Linear/BatchNorm, millions",
             "dropped": {k: v.dropped for k, v in s.items()},
             "spearman": {k: v.spearman for k, v in s.items()},
@@ -321,11 +330,13 @@ def run(
     archs = [a for a in archs if all(a in found for found in stats)]
     base = _baselines(setup, cache, archs, study.compute, study.count_baselines, progress)
     tables = [
-        with_combinations(score_table({a: found[a] for a in archs}).join(base), combine)
+        with_combinations(
+            score_table({a: found[a] for a in archs}, setup.saliency).join(base), combine
+        )
         for found in stats
     ]
     if not archs:
-        cols = [*aggregation.AGGREGATIONS, *baselines.NAMES, *map(combine_name, combine)]
+        cols = [*score_names(setup.saliency), *baselines.NAMES, *map(combine_name, combine)]
         tables = [pd.DataFrame(columns=cols, index=pd.Index([], name="arch"), dtype=float)]
     averaged = seed_average(tables)
     summaries = correlate(averaged, truth, n_boot, setup.seed)
@@ -337,7 +348,7 @@ def run(
     if setup.space in pinned.NASLIB_FILES and archs:
         data_dir = settings.data_dir
         proxies = naslib.summaries(setup.space, setup.task, truth, archs, 0, setup.seed, data_dir)
-        for agg in aggregation.AGGREGATIONS:
+        for agg in aggregation.AGGREGATIONS if zero_cost.get(setup.saliency) is None else ():
             agree[agg] = naslib.agreement(averaged[agg], setup.space, setup.task, setup.saliency)
     return Evaluation(
         replace(setup, seed=seeds[0]),
