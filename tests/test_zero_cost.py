@@ -1,0 +1,203 @@
+"""Per-network measures (AZ-NAS, ...) against small references written from the papers'
+formulas: numpy float64, explicit Jacobians, explicit pixel unshuffling; nothing shared
+with the measure's code but the network and the ±1 draws it is given."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as st
+
+from ssnr_core.proxies import aggregation, batches, network, saliency, zero_cost
+from ssnr_core.proxies.setup import Setup
+from ssnr_core.spaces import nb201
+from ssnr_core.spaces.modules import SeededModules
+from ssnr_core.studies import evaluation
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+AZ_BEST = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+POOLS = "|avg_pool_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|avg_pool_3x3~1|avg_pool_3x3~2|"
+IDENTITY = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+EMPTY = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+DEAD_EDGE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
+
+
+def tiny(arch: str, seed: int = 0, c: int = 4) -> nb201.Network:
+    """A NAS-Bench-201 network of width 4, Kaiming-normal fan-in weights, train mode."""
+    make = zero_cost.drawn(SeededModules(seed, share=False), "kaiming_normal_fan_in")
+    return nb201.Network(nb201.parse(arch), 10, make, c=c).train()
+
+
+def ref_entropy(f: np.ndarray) -> float:
+    """Entropy of the normalised eigenvalues of the channel covariance (pixels as samples)."""
+    rows = np.moveaxis(f, 1, -1).reshape(-1, f.shape[1]).astype(np.float64)
+    s = np.linalg.eigvalsh(np.cov(rows, rowvar=False, bias=True))
+    p = s / s.sum()
+    return float(-(p * np.log(p + 1e-8)).sum())
+
+
+def ref_unshuffle(g: np.ndarray, r: int) -> np.ndarray:
+    """(B, C, H, W) -> (B, C r², H/r, W/r): channel c*r*r + i*r + j holds pixel (h r+i, w r+j)."""
+    b, c, h, w = g.shape
+    out = np.zeros((b, c * r * r, h // r, w // r))
+    for ch in range(c):
+        for i in range(r):
+            for j in range(r):
+                out[:, ch * r * r + i * r + j] = g[:, ch, i::r, j::r]
+    return out
+
+
+def ref_az_nas(net: nb201.Network, x: torch.Tensor, seed: int) -> tuple[float, float, float]:
+    """Expressivity, progressivity, trainability from the paper's formulas: every block run
+    by its own forward (dead edges too), its full Jacobian, numpy float64 algebra."""
+    blocks = [net.stem, *net.cells]
+    feats = [x]
+    for block in blocks:
+        with torch.no_grad():
+            feats.append(block(feats[-1]))
+    h = [ref_entropy(f.numpy()) for f in feats[1:]]
+    terms = []
+    for i in range(1, len(blocks)):
+        f_in, f_out = feats[i], feats[i + 1]
+        jac = torch.autograd.functional.jacobian(blocks[i], f_in).reshape(
+            f_out.numel(), f_in.numel()
+        )
+        g_out = zero_cost.random_signs(tuple(f_out.shape), seed, i).numpy().astype(np.float64)
+        g_in = (jac.double().numpy().T @ g_out.reshape(-1)).reshape(f_in.shape)
+        if g_in.shape == g_out.shape and np.array_equal(g_in, g_out):
+            terms.append(-math.inf)
+            continue
+        if g_in.shape[2] != g_out.shape[2]:
+            g_in = ref_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+        b, co, ho, wo = g_out.shape
+        mat = np.einsum("bihw,bohw->io", g_in, g_out) / (b * ho * wo)
+        s = np.linalg.svd(mat, compute_uv=False).max()
+        terms.append(-s - 1 / (s + 1e-6) + 2)
+    e = np.array(h)
+    return float(e.sum()), float(np.min(np.diff(e))), float(np.mean(terms))
+
+
+def ref_flops(arch: str, task: str) -> float:
+    """NAS-Bench-201's FLOPs (millions) in closed form: per image, every conv edge costs
+    k² C² H W, the same in all three stages (C doubles as H W quarters)."""
+    ops = nb201.parse(arch)
+    hw = 16 * 16 if task == "ImageNet16-120" else 32 * 32
+    classes = nb201.TASKS[task]
+    edge = {"nor_conv_3x3": 9 * 16 * 16 * hw, "nor_conv_1x1": 16 * 16 * hw}
+    cells = 15 * sum(edge.get(op, 0) for op in ops)
+    stem = 27 * 16 * hw
+    reduce = 2 * (9 * 16 * 32 + 9 * 32 * 32 + 16 * 32) * hw // 4
+    return (stem + cells + reduce + 64 * classes + classes) / 1e6
+
+
+@pytest.mark.parametrize("arch", [BEST, POOLS, IDENTITY, DEAD_EDGE, AZ_BEST])
+def test_az_nas_matches_the_formulas_on_a_tiny_network(arch):
+    torch.manual_seed(1)
+    x = torch.randn(4, 3, 8, 8)
+    net = tiny(arch)
+    got = [float(t) for t in zero_cost.az_nas(net, x, torch.tensor([7]))]
+    want = ref_az_nas(net, x, 7)
+    assert got[:2] == pytest.approx(want[:2], rel=1e-5, abs=1e-6)
+    if math.isinf(want[2]):
+        assert got[2] == want[2] == -math.inf  # an identity cell: trainability -inf
+    else:
+        assert got[2] == pytest.approx(want[2], rel=1e-4, abs=1e-5)
+
+
+def test_all_zero_cells_are_lowest_and_pool_cells_are_not():
+    x = torch.randn(4, 3, 8, 8)
+    empty = [float(t) for t in zero_cost.az_nas(tiny(EMPTY), x, torch.tensor([0]))]
+    pools = [float(t) for t in zero_cost.az_nas(tiny(POOLS), x, torch.tensor([0]))]
+    assert empty[0] == empty[1] == -math.inf  # no eigenvalue distribution: NaN -> -inf
+    assert all(math.isfinite(v) for v in pools)  # float64 covariance: no spurious NaN
+
+
+@pytest.mark.parametrize(
+    ("arch", "task", "published"),
+    [  # the NATS-Bench API's "FLOP=... M", as the AZ-NAS notebook prints it
+        (BEST, "cifar10", 153.27),
+        (BEST, "cifar100", 153.28),
+        (BEST, "ImageNet16-120", 38.33),
+        (AZ_BEST, "cifar10", 121.82),
+        (AZ_BEST, "ImageNet16-120", 30.46),
+    ],
+)
+def test_complexity_is_the_benchmarks_flops(arch, task, published):
+    setup = Setup("nb201", task, "az_nas")
+    stats = network.network_stats(setup, arch)
+    complexity = stats[3, aggregation.SUM]
+    assert complexity == pytest.approx(ref_flops(arch, task), rel=1e-9)
+    assert round(complexity, 2) == published
+
+
+def test_dead_edges_count_in_complexity_only():
+    setup = Setup("nb201", "cifar10", "az_nas")
+    without = DEAD_EDGE.replace("nor_conv_1x1~1|+", "none~1|+")  # edge 2<-1 is dead
+    a, b = network.many_stats(setup, [DEAD_EDGE, without])
+    assert np.array_equal(a[:3], b[:3])  # the live cell decides the first three
+    assert a[3, 1] - b[3, 1] == pytest.approx(15 * 16 * 16 * 1024 / 1e6)
+    one = aggregation.layer_stats(network.saliencies(setup, DEAD_EDGE, True)[1])
+    assert np.array_equal(one, a)  # shared per live cell = computed alone
+
+
+def test_rank_aggregation_is_the_sum_of_log_ranks():
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(40, 4))
+    table[3, 2] = table[9, 2] = -math.inf
+    table[5, 0] = math.nan
+    stats = [np.column_stack([np.ones(4), row, np.zeros(4)]) for row in table]
+    got = zero_cost.scores("az_nas", stats)
+    v = np.where(np.isnan(table), -np.inf, table)
+    want = sum(np.log(st.rankdata(v[:, k]) / 40) for k in range(4))
+    np.testing.assert_allclose(got["az_nas"], want)
+    assert got["trainability"][3] == got["trainability"][9] == np.log(1.5 / 40)  # tied lowest
+    assert list(got) == list(zero_cost.score_names("az_nas"))
+
+
+def test_the_protocol_is_in_the_cache_key(monkeypatch):
+    setup = Setup("nb201", "cifar10", "az_nas")
+    assert setup.batch == "synthetic@b64x1,kaiming_normal_fan_in,bn=train"
+    assert Setup.from_json(setup.to_json()) == setup
+    assert "Gaussian" in batches.describe(setup.batch, 0)
+    base = zero_cost.MEASURES["az_nas"]
+    variant = replace(base, name="az_nas_b32", protocol=replace(base.protocol, batch_size=32))
+    monkeypatch.setitem(zero_cost.MEASURES, variant.name, variant)
+    known = saliency.REGISTRY["az_nas"]
+    entry = replace(known, name=variant.name, protocol=variant.protocol.key())
+    monkeypatch.setitem(saliency.REGISTRY, variant.name, entry)
+    other = Setup("nb201", "cifar10", "az_nas_b32")
+    assert other.batch != setup.batch and "b32x1" in other.batch
+    assert network.inputs(other)[0].shape[0] == 32
+    assert asdict(replace(setup, saliency="x")) != asdict(replace(other, saliency="x"))
+    with pytest.raises(ValueError, match="protocol"):
+        zero_cost.Protocol(init="uniform")
+
+
+def test_registered_beside_the_saliencies():
+    entry = saliency.get("az_nas")
+    assert entry.per_network and entry.components == zero_cost.MEASURES["az_nas"].components
+    assert not saliency.get("synflow").per_network
+    assert evaluation.score_names("synflow") == tuple(aggregation.AGGREGATIONS)
+    assert evaluation.score_names("az_nas")[0] == "az_nas"
+
+
+def test_evaluate_from_the_cli(settings):
+    out = subprocess.run(
+        [sys.executable, "-m", "ssnr_core", "evaluate", "--saliency", "az_nas"]
+        + ["--sample", "8", "--baselines", "no", "--json", "--n-boot", "50"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["n"] == 8 and result["batch"].startswith("synthetic@b64x1")
+    assert set(result["spearman"]) >= {"az_nas", "expressivity", "complexity"}
+    assert "layerwise_ssnr" not in result["spearman"]
+    assert "do not apply" in result["per_network"]
