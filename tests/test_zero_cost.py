@@ -26,7 +26,9 @@ AZ_BEST = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_
 POOLS = "|avg_pool_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|avg_pool_3x3~1|avg_pool_3x3~2|"
 IDENTITY = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
 EMPTY = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-DEAD_EDGE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
+DEAD_EDGE = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
+)
 
 
 def tiny(arch: str, seed: int = 0, c: int = 4) -> nb201.Network:
@@ -97,7 +99,7 @@ def ref_flops(arch: str, task: str) -> float:
     return (stem + cells + reduce + 64 * classes + classes) / 1e6
 
 
-@pytest.mark.parametrize("arch", [BEST, POOLS, IDENTITY, DEAD_EDGE, AZ_BEST])
+@pytest.mark.parametrize("arch", [BEST, POOLS, IDENTITY, DEAD_EDGE])
 def test_az_nas_matches_the_formulas_on_a_tiny_network(arch):
     torch.manual_seed(1)
     x = torch.randn(4, 3, 8, 8)
@@ -131,8 +133,8 @@ def test_all_zero_cells_are_lowest_and_pool_cells_are_not():
 )
 def test_complexity_is_the_benchmarks_flops(arch, task, published):
     setup = Setup("nb201", task, "az_nas")
-    stats = network.network_stats(setup, arch)
-    complexity = stats[3, aggregation.SUM]
+    hw = (16, 16) if task == "ImageNet16-120" else (32, 32)
+    complexity = zero_cost.benchmark_flops(network.build_network(setup, arch, share=True), hw)
     assert complexity == pytest.approx(ref_flops(arch, task), rel=1e-9)
     assert round(complexity, 2) == published
 
@@ -201,3 +203,81 @@ def test_evaluate_from_the_cli(settings):
     assert set(result["spearman"]) >= {"az_nas", "expressivity", "complexity"}
     assert "layerwise_ssnr" not in result["spearman"]
     assert "do not apply" in result["per_network"]
+
+
+def all_ops_forward(net: nb201.Network, x: torch.Tensor) -> torch.Tensor:
+    """The pre-pooling features as the authors' network computes them: every op of every
+    cell runs, also on an all-zero node (zeros in), `none` edges add nothing."""
+    f = net.stem(x)
+    for block in net.cells:
+        if isinstance(block, nb201.Cell):
+            nodes = [f, *(torch.zeros_like(f) for _ in range(3))]
+            for (to, frm), op in zip(block.edges, block.ops):
+                nodes[to] = nodes[to] + op(nodes[frm])
+            f = nodes[3]
+        else:
+            f = block(f)
+    return net.head(f)
+
+
+def fresh_norms(net: nb201.Network) -> None:
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()  # running var 1, mean 0, momentum 0.1 as built
+
+
+@pytest.mark.parametrize(
+    "arch", [BEST, POOLS, EMPTY.replace("none~0|+|none~0", "none~0|+|nor_conv_1x1~0")]
+)
+def test_naswot_matches_the_kernel_of_every_relu(arch):
+    """The arch with an op on an all-zero node (2<-1 after a `none` 1<-0) is the trap."""
+    torch.manual_seed(2)
+    x = torch.randn(6, 3, 8, 8)
+    net = tiny(arch.replace("none~1|+", "nor_conv_3x3~1|+"))
+    codes = []
+    hooks = [
+        m.register_forward_hook(lambda _m, i, _o: codes.append((i[0] > 0).reshape(6, -1).numpy()))
+        for m in net.modules()
+        if isinstance(m, torch.nn.ReLU)
+    ]
+    with torch.no_grad():
+        all_ops_forward(net, x)
+    for h in hooks:
+        h.remove()
+    k = sum(c.astype(float) @ c.T.astype(float) + (1 - c.astype(float)) @ (1 - c.T) for c in codes)
+    want = np.linalg.slogdet(k)[1]
+    got = float(zero_cost.naswot(net, x, torch.tensor([0]))[0])
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        BEST,
+        POOLS,
+        "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+    ],
+)
+def test_zen_matches_the_running_variances_of_every_norm(arch):
+    torch.manual_seed(3)
+    x = torch.randn(12, 3, 8, 8)
+    make = zero_cost.drawn(SeededModules(0, share=False), "normal")
+    net = nb201.Network(nb201.parse(arch), 10, make, c=4).train()
+    fresh_norms(net)
+    x1, x2 = x.chunk(2)
+    with torch.no_grad():
+        a = all_ops_forward(net, x1)
+        b = all_ops_forward(net, x1 + 0.01 * x2)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    log_bn = sum(0.5 * math.log(m.running_var.double().mean().item()) for m in norms)
+    want = math.log((a - b).abs().sum(dim=(1, 2, 3)).mean().item()) + log_bn
+    got = float(zero_cost.zen(net, x, torch.tensor([0]))[0])
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_the_measures_are_listed_with_their_protocols():
+    assert {"az_nas", "zen", "naswot", "naswot_data"} <= set(saliency.REGISTRY)
+    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train"
+    data = Setup.resolved("nb201", "cifar10", "naswot_data", batch="synthetic")
+    assert data.batch.startswith("synthetic@") and saliency.get("naswot_data").needs_data
+    assert Setup("nb201", "cifar10", "naswot").batch != Setup("nb201", "cifar10", "zen").batch

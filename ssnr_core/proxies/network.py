@@ -102,7 +102,7 @@ def _protocol_batch(setup: Setup, device: str, data_dir: Path | None) -> Batch:
     space = get_space(setup.space)
     shape = space.input_shape(setup.task)
     classes = space.tasks[setup.task]
-    size = measure.protocol.batch_size
+    size = measure.protocol.batch_size * measure.protocol.batches  # all batches, stacked
     if measure.protocol.data and not benchmarks.get_task(setup.space, setup.task).classification:
         raise ValueError(f"{setup.saliency} needs class labels; {setup.task} has none")
     x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, size, data_dir)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -313,6 +313,108 @@ def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
         progressivity = float(np.min(np.diff(e)))
         trainability = float(np.mean(terms))
     return _values(expressivity, progressivity, trainability, benchmark_flops(net, (h, w)))
+
+
+# ---- Zen-NAS and NASWOT: hooks over the whole network ---------------------------
+
+
+def _cell_inputs(net: nb201.Network) -> tuple[dict[nn.Module, torch.Size], list]:
+    """Forward hooks recording each cell's input shape (to size the ops it skips)."""
+    shapes: dict[nn.Module, torch.Size] = {}
+
+    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        shapes[module] = inp[0].shape
+
+    cells = [b for b in net.cells if isinstance(b, nb201.Cell)]
+    return shapes, [c.register_forward_hook(keep) for c in cells]
+
+
+ZEN = Protocol(init="normal", batches=2)
+
+
+@register("zen", ("zen",), ZEN, reference="")
+def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """Zen-score (Lin et al., ICCV 2021) as AZ-NAS's NB201 code runs it: N(0, 1) weights,
+    log E_b Σ|f(x) - f(x + 0.01 ε)| of the pre-pooling features (after the head's
+    BN-ReLU), plus Σ over BatchNorms of log sqrt(mean running variance) after those two
+    forwards in training mode (momentum 0.1 from 1: 0.81 + 0.09 v1 + 0.1 v2, v the
+    unbiased batch variance). BatchNorms of ops on all-zero nodes, which the authors'
+    network runs on zeros (v = 0), add log sqrt(0.81) each. x holds the input and the
+    mixup noise, one batch each."""
+    net = _nb201(model, "zen")
+    x1, x2 = x.contiguous(memory_format=torch.channels_last).chunk(2)
+    seen: dict[nn.Module, list[torch.Tensor]] = {}
+
+    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        seen.setdefault(module, []).append(inp[0].double().var(dim=(0, 2, 3), unbiased=True))
+
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    hooks = [m.register_forward_hook(keep) for m in norms]
+    try:
+        with torch.no_grad():
+            out = [net.head(net.cells(net.stem(v))) for v in (x1, x1 + 1e-2 * x2)]
+    finally:
+        for h in hooks:
+            h.remove()
+    diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
+    log_bn = 0.0
+    for m in norms:
+        v = seen.get(m)
+        if v is None:  # not run: an op on an all-zero node (zeros in, v = 0)
+            log_bn += 0.5 * math.log(0.81)
+        else:
+            log_bn += 0.5 * math.log(float((0.81 + 0.09 * v[0] + 0.1 * v[1]).mean()))
+    return _values((math.log(float(diff)) if diff > 0 else -math.inf) + log_bn)
+
+
+NASWOT = Protocol()
+
+
+def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
+    """K = Σ over ReLUs of c cᵀ + (1-c)(1-c)ᵀ, c the binary code (input > 0) of each
+    sample: the Hamming-similarity kernel of activation patterns (Mellor et al. 2021).
+    ReLUs our cells skip (ops on all-zero nodes) see zeros in the authors' network:
+    code 0, so each adds its input size D to every entry."""
+    k = torch.zeros(len(x), len(x), dtype=torch.float64)
+    ran: set[nn.Module] = set()
+
+    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        code = (inp[0] > 0).reshape(len(x), -1).double()
+        k.add_(code @ code.T + (1 - code) @ (1 - code).T)
+        ran.add(module)
+
+    shapes, cell_hooks = _cell_inputs(net)
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks = [m.register_forward_hook(keep) for m in relus] + cell_hooks
+    try:
+        with torch.no_grad():
+            net(x.contiguous(memory_format=torch.channels_last))
+    finally:
+        for h in hooks:
+            h.remove()
+    for cell in net.cells:
+        if isinstance(cell, nb201.Cell) and cell in shapes:
+            size = math.prod(shapes[cell][1:])
+            idle = [m for op in cell.ops for m in op.modules() if isinstance(m, nn.ReLU)]
+            k += size * sum(m not in ran for m in idle)
+    return k.numpy()
+
+
+@register("naswot", ("naswot",), NASWOT)
+def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """NASWOT (Mellor et al., ICML 2021) as AZ-NAS's NB201 code runs it: Kaiming-normal
+    fan-in weights, Gaussian inputs, log|det K| of the activation-pattern kernel
+    (`naswot_kernel`), in float64."""
+    net = _nb201(model, "naswot")
+    _sign, logdet = np.linalg.slogdet(naswot_kernel(net, x))
+    return _values(float(logdet))
+
+
+@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True))
+def naswot_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """NASWOT on the run's data batch (the original paper's protocol: real images),
+    otherwise as `naswot`."""
+    return naswot(model, x, y)
 
 
 # ---- scores over a population -----------------------------------------------------
