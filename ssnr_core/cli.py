@@ -32,7 +32,7 @@ from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.runs.settings import Settings, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.studies import evaluation
+from ssnr_core.studies import ensemble, evaluation
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 MAX_SEED = 2**63 - 1  # SQLite's INTEGER
@@ -305,11 +305,51 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             f"{evaluation.AUTO_BASELINES:,} missing); --baselines yes counts them",
             file=sys.stderr,
         )
+    found = _ensemble(args, setup, settings, run) if args.ensemble else None
     if args.json:
-        print(json.dumps(_clean(result.to_json())))
+        out = result.to_json()
+        if found is not None:
+            out["ensemble"] = {"saliency": found.saliency.saliency, "rows": found.rows()}
+        print(json.dumps(_clean(out)))
         return 0
     print(_evaluation_text(result))
+    if found is not None:
+        print(_ensemble_text(found))
     return 0
+
+
+def _ensemble(
+    args: argparse.Namespace, setup: Setup, settings: Settings, run: Settings
+) -> ensemble.Ensemble:
+    saliency.get(args.ensemble)  # ValueError for an unknown name
+    archs = _sample(args, setup, settings)
+    truth = benchmarks.truth(setup.space, setup.task, args.truth, settings.data_dir)
+    archs = [a for a in archs if a in truth.index]
+    with _connected(run), _bar(f"{setup.space}/{setup.task} {args.ensemble}") as bar:
+        return ensemble.ensemble(
+            setup,
+            Cache(settings.cache_file),
+            archs,
+            truth,
+            settings=run,
+            saliency=args.ensemble,
+            n_boot=args.n_boot,
+            progress=bar,
+        )
+
+
+def _ensemble_text(found: ensemble.Ensemble) -> str:
+    name = found.measure.saliency
+    lines = [f"{name} with {found.saliency.saliency} layer-wise SSNR as one more rank term:"]
+    for row in found.rows():
+        d = row.get("delta_kendall")
+        delta = f"  Δτ vs {name} {d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" if d else ""
+        lo, hi = row["kendall_ci95"]
+        lines.append(
+            f"  {row['score']:34s} n={row['n']}  spearman {row['spearman']:.4f}  "
+            f"kendall {row['kendall']:.4f} [{lo:.4f}, {hi:.4f}]{delta}"
+        )
+    return "\n".join(lines)
 
 
 def _evaluation_text(result: evaluation.Evaluation) -> str:
@@ -454,6 +494,13 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     )
     e.add_argument("--n-boot", type=_int_in(0, MAX_BOOT), default=1000, help="resamples")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument(
+        "--ensemble",
+        default=None,
+        metavar="SALIENCY",
+        help="with a rank-aggregated measure (az_nas): also its aggregation with SALIENCY's "
+        "layer-wise SSNR added (and replacing each component), paired against it alone",
+    )
     _add_study_args(e)
     e.set_defaults(func=cmd_evaluate)
     f = sub.add_parser("fetch", help="download the public benchmark files to the data folder")

@@ -19,7 +19,7 @@ from ssnr_core.proxies import aggregation, batches, network, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.modules import SeededModules
-from ssnr_core.studies import evaluation
+from ssnr_core.studies import ensemble, evaluation
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 AZ_BEST = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
@@ -193,7 +193,8 @@ def test_registered_beside_the_saliencies():
 def test_evaluate_from_the_cli(settings):
     out = subprocess.run(
         [sys.executable, "-m", "ssnr_core", "evaluate", "--saliency", "az_nas"]
-        + ["--sample", "8", "--baselines", "no", "--json", "--n-boot", "50"],
+        + ["--sample", "8", "--baselines", "no", "--json", "--n-boot", "50"]
+        + ["--ensemble", "synflow"],
         capture_output=True,
         text=True,
         check=True,
@@ -203,6 +204,24 @@ def test_evaluate_from_the_cli(settings):
     assert set(result["spearman"]) >= {"az_nas", "expressivity", "complexity"}
     assert "layerwise_ssnr" not in result["spearman"]
     assert "do not apply" in result["per_network"]
+    rows = {r["score"]: r for r in result["ensemble"]["rows"]}
+    assert rows["az_nas"]["kendall"] == pytest.approx(result["kendall"]["az_nas"])
+    assert len(rows["az_nas+layerwise_ssnr"]["delta_kendall"]) == 3
+
+
+def test_ensemble_variants_add_or_replace_one_rank_term():
+    terms = {"az_nas": np.zeros(3), "a": np.log([1 / 3, 2 / 3, 1]), "b": np.log([1, 1 / 3, 2 / 3])}
+    table = ensemble.variants(terms, "az_nas", np.array([0.5, 0.1, 0.9]))
+    extra = np.log([2 / 3, 1 / 3, 1])
+    np.testing.assert_allclose(table["az_nas"], terms["a"] + terms["b"])
+    np.testing.assert_allclose(table["az_nas+layerwise_ssnr"], terms["a"] + terms["b"] + extra)
+    np.testing.assert_allclose(table["az_nas-a+layerwise_ssnr"], terms["b"] + extra)
+    assert list(table.columns) == [
+        "az_nas",
+        "az_nas+layerwise_ssnr",
+        "az_nas-a+layerwise_ssnr",
+        "az_nas-b+layerwise_ssnr",
+    ]
 
 
 def all_ops_forward(net: nb201.Network, x: torch.Tensor) -> torch.Tensor:
