@@ -137,7 +137,7 @@ def collect(grid: Grid, settings: Settings) -> tuple[pd.DataFrame, dict[str, str
                 problems[col] = f"cannot read the cache: {exc}"
                 table = loaders.score_table({})
             n_boot = loaders.n_boot_for(len(table))
-            for agg in aggregation.AGGREGATIONS:
+            for agg in evaluation.score_names(sal):  # a per-network measure: its own scores
                 row = {"column": col, "benchmark": space, "task": task, "saliency": sal}
                 row |= {"aggregation": agg, "seed": grid.seed, "n": 0, "status": NOT_COMPUTED}
                 if not table.empty:

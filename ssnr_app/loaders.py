@@ -104,13 +104,14 @@ def version(setup: Setup, settings: Settings) -> int:
     return cache(settings).count(setup)
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
+def score_table(stats: dict[str, np.ndarray], saliency: str | None = None) -> pd.DataFrame:
     """`evaluation.score_table` plus each network's number of scored values, shown on
-    hover; an empty frame when nothing is cached yet."""
-    columns = [*aggregation.AGGREGATIONS, WEIGHTS]
+    hover; an empty frame when nothing is cached yet. A per-network measure's columns
+    are its score and components (`evaluation.score_names`), not the aggregations."""
+    columns = [*evaluation.score_names(saliency or ""), WEIGHTS]
     if not stats:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
-    table = evaluation.score_table(stats)
+    table = evaluation.score_table(stats, saliency)
     table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
     return table[columns]
 
@@ -119,14 +120,14 @@ def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
 def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFrame:
     """Scores of the cached networks among `archs`, in their order (`rows`, the setup's
     count, re-keys this as a job adds results; otherwise it is read once)."""
-    return score_table(Cache(cache_file).get(setup, archs))
+    return score_table(Cache(cache_file).get(setup, archs), setup.saliency)
 
 
 def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
     """`scores` keyed by the cache's current row count for the setup."""
     rows = version(setup, settings)
     if not rows:
-        return score_table({})
+        return score_table({}, setup.saliency)
     return scores(setup, archs, settings.cache_file, rows)
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 from ssnr_app import loaders, state
 from ssnr_core import benchmarks
 from ssnr_core.benchmarks import user_truth
-from ssnr_core.proxies import saliency
+from ssnr_core.proxies import saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.spaces import names
 
@@ -74,6 +74,18 @@ class SetupChoice:
     problem: str | None  # why, for st.error
 
 
+def per_network_problem(name: str) -> str | None:
+    """Why a page of per-layer saliencies and their aggregations cannot show a per-network
+    measure (AZ-NAS, ...), and where to evaluate it instead; None for a saliency."""
+    note = zero_cost.note(name)
+    if not note:
+        return None
+    return (
+        f"{note}. This page shows per-layer saliencies and their aggregations; evaluate "
+        f"{name} with `python -m ssnr_core evaluate --saliency {name}`, or in the Compare grid."
+    )
+
+
 def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
     """Benchmark, task, saliency and seed in the sidebar, as one `Setup`."""
     space = choose(
@@ -93,10 +105,11 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
         "Saliency",
         list(saliency.REGISTRY),
         state.SALIENCY,
-        help="The per-weight score S_p computed at initialisation (synflow needs no data).",
+        help="The per-weight score S_p computed at initialisation (synflow needs no data). "
+        "az_nas, zen, naswot: one number per network, evaluated from the command line.",
     )
     init_seed = seed()
-    problem = loaders.space_problem(str(space))
+    problem = loaders.space_problem(str(space)) or per_network_problem(str(sal))
     if problem:
         return SetupChoice(None, problem)
     data_dir = loaders.settings().data_dir
