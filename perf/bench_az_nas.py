@@ -3,8 +3,9 @@
 Three timings of the same seeded sample of cells, one torch thread, in one run:
 
 - loop: what the authors' notebook does per architecture: build a new network,
-  initialise it (Kaiming-normal fan-in, from the same slot seeds), run every op (also on all-zero nodes, as their
-  network does), keep all 18 feature maps, one backward per block pair, NCHW;
+  initialise it (Kaiming-normal fan-in, from the same slot seeds), run every op (also
+  on all-zero nodes, as their network does), keep all 18 feature maps, one backward
+  per block pair, NCHW;
 - product: `network.many_stats` on the `az_nas` setup (slot-seeded shared modules,
   channels-last, only the edges on input-to-output paths, each live cell once);
 - floor: the multiply-adds of the product's convolutions (forward, and the backward to

@@ -78,7 +78,7 @@ def ref_az_nas(net: nb201.Network, x: torch.Tensor, seed: int) -> tuple[float, f
             continue
         if g_in.shape[2] != g_out.shape[2]:
             g_in = ref_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
-        b, co, ho, wo = g_out.shape
+        b, _, ho, wo = g_out.shape
         mat = np.einsum("bihw,bohw->io", g_in, g_out) / (b * ho * wo)
         s = np.linalg.svd(mat, compute_uv=False).max()
         terms.append(-s - 1 / (s + 1e-6) + 2)
@@ -192,9 +192,11 @@ def test_registered_beside_the_saliencies():
 
 def test_evaluate_from_the_cli(settings):
     out = subprocess.run(
-        [sys.executable, "-m", "ssnr_core", "evaluate", "--saliency", "az_nas"]
-        + ["--sample", "8", "--baselines", "no", "--json", "--n-boot", "50"]
-        + ["--ensemble", "synflow"],
+        [
+            *(sys.executable, "-m", "ssnr_core", "evaluate", "--saliency", "az_nas"),
+            *("--sample", "8", "--baselines", "no", "--json", "--n-boot", "50"),
+            *("--ensemble", "synflow"),
+        ],
         capture_output=True,
         text=True,
         check=True,

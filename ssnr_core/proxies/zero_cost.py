@@ -24,6 +24,7 @@ and the entropy NaN for cells that are not dead.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -250,7 +251,7 @@ def blocks(net: nb201.Network) -> list[tuple[nn.Module, Callable[[torch.Tensor],
     out: list[tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]] = [(net.stem, net.stem)]
     for block in net.cells:
         if isinstance(block, nb201.Cell):
-            out.append((block, lambda x, c=block: cell_forward(c, x)))
+            out.append((block, functools.partial(cell_forward, block)))
         else:
             out.append((block, block))
     return out
