@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -302,3 +303,82 @@ def test_the_measures_are_listed_with_their_protocols():
     data = Setup.resolved("nb201", "cifar10", "naswot_data", batch="synthetic")
     assert data.batch.startswith("synthetic@") and saliency.get("naswot_data").needs_data
     assert Setup("nb201", "cifar10", "naswot").batch != Setup("nb201", "cifar10", "zen").batch
+
+
+def ref_min_eig(rows: np.ndarray) -> float:
+    f = rows.reshape(rows.shape[0], -1).astype(np.float64)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # one observation per variable
+        corr = np.atleast_2d(np.corrcoef(f))
+    corr[~np.isfinite(corr)] = 0
+    return float(np.linalg.eigvalsh(corr).min())
+
+
+def xautodl_outputs(net: nb201.Network, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every module output of the authors' NB201 network (xautodl's TinyNetwork), once
+    per call: ReLU-conv-BN and pooling ops wrap an inner `op`, `none` is a Zero module,
+    ops on all-zero nodes run, then global pooling and the classifier."""
+    out: list[torch.Tensor] = []
+
+    def relu_conv_bn(m: torch.nn.Sequential, t: torch.Tensor) -> torch.Tensor:
+        a = m[0](t)
+        b = m[1](a)
+        c = m[2](b)
+        out.extend([a, b, c, c, c])  # ReLU, Conv, BN, the inner op, the op
+        return c
+
+    def op(m: torch.nn.Module, t: torch.Tensor) -> torch.Tensor:
+        if isinstance(m, torch.nn.Sequential):
+            return relu_conv_bn(m, t)
+        r = m(t)
+        out.extend([r, r] if isinstance(m, torch.nn.AvgPool2d) else [r])
+        return r
+
+    f = net.stem[0](x)
+    out.append(f)
+    f = net.stem[1](f)
+    out.extend([f, f])
+    for block in net.cells:
+        if isinstance(block, nb201.Cell):
+            nodes = [f, *(torch.zeros_like(f) for _ in range(3))]
+            ops = dict(zip(block.edges, block.ops))
+            for edge in nb201.EDGES:
+                to, frm = edge
+                r = op(ops[edge], nodes[frm]) if edge in ops else nodes[frm] * 0
+                out.extend([] if edge in ops else [r])  # the Zero module
+                nodes[to] = nodes[to] + r
+            f = nodes[3]
+        else:
+            a = relu_conv_bn(block.conv_a, f)
+            b = relu_conv_bn(block.conv_b, a)
+            p = block.downsample[0](f)
+            d = block.downsample[1](p)
+            out.extend([p, d, d])
+            f = b + d
+        out.append(f)
+    h = net.head[0](f)
+    r = net.head[1](h)
+    out.extend([h, r, r])
+    return out
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        BEST,
+        POOLS,
+        "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+    ],
+)
+def test_meco_matches_every_module_output_of_the_authors_network(arch):
+    torch.manual_seed(4)
+    x = torch.randn(6, 3, 8, 8)
+    net = nb201.Network(nb201.parse(arch), 10, SeededModules(0, share=False), c=4).train()
+    with torch.no_grad():
+        outs = xautodl_outputs(net, x)
+        pooled = outs[-1].mean(dim=(2, 3))
+    want = sum(ref_min_eig(o[0].numpy()) for o in outs)
+    want += ref_min_eig(pooled[0, :, None].numpy()) + ref_min_eig(np.zeros((10, 1)))
+    want += ref_min_eig(pooled.numpy())  # global pooling, classifier, the network itself
+    got = float(zero_cost.meco(net, x, torch.tensor([0]))[0])
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-9)

@@ -37,6 +37,7 @@ from scipy import stats as st
 from torch import nn
 
 from ssnr_core.spaces import nb201
+from ssnr_core.spaces.layers import ReLUConvBN
 from ssnr_core.spaces.modules import Factory, derive_seed
 
 Fn = Callable[[nn.Module, torch.Tensor, torch.Tensor], list[torch.Tensor]]
@@ -380,8 +381,12 @@ def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
     ran: set[nn.Module] = set()
 
     def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
-        code = (inp[0] > 0).reshape(len(x), -1).double()
-        k.add_(code @ code.T + (1 - code) @ (1 - code).T)
+        # c cᵀ + (1-c)(1-c)ᵀ = 2 c cᵀ - n_i - n_j + D (n: ones per sample): one matmul,
+        # in float32, exact for these integer counts (below 2^24)
+        code = (inp[0] > 0).reshape(len(x), -1).to(torch.float32)
+        ones = code.sum(dim=1, dtype=torch.float64)
+        both = (code @ code.T).double()
+        k.add_(2 * both - ones[:, None] - ones[None, :] + code.shape[1])
         ran.add(module)
 
     shapes, cell_hooks = _cell_inputs(net)
@@ -416,6 +421,63 @@ def naswot_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torc
     """NASWOT on the run's data batch (the original paper's protocol: real images),
     otherwise as `naswot`."""
     return naswot(model, x, y)
+
+
+# ---- MeCo ---------------------------------------------------------------------------
+
+MECO = Protocol(init="default")
+
+
+def min_eig_corr(rows: torch.Tensor) -> float:
+    """Smallest eigenvalue of the correlation matrix of `rows` (one variable per row;
+    NaN and inf entries set to 0, as MeCo's code does), in float64."""
+    f = rows.reshape(rows.shape[0], -1).to(torch.float64)
+    corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
+    return float(torch.linalg.eigvalsh(corr.reshape(len(f), len(f))).min())
+
+
+def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nb201.Network) -> int:
+    """How often the authors' NB201 network (xautodl's TinyNetwork) calls a module that
+    produces this output: its ReLU-conv-BN and pooling ops wrap an inner `op`, so each
+    counts twice; the cells' container is a ModuleList there (never called)."""
+    if module is net.cells or module is net:
+        return 0
+    if isinstance(module, ReLUConvBN):
+        return 2
+    if isinstance(module, nn.AvgPool2d) and isinstance(parent, nn.ModuleList):
+        return 2  # a cell's pooling op, not the reduction block's shortcut pool
+    return 1
+
+
+@register("meco", ("meco",), MECO)
+def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """MeCo (Jiang et al., NeurIPS 2023), random-input variant: Σ over module outputs of
+    the smallest eigenvalue of the channel correlation matrix of the first sample's
+    feature map, plus, for the network itself, of the samples' pooled features; PyTorch
+    default weights, Gaussian inputs, training mode. Modules are counted as the authors'
+    network calls them (`_meco_weight`); outputs with one value per channel (pooling,
+    the classifier) and all-zero ones contribute 0 there and are left out here."""
+    net = _nb201(model, "meco")
+    parents = {c: p for p in net.modules() for c in p.children()}
+    total = [0.0]
+
+    def keep(module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        weight = _meco_weight(module, parents.get(module), net)
+        if weight and out.dim() == 4:
+            term = min_eig_corr(out[0])
+            total[0] += weight * (0.0 if math.isnan(term) else term)
+
+    hooks = [m.register_forward_hook(keep) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            features = net.head(
+                net.cells(net.stem(x.contiguous(memory_format=torch.channels_last)))
+            )
+    finally:
+        for h in hooks:
+            h.remove()
+    root = min_eig_corr(features.mean(dim=(2, 3)))  # the network's own (pooled) output
+    return _values(total[0] + (0.0 if math.isnan(root) else root))
 
 
 # ---- scores over a population -----------------------------------------------------
