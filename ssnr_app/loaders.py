@@ -137,12 +137,7 @@ def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) 
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
 
-def n_boot_for(n: int) -> int:
-    """Bootstrap resamples for n architectures: 1000 up to 1,000 points, then fewer so
-    one correlation summary stays about a second on two cores (cost grows with
-    resamples x n log n); never under 100, which is what all 15,625 NB201 cells get
-    (their 95% interval is a few thousandths wide anyway)."""
-    return int(min(1000, max(100, 1_000_000 // max(n, 1))))
+n_boot_for = correlation.n_boot_for
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
