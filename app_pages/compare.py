@@ -14,10 +14,8 @@ import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, saliency
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
+from ssnr_core.proxies import Setup, aggregation, batches, saliency
+from ssnr_core.runs import Settings, jobs
 from ssnr_core.studies import compare, evaluation, reproduce
 
 METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}

@@ -19,13 +19,10 @@ import streamlit as st
 
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, network
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.cache import Cache
-from ssnr_core.runs.settings import Settings
+from ssnr_core.proxies import Setup, aggregation, batches, network
+from ssnr_core.runs import Cache, Settings
 from ssnr_core.spaces import get_space
-from ssnr_core.studies import baselines, correlation, evaluation, explain, figures
-from ssnr_core.studies.correlation import Summary
+from ssnr_core.studies import Summary, baselines, correlation, evaluation, explain, figures
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
@@ -125,14 +122,13 @@ def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) ->
 
 
 def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) -> int:
-    """The largest n whose seeded sample is wholly cached. `evaluation.draw` keeps the
-    first n of one seeded permutation, so the sample of n is cached exactly when the
-    permutation's first n architectures are."""
+    """The largest n whose seeded sample is wholly cached: the longest cached prefix of
+    `evaluation.draw_order`."""
     rows = version(setup, settings)
     if not rows:
         return 0
     all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
-    order = np.random.default_rng(setup.seed).permutation(len(all_archs))
+    order = evaluation.draw_order(len(all_archs), setup.seed)
     ordered = Archs([all_archs[i] for i in order])
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
