@@ -89,8 +89,8 @@ def _row(
     truth: pd.Series,
     missing: str,
 ) -> dict:
-    row = {"column": col, "benchmark": space, "task": task, "saliency": saliency}
-    row |= {"aggregation": score, "seed": seed, "n": 0, "status": missing}
+    row: dict[str, object] = {"column": col, "benchmark": space, "task": task}
+    row |= {"saliency": saliency, "aggregation": score, "seed": seed, "n": 0, "status": missing}
     if not table.empty:
         n_boot = n_boot_for(len(table))
         summary = evaluation.correlate(table[[score]], truth, n_boot, seed)[score]
