@@ -38,22 +38,43 @@ def sample(
 
 
 def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
-    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth)."""
+    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth): the
+    first n of `draw_order`, in their original order."""
     if n is None or n >= len(archs):
         return archs
     if n < 1:
         raise ValueError(f"sample size must be at least 1, got {n}")
-    order = np.random.default_rng(seed).permutation(len(archs))[:n]
-    return [archs[i] for i in sorted(order)]
+    return [archs[i] for i in sorted(draw_order(len(archs), seed)[:n])]
 
 
-def score_table(stats: dict[str, np.ndarray], saliency: str | None = None) -> pd.DataFrame:
-    """One row per arch, one column per aggregation; for a per-network measure
-    (`zero_cost`) its own score and components instead: the aggregations do not apply."""
-    index = pd.Index(list(stats), name="arch")
+def draw_order(size: int, seed: int) -> np.ndarray:
+    """The order in which `draw` takes architectures: the sample of n is the first n, so
+    a sample is wholly cached exactly when a prefix of this order is."""
+    return np.random.default_rng(seed).permutation(size)
+
+
+WEIGHTS = "weights"  # `score_table`'s optional column: scored values per network
+
+
+def score_table(
+    stats: dict[str, np.ndarray], saliency: str | None = None, *, weights: bool = False
+) -> pd.DataFrame:
+    """One row per arch, one column per aggregation, and with `weights` the number of
+    values each network's scores sum over (shown on hover); no rows for no stats. For a
+    per-network measure (`zero_cost`) its own score and components instead of the
+    aggregations, which do not apply to it."""
+    columns = [*score_names(saliency or ""), *([WEIGHTS] if weights else [])]
+    if not stats:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
+    values = list(stats.values())
     if saliency is not None and zero_cost.get(saliency) is not None:
-        return pd.DataFrame(zero_cost.scores(saliency, list(stats.values())), index=index)
-    return pd.DataFrame(aggregation.aggregate_all(list(stats.values())), index=index)
+        found = zero_cost.scores(saliency, values)
+    else:
+        found = aggregation.aggregate_all(values)
+    table = pd.DataFrame(found, index=pd.Index(list(stats), name="arch"))
+    if weights:
+        table[WEIGHTS] = aggregation.merge_all(values)[:, aggregation.COUNT]
+    return table[columns]
 
 
 def score_names(saliency: str) -> tuple[str, ...]:
