@@ -449,3 +449,10 @@ def test_a_corrupt_cache_is_an_error_message_not_a_traceback(
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("cannot read the cache" in e.value for e in at.error)
+
+
+def test_a_per_network_measure_names_the_command_instead_of_aggregations(cache_dir: Path):
+    at = fresh_app({"saliency": "az_nas"}).run()
+    assert not at.exception
+    said = " ".join(e.value for e in at.error)
+    assert "do not apply" in said and "evaluate --saliency az_nas" in said

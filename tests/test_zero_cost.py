@@ -14,13 +14,16 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 import torch
+from conftest import LOCAL
 from scipy import stats as st
 
 from ssnr_core.proxies import aggregation, batches, network, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs import scoring
+from ssnr_core.runs.cache import Cache
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.modules import SeededModules
-from ssnr_core.studies import ensemble, evaluation
+from ssnr_core.studies import compare, ensemble, evaluation
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 AZ_BEST = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
@@ -382,3 +385,16 @@ def test_meco_matches_every_module_output_of_the_authors_network(arch):
     want += ref_min_eig(pooled.numpy())  # global pooling, classifier, the network itself
     got = float(zero_cost.meco(net, x, torch.tensor([0]))[0])
     assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+
+
+def test_the_compare_grid_shows_a_measure_by_its_own_scores(tmp_path):
+    cache = Cache(tmp_path / "stats.sqlite")
+    setup = compare.cell_setup("nb201", "cifar10", "az_nas", 0, LOCAL)
+    archs = evaluation.sample("nb201", "cifar10", 6, 0)
+    scoring.score(setup, archs, cache, settings=LOCAL)
+    rows, problems = compare.grid(
+        cache, settings=LOCAL, columns=[("nb201", "cifar10")], saliencies=["az_nas"]
+    )
+    mine = rows[rows["saliency"] == "az_nas"].set_index("aggregation")
+    assert not problems and list(mine.index) == list(zero_cost.score_names("az_nas"))
+    assert (mine["n"] == 6).all() and (mine["status"] == "ok").all()
