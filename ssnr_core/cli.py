@@ -29,7 +29,7 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
-from ssnr_core.runs.settings import Settings, usable_cores
+from ssnr_core.runs.settings import Settings, max_workers, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
 from ssnr_core.studies import evaluation
@@ -157,8 +157,8 @@ def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
         "--workers",
-        type=_int_in(1, 4 * cores),
-        default=min(settings.workers, 4 * cores),
+        type=_int_in(1, max_workers()),
+        default=settings.workers,
         help=f"worker processes (default: usable cores, {settings.workers})",
     )
     p.add_argument("--threads", type=_int_in(1, cores), default=1, help="torch threads per process")
@@ -493,7 +493,11 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
-    settings = settings or Settings.from_env()
+    try:
+        settings = settings or Settings.from_env()
+    except ValueError as exc:  # a setting the environment gives that cannot be used
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = parser(settings).parse_args(argv)
     except SystemExit as exit_:  # --help, or a bad flag (already explained in one line)

@@ -32,6 +32,8 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from ssnr_core.data.paths import user_path
+
 TABLE = "nasbench201/official_nb201.csv.gz"  # relative to the data directory
 TASKS = ("cifar10", "cifar100", "ImageNet16-120")
 SPLITS = ("train", "valid", "test")
@@ -189,7 +191,7 @@ def _row(index: int, arch: str, hps: dict[str, Any]) -> dict[str, object]:
 def import_benchmark(path: Path, out: Path, progress: bool = False) -> Path:
     """Read an official benchmark file (unpickling it: trusted files only) and write the
     table to `out` (default `<data_dir>/nasbench201/official_nb201.csv.gz`), atomically."""
-    path = Path(path).expanduser()
+    path = user_path(path, "import-nb201")
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     out = Path(out)

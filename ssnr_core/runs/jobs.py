@@ -45,7 +45,7 @@ from pathlib import Path
 
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache, process_start
-from ssnr_core.runs.settings import PROJECT_ROOT, Settings
+from ssnr_core.runs.settings import PROJECT_ROOT, Settings, max_workers
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12
@@ -78,7 +78,7 @@ class Job:
 
     def command(self) -> list[str]:
         """`python -m ssnr_core score` with every field of the setup."""
-        workers = self.workers or self.settings.workers
+        workers = min(self.workers or self.settings.workers, max_workers())  # the flag's bound
         cmd = [sys.executable, "-m", "ssnr_core", "score", "--setup", self.setup.to_json()]
         cmd += ["--workers", str(workers), "--device", self.device]
         if self.archs_file:
@@ -92,8 +92,9 @@ class Job:
     def environment(self) -> dict[str, str]:
         """The child's environment: ours, with this job's settings."""
         env = os.environ.copy()
-        env["SSNR_CACHE_DIR"] = str(self.settings.cache_dir)
-        env["SSNR_DATA_DIR"] = str(self.settings.data_dir)
+        # Absolute: the child runs in another working directory (the project's).
+        env["SSNR_CACHE_DIR"] = os.path.abspath(self.settings.cache_dir)
+        env["SSNR_DATA_DIR"] = os.path.abspath(self.settings.data_dir)
         return env
 
 
@@ -106,6 +107,8 @@ class JobStatus:
     log_tail: str = ""
     started: float | None = None  # time.time() of the start
     unknown: bool = False  # the lock is damaged and no process table to look in: see error
+    queued: bool = False  # admitted later: other jobs hold every slot (`Settings.max_jobs`)
+    position: int = 0  # 1 = next to start, while queued
 
     @property
     def complete(self) -> bool:
@@ -256,7 +259,7 @@ def _find_process(job: Job) -> int | None:
     if not (proc / "self" / "cmdline").exists():
         raise LookupError("no /proc")
     want = _identity(job.command())
-    cache_env = f"SSNR_CACHE_DIR={job.settings.cache_dir}".encode()
+    cache_env = f"SSNR_CACHE_DIR={job.environment()['SSNR_CACHE_DIR']}".encode()
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
