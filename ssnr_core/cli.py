@@ -368,11 +368,6 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_nb201(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core.data import nb201_import
 
-    print(
-        f"import-nb201: unpickling {args.path} (torch.load / pickle runs code from the file): "
-        "do this only for a benchmark file you downloaded from its official source and trust",
-        file=sys.stderr,
-    )
     out = (args.out or settings.data_dir / Path(nb201_import.TABLE).parent) / Path(
         nb201_import.TABLE
     ).name
@@ -483,8 +478,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
     i = sub.add_parser(
         "import-nb201",
-        help="one-time import of an official NAS-Bench-201 / NATS-Bench file you trust "
-        "(unpickles it) into a gzip CSV",
+        help="one-time import of an official NAS-Bench-201 / NATS-Bench file into a gzip "
+        "CSV (read as plain data: nothing in the file runs)",
     )
     i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
     i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
