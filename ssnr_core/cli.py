@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import math
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
@@ -38,28 +39,97 @@ MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory 
 MAX_SEED = 2**63 - 1  # SQLite's INTEGER
 
 
-@contextmanager
-def _bar(desc: str) -> Iterator[Callable[..., None]]:
-    """A tqdm bar fed by scoring's (done, total[, label]) callbacks. It restarts for each
-    new run or column, counting what was cached as done but not in the rate, so the
-    time estimate stays honest when a heavy space follows a cheap one."""
-    bar = tqdm(desc=desc, unit="arch", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-    current: list[tuple[str | None, int]] = []
+class _BestEffort(io.TextIOBase):
+    """Progress and messages on a stream that may fail (`2>/dev/full`, `2>&1 | head`):
+    writing them is best effort, so a full or closed stderr never stops a run. After the
+    first failed write the stream's descriptor points at /dev/null, so that the
+    interpreter's own flush at exit succeeds too."""
 
-    def update(done: int, total: int, label: str | None = None) -> None:
-        if current != [(label, total)]:
-            current[:] = [(label, total)]
-            if label:
-                bar.set_description(label)
-            bar.reset(total)
-            bar.update(done)
-            bar.start_t = bar._time()
-            bar.last_print_n = done
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.dropped = False
+
+    def write(self, text: str) -> int:
+        if not self.dropped:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.dropped:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._drop()
+
+    def isatty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def _drop(self) -> None:
+        self.dropped = True
+        with suppress(OSError, ValueError, io.UnsupportedOperation):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+            self.stream.flush()  # what the failed write left in the buffer goes there
+
+
+class _Bar:
+    """A tqdm bar fed by scoring's (done, total[, label]) callbacks. A new bar starts for
+    each run or column (`label`), with what was cached counted as done but not in the
+    rate, so the time estimate stays honest when a heavy space follows a cheap one; so
+    are architectures other runs store while this one waits for them (`waiting`): the
+    rate and ETA count only what this run scored."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: tqdm | None = None
+        self.current: tuple[str | None, int] | None = None
+        self.note: str | None = None
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if self.current != (label, total) or self.bar is None:
+            self.close()
+            self.current = (label, total)
+            self.bar = tqdm(
+                desc=label or self.desc,
+                total=total,
+                initial=done,
+                unit="arch",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                smoothing=0.05,
+            )
+        elif self.note is not None:  # stored by other runs: done, but not our rate
+            self.bar.initial += done - self.bar.n
+            self.bar.n = self.bar.last_print_n = done
+            self.bar.refresh()
         else:
-            bar.update(done - bar.n)
+            self.bar.update(done - self.bar.n)
 
+    def waiting(self, note: str | None) -> None:
+        """What the run waits for (None: it computes again), shown beside the bar."""
+        self.note = note
+        if self.bar is not None:
+            self.bar.set_postfix_str(note or "", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@contextmanager
+def _bar(desc: str) -> Iterator[_Bar]:
+    bar = _Bar(desc)
     try:
-        yield update
+        yield bar
     finally:
         bar.close()
 
@@ -170,6 +240,11 @@ def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         "(default $RAY_ADDRESS), or on a local Ray instance with --workers CPUs",
     )
     p.add_argument("--ray-address", default=None, help="e.g. head-node:6379 (--backend ray)")
+    p.add_argument(
+        "--take-over",
+        action="store_true",
+        help="score here what a stopped run (Ctrl-Z) of the same setup has claimed",
+    )
     p.add_argument("--chunk", type=_int_in(1, 10_000), default=32, help="archs per Ray task")
     p.add_argument(
         "--gpus-per-task",
@@ -198,7 +273,13 @@ def _run_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings of this run: the environment's, with the flags' workers, device and
     backend; built once here and passed down."""
     _check_device(args.device, args.backend)
-    return replace(settings, workers=args.workers, device=args.device, ray=_backend(args))
+    return replace(
+        settings,
+        workers=args.workers,
+        device=args.device,
+        ray=_backend(args),
+        take_over=args.take_over,
+    )
 
 
 def _connected(settings: Settings) -> AbstractContextManager[None]:
@@ -487,7 +568,24 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     return p
 
 
+INTERRUPTED = "interrupted: finished architectures are cached; rerun to resume"
+
+
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Run one command; its progress and messages go to stderr best effort (a full or
+    closed stderr never stops it), and Ctrl-C at any point is one line, exit 130."""
+    stderr = sys.stderr
+    sys.stderr = _BestEffort(stderr)
+    try:
+        return _main(argv, settings)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv: Sequence[str] | None, settings: Settings | None) -> int:
     try:
         settings = settings or Settings.from_env()
     except ValueError as exc:  # a setting the environment gives that cannot be used
@@ -500,10 +598,11 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     set_threads(getattr(args, "threads", 1))
     try:
         return args.func(args, settings)
-    except KeyboardInterrupt:
-        print("interrupted: finished architectures are cached; rerun to resume", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as exc:  # DataError is a ValueError, CacheError an OSError
+    except (
+        ValueError,
+        OSError,
+        scoring.ClaimsHeld,
+    ) as exc:  # DataError: a ValueError, CacheError: an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.Error as exc:  # a backstop: `Cache` turns these into CacheError

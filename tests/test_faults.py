@@ -113,3 +113,105 @@ def test_a_home_folder_of_no_user_is_one_line(settings: Settings, tmp_path: Path
     assert "'~nosuchuser/x'" in one_error_line(capsys)
     assert cli.main(["import-nb201", "~nosuchuser/NAS-Bench-201.pth", "--out", str(tmp_path)]) == 2
     assert "'~nosuchuser/NAS-Bench-201.pth'" in one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- waits
+
+
+def test_a_dead_ray_address_is_one_line_within_30_s(settings: Settings):
+    began = time.time()
+    run = cli_process(
+        *("score", "--sample", "3", "--backend", "ray", "--ray-address", "127.0.0.1:1"),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    seconds = time.time() - began
+    assert run.returncode == 2 and seconds < 30, (seconds, err)
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "no Ray cluster answers at 127.0.0.1:1" in line and "ray start --head" in line
+    assert "Traceback" not in err
+
+
+def test_claims_of_a_stopped_run_are_named_within_seconds_and_can_be_taken_over(
+    settings: Settings, capsys
+):
+    archs = evaluation.sample("nb201", "cifar10", 3, 0)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        assert Cache(settings.cache_file).claim(SETUP, archs, owner=holder.pid) == archs
+        os.kill(holder.pid, signal.SIGSTOP)  # what Ctrl-Z does to a run holding claims
+        began = time.time()
+        assert cli.main(["score", "--sample", "3"]) == 2
+        line = one_error_line(capsys)
+        assert time.time() - began < 20
+        assert f"claimed by pid {holder.pid}, which is stopped" in line, line
+        assert f"kill -CONT {holder.pid}" in line and "--take-over" in line
+        assert cli.main(["score", "--sample", "3", "--take-over"]) == 0
+        assert Cache(settings.cache_file).count(SETUP) == 3
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_rate_counts_only_what_this_run_scored():
+    bar = cli._Bar("nb201/cifar10 synflow")
+    bar(24, 30)  # 24 cached before the run: done, not in the rate
+    assert (bar.bar.n, bar.bar.initial) == (24, 24)
+    bar(25, 30)  # one of ours
+    bar.waiting("waiting for 5 architectures claimed by pid 1")
+    bar(29, 30)  # four stored by the other run
+    assert (bar.bar.n, bar.bar.n - bar.bar.initial) == (29, 1)
+    assert "waiting for 5" in str(bar.bar)
+    bar.waiting(None)
+    bar(30, 30)
+    assert bar.bar.n - bar.bar.initial == 2
+    bar.close()
+
+
+# ---------------------------------------------------------------- output, interrupts
+
+
+@pytest.mark.parametrize("sink", ["full", "closed"])
+def test_a_full_or_closed_stderr_never_stops_scoring(settings: Settings, sink: str):
+    """`2>/dev/full` and `2>&1 | head`: progress is best effort, the run finishes."""
+    n = 130  # three engine batches: several progress writes
+    if sink == "full":
+        with open("/dev/full", "w") as full:
+            run = cli_process("score", "--sample", str(n), stderr=full, stdout=full)
+    else:
+        run = cli_process(
+            "score", "--sample", str(n), stderr=subprocess.STDOUT, stdout=subprocess.PIPE
+        )
+        run.stdout.close()  # the reader went away (`| head` after its lines)
+    assert run.wait(timeout=300) == 0
+    assert Cache(settings.cache_file).count(SETUP) == n
+
+
+def _has_children(pid: int) -> bool:
+    try:
+        return bool(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("when", ["loading", "workers starting"])
+def test_ctrl_c_early_is_one_line_and_exit_130(settings: Settings, when: str):
+    """Ctrl-C reaches the whole process group (the run and its starting workers)."""
+    run = cli_process("score", "--sample", "400", "--workers", "2", stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    if when == "loading":
+        time.sleep(1.0)  # torch and the project are still being imported
+    else:
+        while not _has_children(run.pid) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the workers are importing torch now
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    lines = [x for x in err.replace("\r", "\n").splitlines() if x.strip()]
+    said = [x for x in lines if x.startswith("interrupted")]
+    assert len(said) == 1 and "Traceback" not in err and "KeyboardInterrupt" not in err, err

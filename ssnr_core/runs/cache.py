@@ -112,6 +112,16 @@ def process_alive(pid: int, start: str | None = None) -> bool:
     return start is None or stat[19] == start
 
 
+def process_stopped(pid: int) -> bool:
+    """Whether `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): alive, but computing
+    nothing until it is resumed. False where procfs cannot tell."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("T", "t")
+
+
 class CacheError(OSError):
     """The cache cannot be opened, read or written; the message says which file, why,
     and what to do."""
@@ -339,6 +349,25 @@ class Cache:
                 "SELECT arch, pid, pid_start FROM claims WHERE setup = ?", (setup.to_json(),)
             ).fetchall()
         return {arch: pid for arch, pid, start in rows if process_alive(pid, start)}
+
+    def holders(self, setup: Setup) -> dict[int, int]:
+        """Live runs holding claims on `setup`'s architectures: pid -> how many."""
+        out: dict[int, int] = {}
+        for pid in self.claimed(setup).values():
+            out[pid] = out.get(pid, 0) + 1
+        return out
+
+    def take_over(self, setup: Setup, pids: Iterable[int]) -> int:
+        """Drop the claims these (stopped) runs hold on `setup`, so that this run computes
+        their architectures; returns how many were dropped."""
+        if self.readonly:
+            return 0
+        key = setup.to_json()
+        with self._connect() as con:
+            cur = con.executemany(
+                "DELETE FROM claims WHERE setup = ? AND pid = ?", [(key, pid) for pid in pids]
+            )
+            return cur.rowcount
 
     def setups(self) -> list[tuple[Setup, int]]:
         """What the cache holds: each setup with its number of architectures."""

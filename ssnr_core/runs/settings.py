@@ -75,6 +75,7 @@ class Settings:
     device: str = "cpu"
     ray: RayBackend | None = None
     max_jobs: int = 1  # background scoring jobs one server runs at once; the rest queue
+    take_over: bool = False  # compute what stopped runs (Ctrl-Z) claimed instead of stopping
 
     @property
     def backend(self) -> Backend:
