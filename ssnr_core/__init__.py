@@ -31,7 +31,17 @@ _PUBLIC = {
     "get_space": "ssnr_core.spaces",
     "score": "ssnr_core.runs.scoring",
 }
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "Cache",
+    "Evaluation",
+    "Settings",
+    "Setup",
+    "Space",
+    "Study",
+    "evaluate",
+    "get_space",
+    "score",
+]
 
 
 def __getattr__(name: str) -> object:
