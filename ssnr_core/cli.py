@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ssnr_core import benchmarks
 from ssnr_core.proxies import batches, saliency
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies.setup import INITS, MAX_SEED, Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
@@ -36,7 +36,6 @@ from ssnr_core.spaces import get_space, names
 from ssnr_core.studies import evaluation
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
-MAX_SEED = 2**63 - 1  # SQLite's INTEGER
 
 
 class _BestEffort(io.TextIOBase):
@@ -180,7 +179,7 @@ def _add_init_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--init",
         default="slot",
-        choices=evaluation.INITS,
+        choices=INITS,
         help="slot: modules seeded per (seed, slot in the space), shared across archs "
         "(default); fresh: a new network per (seed, arch), as NASLib does",
     )
@@ -381,9 +380,13 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
     uncounted = "params" in result.summaries and result.summaries["params"].n == 0
     if uncounted and result.n:
+        why = (
+            "--baselines no"
+            if args.baselines == "no"
+            else f"more than {evaluation.AUTO_BASELINES:,} missing"
+        )
         print(
-            f"note: params/FLOPs not counted for these archs (more than "
-            f"{evaluation.AUTO_BASELINES:,} missing); --baselines yes counts them",
+            f"note: params/FLOPs not counted for these archs ({why}); --baselines yes counts them",
             file=sys.stderr,
         )
     if args.json:

@@ -18,7 +18,7 @@ import pytest
 from ssnr_core import cli
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import jobs
-from ssnr_core.runs.cache import Cache, CacheError
+from ssnr_core.runs.cache import COLUMNS, Cache, CacheError
 from ssnr_core.runs.settings import Settings, SettingsError, max_workers
 from ssnr_core.studies import evaluation
 
@@ -215,3 +215,68 @@ def test_ctrl_c_early_is_one_line_and_exit_130(settings: Settings, when: str):
     lines = [x for x in err.replace("\r", "\n").splitlines() if x.strip()]
     said = [x for x in lines if x.startswith("interrupted")]
     assert len(said) == 1 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+# ---------------------------------------------------------------- values at the edge
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("seed", "0", "setup field 'seed' must be an integer in 0..9,223,372,036,854,775,807"),
+        ("seed", 2**70, "got 1,180,591,620,717,411,303,424"),
+        ("seed", True, "setup field 'seed' must be an integer"),
+        ("dtype", "float16", "setup field 'dtype' must be one of float32, float64"),
+        ("init", "bogus", "setup field 'init' must be one of slot, fresh"),
+        ("space", 7, "setup field 'space' must be a string"),
+        ("saliency", "nope", "unknown saliency 'nope'"),
+    ],
+)
+def test_a_setup_given_as_json_is_checked_like_the_flags(settings, capsys, field, value, message):
+    data = {**json.loads(SETUP.to_json()), field: value}
+    assert cli.main(["score", "--setup", json.dumps(data), "--sample", "2"]) == 2
+    assert message in one_error_line(capsys)
+    assert not settings.cache_file.exists()  # nothing scored, nothing cached under a new key
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(settings: Settings, capsys):
+    settings.cache_dir.mkdir(parents=True)
+    with sqlite3.connect(settings.cache_file) as con:
+        con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        con.execute("INSERT INTO notes (text) VALUES ('mine')")
+    con.close()
+    before = settings.cache_file.read_bytes()
+    assert cli.main(["list"]) == 2
+    assert "not an ssnr_core cache (tables: notes)" in one_error_line(capsys)
+    assert settings.cache_file.read_bytes() == before
+    with sqlite3.connect(settings.cache_file) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched
+    con.close()
+
+
+def test_a_stats_table_without_its_key_is_refused(settings: Settings):
+    settings.cache_dir.mkdir(parents=True)
+    columns = ", ".join(f"{c} BLOB" if c == "layers" else f"{c} TEXT" for c in COLUMNS)
+    with sqlite3.connect(settings.cache_file) as con:
+        con.execute(f"CREATE TABLE stats ({columns})")  # the columns, no primary key
+    con.close()
+    with pytest.raises(CacheError, match="key none"):
+        Cache(settings.cache_file)
+
+
+def test_a_lock_started_in_the_future_is_not_starting_forever(settings: Settings):
+    archs = evaluation.sample("nb201", "cifar10", 3, 0)
+    job = jobs.Job(SETUP, settings, sample=3)
+    jobs.lock_path(job).write_text(json.dumps({"pid": None, "started": time.time() + 3600}))
+    assert not jobs.status(job, archs).running
+    assert jobs.start(job, archs).running  # not blocked by the stale record
+    assert wait_job(job, archs).done == 3
+
+
+def test_baselines_no_says_so_and_verdicts_name_the_uncounted_score(cache_dir, capsys):
+    args = ["evaluate", "--sample", "24", "--n-boot", "20", "--baselines", "no"]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert "params/FLOPs not counted for these archs (--baselines no)" in err
+    assert "more than" not in err and "too few architectures" not in out
+    assert "vs params: not compared (params not counted for these architectures)" in out

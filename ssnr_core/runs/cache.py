@@ -181,6 +181,13 @@ class Cache:
             tables = {
                 r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
+            tables = {t for t in tables if not t.startswith("sqlite_")}
+            if tables - {"stats", "claims"} or (tables and "stats" not in tables):
+                raise CacheError(
+                    f"{self.path} is an SQLite file but not an ssnr_core cache (tables: "
+                    f"{', '.join(sorted(tables))}): nothing was changed; move it away or set "
+                    "SSNR_CACHE_DIR to another folder"
+                )
             if "stats" in tables:
                 self._check_columns(con)
             if self.readonly:
@@ -198,10 +205,12 @@ class Cache:
         if set(found) == set(COLUMNS) - {"init"} and not self.readonly:
             _migrate(con)  # from before `Setup.init`: every row was slot-initialised
             return
-        if set(found) != set(COLUMNS):
+        key = {r[1] for r in con.execute("PRAGMA table_info(stats)") if r[5]}
+        if set(found) != set(COLUMNS) or key != set(COLUMNS) - {"layers"}:
             raise CacheError(
                 f"cache {self.path} was written by another version of ssnr_core (columns "
-                f"{', '.join(found)}; this one needs {', '.join(COLUMNS)}): move it away and "
+                f"{', '.join(found)}, key {', '.join(sorted(key)) or 'none'}; this one needs "
+                f"{', '.join(COLUMNS)}, keyed by all but layers): move it away and "
                 "rerun to start a new cache, or set SSNR_CACHE_DIR; nothing was changed"
             )
 

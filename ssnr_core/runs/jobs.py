@@ -351,7 +351,8 @@ def status(job: Job, archs: Sequence[str]) -> JobStatus:
     started = info.get("started")
     pid = info.get("pid")
     if pid is None:  # between lock and spawn, or a start that died there
-        young = started is not None and time.time() - started < STARTING_GRACE_S
+        age = time.time() - started if isinstance(started, (int, float)) else -1.0
+        young = -2.0 <= age < STARTING_GRACE_S  # far "in the future": a damaged record
         return JobStatus(young, done, total, started=started)
     running, code = _alive(pid, info.get("pid_start"))
     if code is not None and info.get("returncode") != code:
