@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.cache import Cache, process_stopped
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.processes import process_stopped
 from ssnr_core.runs.settings import Settings
 
 Progress = Callable[[int, int], None]
