@@ -285,7 +285,8 @@ def results(view: View, settings: Settings) -> None:
     def body() -> None:
         live_results(view, settings, running)
 
-    panels.live(body, running, lambda: job_active(view, settings))
+    every = panels.poll_s(status)
+    panels.live(body, running, lambda: job_active(view, settings), every)
     if not running:
         all_aggregations(view, settings)
 

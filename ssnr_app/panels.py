@@ -22,6 +22,7 @@ from ssnr_core.studies import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
+QUEUED_S = 3.0  # how often a view whose job waits in the queue redraws
 WATCH_S = 3.0  # how often an idle view looks for a job of its setup started elsewhere
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
@@ -280,11 +281,20 @@ def job_status(job: jobs.Job, archs: Sequence[str]) -> jobs.JobStatus | None:
         return None
 
 
+def poll_s(status: jobs.JobStatus | None) -> float:
+    """How often a live part redraws: every second while its job runs, less often while
+    it waits in the queue (twenty waiting sessions need not redraw twenty times a second)."""
+    return QUEUED_S if status is not None and status.queued and not status.running else LIVE_S
+
+
 def live(
-    body: Callable[[], None], active: bool, now_active: Callable[[], bool] | None = None
+    body: Callable[[], None],
+    active: bool,
+    now_active: Callable[[], bool] | None = None,
+    every: float = LIVE_S,
 ) -> None:
-    """Run `body` as a fragment that redraws itself every second while a job of the view
-    is active (running or queued). `now_active` says whether one is active now: when
+    """Run `body` as a fragment that redraws itself every `every` seconds (see `poll_s`)
+    while a job of the view is active. `now_active` says whether one is active now: when
     that changes (a Compute click inside the fragment, a job started in another tab or
     admitted from the queue, its end) the whole page reruns once, so that polling starts
     or stops and complete results show. While none is active, a small watcher fragment
@@ -295,7 +305,7 @@ def live(
             st.rerun()
         body()
 
-    st.fragment(tick, run_every=LIVE_S if active else None)()
+    st.fragment(tick, run_every=every if active else None)()
     if active or now_active is None:
         return
 
@@ -437,4 +447,4 @@ def live_job(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
         if now.complete and not now.running:
             st.caption(f"All {now.total:,} architectures of this sample are cached.")
 
-    live(body, status.running or status.queued, active_now)
+    live(body, status.running or status.queued, active_now, poll_s(status))

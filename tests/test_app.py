@@ -43,6 +43,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     st.cache_resource.clear()
     yield
     settings = Settings.from_env()
+    jobs.clear_queue(settings)
     for running in panels.running_jobs(settings):
         jobs.stop(running.job, ())
 

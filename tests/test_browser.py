@@ -54,14 +54,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cache_dir: Path, log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port over `cache_dir`; on exit, the
+def serve(
+    cache_dir: Path, log_path: Path, env: dict[str, str] | None = None, started: list | None = None
+) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port over `cache_dir` (`env` adds to or
+    overrides its environment; `started` receives the server's Popen); on exit, the
     server and every scoring job it started are stopped."""
     port = free_port()
-    env = {**os.environ, "SSNR_CACHE_DIR": str(cache_dir), "SSNR_WORKERS": "1"}
+    env = {**os.environ, "SSNR_CACHE_DIR": str(cache_dir), "SSNR_WORKERS": "1", **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if started is not None:
+        started.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -80,6 +85,7 @@ def serve(cache_dir: Path, log_path: Path) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=20)
         settings = Settings(cache_dir=cache_dir)
+        jobs.clear_queue(settings)
         for running in panels.running_jobs(settings):
             jobs.stop(running.job, ())
 

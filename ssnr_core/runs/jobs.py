@@ -544,6 +544,17 @@ def _drop_queued(job: Job) -> None:
             lock_path(job).unlink(missing_ok=True)
 
 
+def clear_queue(settings: Settings) -> int:
+    """Take every queued job off the queue (a server shutting down); how many."""
+    removed = 0
+    with _admission(settings):
+        for path, info in _records(settings):
+            if info.get("queued"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def admit(settings: Settings) -> list[str]:
     """Start queued jobs, in order, while fewer than `settings.max_jobs` run; the keys
     started. Called whenever the app looks at its jobs (their status, the running-jobs
