@@ -341,7 +341,7 @@ def running_jobs(settings: Settings) -> list[RunningJob]:
         records = [*jobs.active(settings), *jobs.queue(settings)]
     except OSError:
         return []
-    out = []
+    out: list[RunningJob] = []
     for info in records:
         cmd = info.get("command") or []
         archs_file = cmd[cmd.index("--archs") + 1] if "--archs" in cmd else None
