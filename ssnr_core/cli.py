@@ -64,6 +64,9 @@ class _BestEffort(io.TextIOBase):
             except (OSError, ValueError):
                 self._drop()
 
+    def fileno(self) -> int:  # tqdm asks a terminal for its width
+        return self.stream.fileno()
+
     def isatty(self) -> bool:
         try:
             return self.stream.isatty()
