@@ -12,6 +12,14 @@ key (setup + sample, not workers/device) records the pid; `start` under a file l
 returns the running job instead of starting a second one, and a rerun never kills
 it. `status` reads the pid and counts the cache.
 
+Why jobs are admitted, not spawned: each job starts a worker per core, so every app
+session starting its own (a class opening slightly different links) would take the
+machine down. `start` starts a job only while fewer than `Settings.max_jobs` run;
+otherwise its lock records it as queued (with all it needs to start: command and
+folders), and `admit` starts the queued ones in order as slots free. There is no
+daemon: `admit` runs whenever the app looks at its jobs (`status` of a queued job,
+`active`, `stop`), under one file lock per jobs folder taken before any job's own.
+
 Files, all under `Settings.jobs_dir`: `<key>.json` (lock), `<key>.log`
 (output; the previous run's is kept as `<key>.log.1`), `archs-<digest>.txt`
 (explicit architecture lists, for uploaded truth; `cleanup` removes those no lock
