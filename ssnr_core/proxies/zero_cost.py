@@ -28,7 +28,6 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -42,13 +41,16 @@ from ssnr_core.spaces.modules import Factory, derive_seed
 
 Fn = Callable[[nn.Module, torch.Tensor, torch.Tensor], list[torch.Tensor]]
 INITS = ("kaiming_normal_fan_in", "normal", "default")
-BN_MODES = ("train",)  # BatchNorm in training mode: batch statistics, running stats unused
+# BatchNorm in training mode: batch statistics (Zen-NAS reads the running variances that
+# its two passes leave, emulated per network: shared modules' buffers are never read)
+BN_MODES = ("train",)
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a proxy sees a network: what the authors' code does, as settings. `batches`
-    > 1 draws further batches of the same source (seed + i)."""
+    """How a proxy sees a network: what the authors' code does, as settings. With
+    `batches` > 1 the proxy gets batches * batch_size images of the same seeded source,
+    stacked (Zen-NAS: the input and its mixup noise)."""
 
     data: bool = False  # False: `synthetic`, a seeded N(0, 1) batch; True: the run's batch
     batch_size: int = 64
@@ -258,7 +260,7 @@ def blocks(net: nb201.Network) -> list[tuple[nn.Module, Callable[[torch.Tensor],
     return out
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def random_signs(shape: tuple[int, ...], seed: int, index: int) -> torch.Tensor:
     """The ±1 (Rademacher) backward seed of block `index`: one seeded draw per run and
     block, the same for every architecture (drawn once per process)."""
