@@ -5,6 +5,7 @@ Floors, each importing only from those below it:
 The public nouns are named here; see docs/ARCHITECTURE.md for the map.
 """
 
+from ssnr_core.proxies.models import ModelScore, score_model
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.scoring import score
@@ -15,6 +16,7 @@ from ssnr_core.studies.evaluation import Evaluation, Study, evaluate
 __all__ = [
     "Cache",
     "Evaluation",
+    "ModelScore",
     "Settings",
     "Setup",
     "Space",
@@ -22,4 +24,5 @@ __all__ = [
     "evaluate",
     "get_space",
     "score",
+    "score_model",
 ]

@@ -428,6 +428,104 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Score one PyTorch model: the per-layer table and the three scores."""
+    from ssnr_core.proxies import models
+
+    model, shape, note = models.load(args.model, seed=args.seed)
+    shape = _shape(args.input) if args.input else shape
+    batch, label = None, None
+    if saliency.get(args.saliency).needs_data:
+        key = batches.resolve(
+            "synthetic" if args.batch == "auto" else args.batch, True, settings.data_dir
+        )
+        classes = models.num_outputs(model, shape)
+        batch = batches.make_batch(
+            key, shape, classes, args.seed, args.batch_size, settings.data_dir
+        )
+        label = batches.describe(key, args.seed).replace(
+            str(batches.BATCH_SIZE), str(len(batch[0])), 1
+        )
+    print(f"model: {args.model} ({note})", file=sys.stderr)
+    found = models.score_model(
+        model,
+        shape,
+        saliency=args.saliency,
+        batch=batch,
+        seed=args.seed,
+        name=args.model,
+        batch_label=label,
+    )
+    if args.json:
+        print(json.dumps(_clean(found.to_json())))
+    else:
+        print(_model_text(found))
+    return 0
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        raise ValueError(f"--input takes sizes like 3,224,224, got {text!r}") from None
+
+
+def _model_text(found: object) -> str:
+    """The per-layer table, then the three scores, labelled as everywhere else."""
+    from ssnr_core.proxies import aggregation, models
+
+    assert isinstance(found, models.ModelScore)
+    table = found.table().rename(
+        columns={"count": "weights", "sum": "S_n^l", "sigma": "sigma^l", "snr": "S_n^l/sigma^l"}
+    )
+    shape = "x".join(map(str, found.input_shape))
+    lines = [
+        f"{found.name}: {found.saliency} per layer ({len(table)} Conv2d/Linear layers, input "
+        f"{shape}, {found.dtype}; batch: {found.batch})",
+        table.to_string(float_format=lambda v: f"{v:.6g}"),
+        "",
+    ]
+    lines += [f"{aggregation.LABELS[k]:>16s}: {v:.7g}" for k, v in found.scores.items()]
+    dead = found.dead_layers()
+    if len(dead) == len(table):
+        lines.append(
+            f"note: {found.saliency} is zero in every layer: something blocks every path "
+            "(a zero-initialised layer, e.g. a ViT head, or saturated activations)"
+        )
+    elif dead:
+        lines.append(
+            f"note: {len(dead)} of {len(table)} layers have zero {found.saliency} "
+            "(nothing flows through them, e.g. saturated ReLU6/hard-sigmoid): "
+            + ", ".join(dead[:4])
+            + (" ..." if len(dead) > 4 else "")
+        )
+    return "\n".join(lines)
+
+
+def _add_model_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
+    m = sub.add_parser(
+        "model",
+        help="score any PyTorch model: per-layer saliency and sum / overall SSNR / layer-wise SSNR",
+    )
+    m.add_argument(
+        "model",
+        help="torchvision:NAME (vgg16, resnet18, ...), zoo:NAME or package.module:function",
+    )
+    m.add_argument("--input", default=None, help="one sample's shape, e.g. 3,224,224 (default)")
+    m.add_argument("--saliency", default="synflow", help=", ".join(saliency.REGISTRY))
+    m.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="init and batch")
+    m.add_argument(
+        "--batch",
+        default="auto",
+        help="data-dependent saliencies: synthetic (auto), cifar10 or images:<dir>",
+    )
+    m.add_argument("--batch-size", type=_int_in(1, 1024), default=batches.BATCH_SIZE)
+    cores = usable_cores()
+    m.add_argument("--threads", type=_int_in(1, cores), default=cores, help="torch threads")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.set_defaults(func=cmd_model)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, not the usage block: the flag and what is wrong with it."""
@@ -489,6 +587,7 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
     i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
     i.set_defaults(func=cmd_import_nb201)
+    _add_model_parser(sub, settings)
     return p
 
 
