@@ -24,6 +24,7 @@ from typing import NoReturn
 from tqdm import tqdm
 
 from ssnr_core import benchmarks
+from ssnr_core.benchmarks import user_truth
 from ssnr_core.proxies import batches, saliency
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
@@ -100,7 +101,13 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument(
         "--truth",
         default=None,
-        help="test200 (NB201), naslib, or official:<split>_<N>ep after import-nb201",
+        help="test200 (NB201), naslib, official:<split>_<N>ep after import-nb201, or "
+        "file:PATH, a CSV of architectures and values (as the app's upload)",
+    )
+    p.add_argument(
+        "--truth-columns",
+        default=None,
+        help="with --truth file:PATH: ARCH,VALUE column names (default: the first two)",
     )
     _add_init_arg(p)
     _add_run_args(p, settings)
@@ -221,7 +228,7 @@ def _check_device(device: str, backend: str = "local") -> str:
 def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     spec = benchmarks.get_task(args.benchmark, args.task)
     known = benchmarks.sources(spec.space, spec.task, settings.data_dir)
-    if args.truth is not None and args.truth not in known:
+    if args.truth is not None and not _is_file_truth(args) and args.truth not in known:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
     _check_device(args.device, args.backend)
     return Setup.resolved(
@@ -236,10 +243,39 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     )
 
 
+FILE_TRUTH = "file:"  # --truth file:PATH, a CSV in the format of the app's upload
+
+
+def _is_file_truth(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "truth", None)) and args.truth.startswith(FILE_TRUTH)
+
+
+def _truth_file(args: argparse.Namespace, setup: Setup) -> user_truth.TruthFile:
+    """The ground truth of `--truth file:PATH` (columns: --truth-columns, default the
+    header's first two), its skipped rows reported on stderr."""
+    cols = [c.strip() for c in (args.truth_columns or "").split(",") if c.strip()]
+    if args.truth_columns and len(cols) != 2:
+        raise ValueError(f"--truth-columns takes ARCH,VALUE, got {args.truth_columns!r}")
+    path = args.truth.removeprefix(FILE_TRUTH)
+    if not path:
+        raise ValueError("--truth file:PATH needs a path, e.g. file:my_accuracies.csv")
+    found = user_truth.read_file(path, *(cols or (None, None)), space=setup.space)
+    got = found.truth
+    print(f"truth: {found.label}: {len(got.values):,} archs of {got.rows:,} rows", file=sys.stderr)
+    for line in got.errors[:10]:
+        print(f"  skipped {line}", file=sys.stderr)
+    if len(got.errors) > 10:
+        print(f"  ... {got.skipped:,} rows skipped in all", file=sys.stderr)
+    return found
+
+
 def _sample(args: argparse.Namespace, setup: Setup, settings: Settings) -> list[str]:
-    archs = evaluation.sample(
-        setup.space, setup.task, None, setup.seed, args.truth, settings.data_dir
-    )
+    if _is_file_truth(args):
+        archs = list(_truth_file(args, setup).truth.values.index)
+    else:
+        archs = evaluation.sample(
+            setup.space, setup.task, None, setup.seed, args.truth, settings.data_dir
+        )
     if args.sample is not None and args.sample > len(archs):
         print(f"--sample {args.sample:,}: only {len(archs):,} archs; using all", file=sys.stderr)
     return evaluation.draw(archs, args.sample, setup.seed)
@@ -280,7 +316,7 @@ def _clean(obj: object) -> object:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     setup = _setup(args, settings)
-    n = len(_sample(args, setup, settings)) if args.sample else None
+    n = len(_sample(args, setup, settings)) if args.sample and not _is_file_truth(args) else None
     run = _run_settings(args, settings)
     study = evaluation.Study(
         seeds=tuple(args.seeds or ()),
@@ -288,16 +324,30 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         n_boot=args.n_boot,
         count_baselines={"auto": None, "yes": True, "no": False}[args.baselines],
     )
+    truth_file = _truth_file(args, setup) if _is_file_truth(args) else None
     with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
-        result = evaluation.evaluate(
-            setup,
-            Cache(settings.cache_file),
-            settings=run,
-            study=study,
-            n=n,
-            source=args.truth,
-            progress=bar,
-        )
+        if truth_file is not None:
+            archs = evaluation.draw(list(truth_file.truth.values.index), args.sample, setup.seed)
+            result = evaluation.run(
+                setup,
+                Cache(settings.cache_file),
+                archs,
+                truth_file.truth.values,
+                truth_label=truth_file.label,
+                settings=run,
+                study=study,
+                progress=bar,
+            )
+        else:
+            result = evaluation.evaluate(
+                setup,
+                Cache(settings.cache_file),
+                settings=run,
+                study=study,
+                n=n,
+                source=args.truth,
+                progress=bar,
+            )
     uncounted = "params" in result.summaries and result.summaries["params"].n == 0
     if uncounted and result.n:
         print(
@@ -306,7 +356,16 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(_clean(result.to_json())))
+        out = result.to_json()
+        if truth_file is not None:
+            out["truth_file"] = {
+                "path": truth_file.path,
+                "sha256": truth_file.sha256,
+                "column": truth_file.truth.values.name,
+                "rows": truth_file.truth.rows,
+                "skipped": truth_file.truth.skipped,
+            }
+        print(json.dumps(_clean(out)))
         return 0
     print(_evaluation_text(result))
     return 0
