@@ -33,7 +33,7 @@ from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.runs.settings import Settings, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.studies import evaluation
+from ssnr_core.studies import evaluation, export
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 MAX_SEED = 2**63 - 1  # SQLite's INTEGER
@@ -357,6 +357,17 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.json:
         out = result.to_json()
+        archs = (
+            evaluation.draw(list(truth_file.truth.values.index), args.sample, setup.seed)
+            if truth_file
+            else _sample(args, setup, settings)
+        )
+        truth = (
+            truth_file.truth.values
+            if truth_file
+            else benchmarks.truth(setup.space, setup.task, args.truth, settings.data_dir)
+        )
+        out["per_arch"] = export.from_cache(setup, Cache(settings.cache_file), archs, truth)
         if truth_file is not None:
             out["truth_file"] = {
                 "path": truth_file.path,
@@ -585,6 +596,52 @@ def _add_model_parser(sub: argparse._SubParsersAction, settings: Settings) -> No
     m.set_defaults(func=cmd_model)
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Score (what is missing) and write per-arch scores in NASLib's zero-cost JSON shape."""
+    tasks = benchmarks.tasks_of(args.benchmark)
+    wanted = tasks if args.task == "all" else (args.task or tasks[0]).split(",")
+    out: dict[str, dict] = {}
+    run = _run_settings(args, settings)
+    cache = Cache(settings.cache_file)
+    for task in wanted:
+        one = argparse.Namespace(**{**vars(args), "task": task.strip()})
+        setup = _setup(one, settings)
+        if _is_file_truth(one):
+            truth = _truth_file(one, setup).truth.values
+            archs = evaluation.draw(list(truth.index), one.sample, setup.seed)
+        else:
+            truth = benchmarks.truth(setup.space, setup.task, one.truth, settings.data_dir)
+            archs = _sample(one, setup, settings)
+        with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+            scoring.score(setup, archs, cache, settings=run, progress=bar)
+        export.merge(out, export.from_cache(setup, cache, archs, truth))
+        print(
+            f"{setup.space}/{setup.task}: {len(out[setup.task]):,} archs, {setup.saliency} "
+            f"(seed {setup.seed}, {setup.init} init; batch: "
+            f"{batches.describe(setup.batch, setup.seed)})",
+            file=sys.stderr,
+        )
+    text = json.dumps(out)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"written: {args.out} (NASLib zero-cost JSON shape)", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _add_export_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
+    x = sub.add_parser(
+        "export",
+        help="per-arch scores in NASLib's zero-cost JSON shape {task: {arch: {proxy: "
+        "{score, time}, val_accuracy}}}; --task a,b or all",
+    )
+    _add_setup_args(x, settings)
+    x.add_argument("--out", type=Path, default=None, help="JSON file (default: stdout)")
+    x.set_defaults(func=cmd_export)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, not the usage block: the flag and what is wrong with it."""
@@ -647,6 +704,7 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
     i.set_defaults(func=cmd_import_nb201)
     _add_model_parser(sub, settings)
+    _add_export_parser(sub, settings)
     return p
 
 
