@@ -13,8 +13,7 @@ import streamlit as st
 
 from ssnr_app import charts, loaders, panels, state, widgets
 from ssnr_app.text import plain_html
-from ssnr_core.proxies import aggregation, batches, saliency
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.spaces import Space, get_space
 from ssnr_core.studies import explain
 

@@ -19,18 +19,14 @@ import streamlit as st
 
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, network
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.cache import Cache
-from ssnr_core.runs.settings import Settings
+from ssnr_core.proxies import Setup, aggregation, batches, network
+from ssnr_core.runs import Cache, Settings
 from ssnr_core.spaces import get_space
-from ssnr_core.studies import baselines, correlation, evaluation, explain, figures
-from ssnr_core.studies.correlation import Summary
+from ssnr_core.studies import Summary, baselines, correlation, evaluation, explain, figures
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
 READ_ERRORS = (ValueError, OSError)
-WEIGHTS = "weights"  # the score table's extra column: scored values per network
 
 
 @st.cache_resource
@@ -104,29 +100,18 @@ def version(setup: Setup, settings: Settings) -> int:
     return cache(settings).count(setup)
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """`evaluation.score_table` plus each network's number of scored values, shown on
-    hover; an empty frame when nothing is cached yet."""
-    columns = [*aggregation.AGGREGATIONS, WEIGHTS]
-    if not stats:
-        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
-    table = evaluation.score_table(stats)
-    table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
-    return table[columns]
-
-
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
 def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFrame:
     """Scores of the cached networks among `archs`, in their order (`rows`, the setup's
     count, re-keys this as a job adds results; otherwise it is read once)."""
-    return score_table(Cache(cache_file).get(setup, archs))
+    return evaluation.score_table(Cache(cache_file).get(setup, archs), weights=True)
 
 
 def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
     """`scores` keyed by the cache's current row count for the setup."""
     rows = version(setup, settings)
     if not rows:
-        return score_table({})
+        return evaluation.score_table({}, weights=True)
     return scores(setup, archs, settings.cache_file, rows)
 
 
@@ -137,24 +122,18 @@ def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) ->
 
 
 def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) -> int:
-    """The largest n whose seeded sample is wholly cached. `evaluation.draw` keeps the
-    first n of one seeded permutation, so the sample of n is cached exactly when the
-    permutation's first n architectures are."""
+    """The largest n whose seeded sample is wholly cached: the longest cached prefix of
+    `evaluation.draw_order`."""
     rows = version(setup, settings)
     if not rows:
         return 0
     all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
-    order = np.random.default_rng(setup.seed).permutation(len(all_archs))
+    order = evaluation.draw_order(len(all_archs), setup.seed)
     ordered = Archs([all_archs[i] for i in order])
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
 
-def n_boot_for(n: int) -> int:
-    """Bootstrap resamples for n architectures: 1000 up to 1,000 points, then fewer so
-    one correlation summary stays about a second on two cores (cost grows with
-    resamples x n log n); never under 100, which is what all 15,625 NB201 cells get
-    (their 95% interval is a few thousandths wide anyway)."""
-    return int(min(1000, max(100, 1_000_000 // max(n, 1))))
+n_boot_for = correlation.n_boot_for
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -281,7 +260,7 @@ class Provenance:
         )
 
 
-# ---------------------------------------------------------------- research (issue 12)
+# ---------------------------------------------------------------- research
 
 RESEARCH_PAIRS = (
     ("layerwise_ssnr", "sum"),

@@ -15,12 +15,9 @@ import streamlit as st
 
 from ssnr_app import loaders, panels, state
 from ssnr_app.text import plain
-from ssnr_core.proxies import aggregation
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
-from ssnr_core.studies import baselines, naslib
-from ssnr_core.studies.evaluation import Evaluation
+from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.runs import Settings, jobs
+from ssnr_core.studies import Evaluation, baselines, naslib
 
 SCORES = (*aggregation.AGGREGATIONS, *baselines.NAMES)
 COLUMNS = ["n", "spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi"]
@@ -100,7 +97,7 @@ def counting(setup: Setup, scored: Sequence[str], settings: Settings) -> None:
         st.rerun()
 
 
-def score_table(result: Evaluation) -> pd.DataFrame:
+def summary_table(result: Evaluation) -> pd.DataFrame:
     """One row per score (aggregations, then params and FLOPs): n, ρ and τ with 95% CIs."""
     table = result.table()
     return table.loc[[s for s in SCORES if s in table.index], COLUMNS]
@@ -217,7 +214,7 @@ def section(
             st.info("No architecture of this sample is scored for every chosen seed yet.")
             return
         st.markdown("**Scores and size baselines**")
-        st.dataframe(score_table(result), key="research_scores")
+        st.dataframe(summary_table(result), key="research_scores")
         provenance = loaders.Provenance.of(setup, result.n, truth_label)
         st.caption(
             f"{provenance.text()} · init seeds {', '.join(map(str, result.seeds))} · 95% "

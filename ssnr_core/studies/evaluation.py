@@ -38,20 +38,36 @@ def sample(
 
 
 def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
-    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth)."""
+    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth): the
+    first n of `draw_order`, in their original order."""
     if n is None or n >= len(archs):
         return archs
     if n < 1:
         raise ValueError(f"sample size must be at least 1, got {n}")
-    order = np.random.default_rng(seed).permutation(len(archs))[:n]
-    return [archs[i] for i in sorted(order)]
+    return [archs[i] for i in sorted(draw_order(len(archs), seed)[:n])]
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per arch, one column per aggregation."""
-    return pd.DataFrame(
+def draw_order(size: int, seed: int) -> np.ndarray:
+    """The order in which `draw` takes architectures: the sample of n is the first n, so
+    a sample is wholly cached exactly when a prefix of this order is."""
+    return np.random.default_rng(seed).permutation(size)
+
+
+WEIGHTS = "weights"  # `score_table`'s optional column: scored values per network
+
+
+def score_table(stats: dict[str, np.ndarray], *, weights: bool = False) -> pd.DataFrame:
+    """One row per arch, one column per aggregation, and with `weights` the number of
+    values each network's scores sum over (shown on hover); no rows for no stats."""
+    columns = [*aggregation.AGGREGATIONS, *([WEIGHTS] if weights else [])]
+    if not stats:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
+    table = pd.DataFrame(
         aggregation.aggregate_all(list(stats.values())), index=pd.Index(list(stats), name="arch")
     )
+    if weights:
+        table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
+    return table[columns]
 
 
 def correlate(
