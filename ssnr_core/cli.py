@@ -259,7 +259,8 @@ def _truth_file(args: argparse.Namespace, setup: Setup) -> user_truth.TruthFile:
     path = args.truth.removeprefix(FILE_TRUTH)
     if not path:
         raise ValueError("--truth file:PATH needs a path, e.g. file:my_accuracies.csv")
-    found = user_truth.read_file(path, *(cols or (None, None)), space=setup.space)
+    arch_col, value_col = cols if cols else (None, None)
+    found = user_truth.read_file(path, arch_col, value_col, space=setup.space)
     got = found.truth
     print(f"truth: {found.label}: {len(got.values):,} archs of {got.rows:,} rows", file=sys.stderr)
     for line in got.errors[:10]:

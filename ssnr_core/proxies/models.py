@@ -156,7 +156,9 @@ def _overflow_message(name: str, dtype: torch.dtype, layers: list[str]) -> str:
 
 def _check_shape(shape: object) -> tuple[int, ...]:
     try:
-        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+        if not isinstance(shape, (tuple, list)):
+            raise TypeError
+        dims = tuple(int(d) for d in shape)
     except (TypeError, ValueError):
         raise ValueError(f"input shape must be integers like 3,224,224, got {shape!r}") from None
     if not dims or len(dims) > 4 or any(d < 1 or d > MAX_INPUT for d in dims):

@@ -27,12 +27,13 @@ N(0, 0.01), zero biases, BatchNorm weight 1, bias 0.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import numbers
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -182,7 +183,10 @@ def input_shape(task: str) -> tuple[int, int, int]:
     return (3, 32, 32)
 
 
-def _init(module: nn.Module) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def _init(module: M) -> M:
     """nasbench_pytorch's init, applied where the module is built (so slots seed it)."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
@@ -232,7 +236,7 @@ class Cell(nn.Module):
             if t in (0, n - 1)
             else make(
                 f"{name}.v{t}.{NASLIB_OPS[ops[t]]}.{self.widths[t]}",
-                lambda t=t: make_op(ops[t], self.widths[t]),
+                functools.partial(make_op, ops[t], self.widths[t]),
             )
             for t in range(n)
         )
@@ -240,7 +244,7 @@ class Cell(nn.Module):
             {
                 str(t): make(
                     f"{name}.in{t}.{c_in}-{self.widths[t]}",
-                    lambda t=t: conv_bn_relu(c_in, self.widths[t], 1),
+                    functools.partial(conv_bn_relu, c_in, self.widths[t], 1),
                 )
                 for t in range(1, n)
                 if matrix[0][t]

@@ -82,7 +82,11 @@ def parse(arch: Any) -> Arch:
     if not isinstance(arch, Sequence) or isinstance(arch, (str, bytes)) or len(arch) > POSITIONS:
         raise ValueError(f"a TNB101 macro arch has up to six stage codes, got {repr(arch)[:80]}")
     for pos, code in enumerate(arch):
-        if not isinstance(code, numbers.Integral) or isinstance(code, bool) or not 0 <= code <= 4:
+        if (
+            not isinstance(code, numbers.Integral)
+            or isinstance(code, bool)
+            or not 0 <= int(code) <= 4
+        ):
             raise ValueError(f"TNB101 macro stage {pos}: code must be an int in 0..4, got {code!r}")
     stages = tuple(int(c) for c in arch if c)
     check(stages)

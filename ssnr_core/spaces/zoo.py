@@ -259,8 +259,16 @@ class InvertedResidualV2(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1))
-    SETTINGS += ((6, 160, 3, 2), (6, 320, 1, 1))  # (expansion, width, blocks, first stride)
+    # (expansion, width, blocks, first stride) per stage
+    SETTINGS: tuple[tuple[int, int, int, int], ...] = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
 
     def __init__(self, num_classes: int = IMAGENET_CLASSES) -> None:
         super().__init__()
@@ -451,16 +459,11 @@ class EncoderBlock(nn.Module):
         self.self_attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
         self.dropout = nn.Dropout(0.0)
         self.ln_2 = nn.LayerNorm(hidden, eps=1e-6)
-        self.mlp = nn.Sequential(
-            nn.Linear(hidden, mlp),
-            nn.GELU(),
-            nn.Dropout(0.0),
-            nn.Linear(mlp, hidden),
-            nn.Dropout(0.0),
-        )
-        for m in (self.mlp[0], self.mlp[3]):
+        up, down = nn.Linear(hidden, mlp), nn.Linear(mlp, hidden)
+        for m in (up, down):
             nn.init.xavier_uniform_(m.weight)
             nn.init.normal_(m.bias, std=1e-6)
+        self.mlp = nn.Sequential(up, nn.GELU(), nn.Dropout(0.0), down, nn.Dropout(0.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.ln_1(x)
@@ -498,15 +501,17 @@ class VisionTransformer(nn.Module):
         super().__init__()
         layers, heads, hidden, mlp = dims
         self.image_size, self.patch, self.hidden = image_size, patch, hidden
-        self.conv_proj = nn.Conv2d(3, hidden, patch, patch)
-        nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / (3 * patch * patch)))
-        nn.init.zeros_(self.conv_proj.bias)
+        proj = nn.Conv2d(3, hidden, patch, patch)
+        nn.init.trunc_normal_(proj.weight, std=math.sqrt(1 / (3 * patch * patch)))
+        nn.init.zeros_(proj.bias)  # type: ignore[arg-type]  # Conv2d has a bias here
+        self.conv_proj = proj
         self.class_token = nn.Parameter(torch.zeros(1, 1, hidden))
         seq = (image_size // patch) ** 2 + 1
         self.encoder = Encoder(seq, layers, heads, hidden, mlp)
-        self.heads = nn.Sequential(OrderedDict(head=nn.Linear(hidden, num_classes)))
-        nn.init.zeros_(self.heads.head.weight)
-        nn.init.zeros_(self.heads.head.bias)
+        head = nn.Linear(hidden, num_classes)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+        self.heads = nn.Sequential(OrderedDict(head=head))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.image_size, self.image_size):
