@@ -33,5 +33,10 @@ page = st.navigation(
     ]
 )
 panels.narrow_screens()
-panels.jobs_indicator(loaders.settings())
+try:
+    settings = loaders.settings()
+except ValueError as exc:  # a setting from the environment that cannot be used
+    st.error(f"The app cannot start: {exc}")
+    st.stop()
+panels.jobs_indicator(settings)
 page.run()
