@@ -135,7 +135,7 @@ def collect(grid: Grid, settings: Settings) -> tuple[pd.DataFrame, dict[str, str
                 table = loaders.cached_scores(cell, archs, settings)
             except loaders.READ_ERRORS as exc:
                 problems[col] = f"cannot read the cache: {exc}"
-                table = loaders.score_table({})
+                table = evaluation.score_table({}, weights=True)
             n_boot = loaders.n_boot_for(len(table))
             for agg in aggregation.AGGREGATIONS:
                 row = {"column": col, "benchmark": space, "task": task, "saliency": sal}

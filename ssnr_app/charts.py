@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ssnr_app.loaders import WEIGHTS
 from ssnr_core.proxies import aggregation
+from ssnr_core.studies.evaluation import WEIGHTS
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}

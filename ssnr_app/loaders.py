@@ -30,7 +30,6 @@ from ssnr_core.studies.correlation import Summary
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
 READ_ERRORS = (ValueError, OSError)
-WEIGHTS = "weights"  # the score table's extra column: scored values per network
 
 
 @st.cache_resource
@@ -104,29 +103,18 @@ def version(setup: Setup, settings: Settings) -> int:
     return cache(settings).count(setup)
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """`evaluation.score_table` plus each network's number of scored values, shown on
-    hover; an empty frame when nothing is cached yet."""
-    columns = [*aggregation.AGGREGATIONS, WEIGHTS]
-    if not stats:
-        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
-    table = evaluation.score_table(stats)
-    table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
-    return table[columns]
-
-
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
 def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFrame:
     """Scores of the cached networks among `archs`, in their order (`rows`, the setup's
     count, re-keys this as a job adds results; otherwise it is read once)."""
-    return score_table(Cache(cache_file).get(setup, archs))
+    return evaluation.score_table(Cache(cache_file).get(setup, archs), weights=True)
 
 
 def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
     """`scores` keyed by the cache's current row count for the setup."""
     rows = version(setup, settings)
     if not rows:
-        return score_table({})
+        return evaluation.score_table({}, weights=True)
     return scores(setup, archs, settings.cache_file, rows)
 
 
@@ -281,7 +269,7 @@ class Provenance:
         )
 
 
-# ---------------------------------------------------------------- research (issue 12)
+# ---------------------------------------------------------------- research
 
 RESEARCH_PAIRS = (
     ("layerwise_ssnr", "sum"),

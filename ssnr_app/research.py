@@ -100,7 +100,7 @@ def counting(setup: Setup, scored: Sequence[str], settings: Settings) -> None:
         st.rerun()
 
 
-def score_table(result: Evaluation) -> pd.DataFrame:
+def summary_table(result: Evaluation) -> pd.DataFrame:
     """One row per score (aggregations, then params and FLOPs): n, ρ and τ with 95% CIs."""
     table = result.table()
     return table.loc[[s for s in SCORES if s in table.index], COLUMNS]
@@ -217,7 +217,7 @@ def section(
             st.info("No architecture of this sample is scored for every chosen seed yet.")
             return
         st.markdown("**Scores and size baselines**")
-        st.dataframe(score_table(result), key="research_scores")
+        st.dataframe(summary_table(result), key="research_scores")
         provenance = loaders.Provenance.of(setup, result.n, truth_label)
         st.caption(
             f"{provenance.text()} · init seeds {', '.join(map(str, result.seeds))} · 95% "

@@ -206,7 +206,7 @@ def test_the_url_restores_the_view(cache_dir: Path):
     assert at.sidebar.selectbox(key="benchmark").value == "nb201"
 
 
-def test_the_score_table_is_the_cores_plus_weight_counts():
+def test_the_score_table_with_weights_is_the_plain_one_plus_weight_counts():
     rng = np.random.default_rng(0)
     stats = {
         f"a{i}": np.column_stack(
@@ -215,18 +215,18 @@ def test_the_score_table_is_the_cores_plus_weight_counts():
         for i in range(20)
     }
     stats["nan"] = np.array([[3.0, np.nan, 1.0]])
-    table = loaders.score_table(stats)
+    table = evaluation.score_table(stats, weights=True)
     core = evaluation.score_table(stats)
     pd.testing.assert_frame_equal(table[core.columns], core)
-    assert table.loc["a1", loaders.WEIGHTS] == stats["a1"][:, 0].sum()
+    assert table.loc["a1", evaluation.WEIGHTS] == stats["a1"][:, 0].sum()
     assert table.loc["nan", list(aggregation.AGGREGATIONS)].isna().all()
-    empty = loaders.score_table({})
-    assert empty.empty and list(empty.columns) == [*aggregation.AGGREGATIONS, loaders.WEIGHTS]
+    empty = evaluation.score_table({}, weights=True)
+    assert empty.empty and list(empty.columns) == [*aggregation.AGGREGATIONS, evaluation.WEIGHTS]
 
 
 def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
-    table = loaders.score_table(cache().get(SETUP, archs))
+    table = evaluation.score_table(cache().get(SETUP, archs), weights=True)
     truth = benchmarks.truth(SETUP.space, SETUP.task)
     victim, nan = table["sum"].idxmax(), table["sum"].idxmin()
     table.loc[victim, "sum"] = -1.0  # no log: drawn at the axis floor, never left out
@@ -242,7 +242,7 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     assert set(floor.x) == {min(points.x) // 1 - 1}  # a decade below the smallest
     for (arch, weights, score), x, y in zip(points.customdata, points.x, points.y):
         assert x == np.log10(table.loc[arch, "sum"]) and y == truth[arch]
-        assert weights == table.loc[arch, loaders.WEIGHTS] and score == table.loc[arch, "sum"]
+        assert weights == table.loc[arch, evaluation.WEIGHTS] and score == table.loc[arch, "sum"]
     # Ticks at whole powers of ten only, written as superscripts.
     assert all(t == "1" or t == "10" or t.startswith("10<sup>") for t in fig.layout.xaxis.ticktext)
     assert [10**v for v in fig.layout.xaxis.tickvals] == sorted(

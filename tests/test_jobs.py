@@ -15,7 +15,8 @@ import pytest
 
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import jobs
-from ssnr_core.runs.cache import Cache, process_start
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.processes import process_start
 from ssnr_core.runs.settings import Settings
 from ssnr_core.studies import evaluation
 

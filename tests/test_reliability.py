@@ -21,7 +21,8 @@ import pytest
 from ssnr_core import benchmarks, cli
 from ssnr_core.data import pinned
 from ssnr_core.proxies.setup import CODE_VERSION, Setup, default_version
-from ssnr_core.runs.cache import COLUMNS, Cache, CacheError, process_alive, process_start
+from ssnr_core.runs.cache import COLUMNS, Cache, CacheError
+from ssnr_core.runs.processes import process_alive, process_start
 from ssnr_core.spaces import get_space
 
 SETUP = Setup("nb201", "cifar10", "synflow")

@@ -1,4 +1,4 @@
-"""Several seeds, the init protocol, combinations and the evaluate JSON (issue 12)."""
+"""Several seeds, the init protocol, combinations and the evaluate JSON."""
 
 import json
 import sqlite3

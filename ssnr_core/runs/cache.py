@@ -38,6 +38,7 @@ from urllib.parse import quote
 import numpy as np
 
 from ssnr_core.proxies.setup import Setup
+from ssnr_core.runs.processes import process_alive, process_start
 
 COLUMNS = (  # of the stats table: `Setup`'s fields, then the architecture and its statistics
     *("space", "task", "saliency", "seed", "batch", "dtype", "version", "init"),
@@ -81,35 +82,6 @@ def _where(setup: Setup) -> tuple[str, tuple]:
     """The SQL condition selecting one setup's rows, and its parameters."""
     fields = asdict(setup)
     return " AND ".join(f"{k} = ?" for k in fields), tuple(fields.values())
-
-
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22):
-    with the pid it names one process, so a reused pid is not mistaken for it. None
-    where there is no procfs or no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]  # the fields after "(comm)" start at 3
-    except (OSError, IndexError):
-        return None
-
-
-def process_alive(pid: int, start: str | None = None) -> bool:
-    """Whether `pid` runs (not a zombie) and, when `start` is given and procfs can tell,
-    is still the process that started then."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError, ValueError):
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return not Path("/proc/self/stat").exists()  # no procfs: trust kill()
-    if stat[0] == "Z":
-        return False
-    return start is None or stat[19] == start
 
 
 class CacheError(OSError):

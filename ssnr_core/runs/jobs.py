@@ -44,7 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.cache import Cache, process_start
+from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.processes import process_alive, process_cmdline, process_start
 from ssnr_core.runs.settings import PROJECT_ROOT, Settings
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
@@ -286,24 +287,10 @@ def _alive(pid: int, start: str | None = None) -> tuple[bool, int | None]:
     if child is not None:
         code = child.poll()
         return code is None, code
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError, ValueError):
+    if not process_alive(pid, start):  # ended, a zombie, or the pid names another process
         return False, None
-    except PermissionError:
-        return True, None
-    proc = Path(f"/proc/{pid}")
-    if not proc.is_dir():  # no procfs (macOS): trust kill()
-        return True, None
-    try:
-        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        cmdline = (proc / "cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False, None
-    if start is not None and fields[19] != start:
-        return False, None  # the pid now names another process
-    # A zombie has finished; a recycled pid running something else is not our job.
-    return fields[0] != "Z" and b"ssnr_core" in cmdline, None
+    cmdline = process_cmdline(pid)  # a recycled pid running something else is not our job
+    return cmdline is None or b"ssnr_core" in cmdline, None
 
 
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:

@@ -26,7 +26,7 @@ from ssnr_core.proxies import network
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.threads import set_threads
 
-Job = tuple[Setup, list[str], str, Path | None]  # setup, archs, device, data folder
+Work = tuple[Setup, list[str], str, Path | None]  # a unit: setup, archs, device, data folder
 RETRIES = 2  # fresh pools after a worker died, before the run gives up
 
 
@@ -44,12 +44,12 @@ class LocalPool:
         self, setup: Setup, archs: Sequence[str], *, device: str, data_dir: Path | None
     ) -> Iterator[tuple[str, np.ndarray]]:
         """Yield (arch, stats) for each arch, a unit of work (`network.chunks`) at a time."""
-        jobs = [(setup, chunk, device, data_dir) for chunk in network.chunks(setup, archs)]
-        if self.workers <= 1 or len(jobs) < 2:
-            for job in jobs:
-                yield from _worker(job)
+        units = [(setup, chunk, device, data_dir) for chunk in network.chunks(setup, archs)]
+        if self.workers <= 1 or len(units) < 2:
+            for unit in units:
+                yield from _worker(unit)
             return
-        yield from _supervised(jobs, self.workers)
+        yield from _supervised(units, self.workers)
 
 
 def _worker_init(parent: int | None = None) -> None:
@@ -71,15 +71,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(job: Job) -> list[tuple[str, np.ndarray]]:
-    setup, archs, device, data_dir = job
+def _worker(work: Work) -> list[tuple[str, np.ndarray]]:
+    setup, archs, device, data_dir = work
     return list(zip(archs, network.many_stats(setup, archs, device=device, data_dir=data_dir)))
 
 
-def _supervised(jobs: list[Job], workers: int) -> Iterator[tuple[str, np.ndarray]]:
-    """Run jobs in a pool of spawned workers; when one dies, the pool breaks and the
-    unfinished jobs go to a fresh pool (at most `RETRIES` times)."""
-    pending = list(jobs)
+def _supervised(units: list[Work], workers: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Run units in a pool of spawned workers; when one dies, the pool breaks and the
+    unfinished units go to a fresh pool (at most `RETRIES` times)."""
+    pending = list(units)
     for _ in range(RETRIES + 1):
         pool = ProcessPoolExecutor(
             min(workers, len(pending)),
@@ -88,7 +88,7 @@ def _supervised(jobs: list[Job], workers: int) -> Iterator[tuple[str, np.ndarray
             initargs=(os.getpid(),),
         )
         try:
-            running = {pool.submit(_worker, job): job for job in pending}
+            running = {pool.submit(_worker, unit): unit for unit in pending}
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -100,7 +100,7 @@ def _supervised(jobs: list[Job], workers: int) -> Iterator[tuple[str, np.ndarray
             continue  # a worker died: what finished was yielded, the rest goes again
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-    left = [arch for job in pending for arch in job[1]]
+    left = [arch for unit in pending for arch in unit[1]]
     raise WorkerDied(
         f"worker processes died {RETRIES + 1} times (killed? out of memory?); "
         f"{len(left)} architectures not scored, e.g. {left[0]}; finished ones are cached, "

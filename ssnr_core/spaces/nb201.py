@@ -26,7 +26,7 @@ from ssnr_core.spaces.space import Space
 
 NAME = "nb201"
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-# NASLib's op indices (verified against the benchmark: see ../shared/data/README.md).
+# NASLib's op indices (verified against the benchmark: see ssnr_core/data/README.md).
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 # NASLib tuple position -> edge (to, from); the official string is ordered by `EDGES`.
 NASLIB_EDGES = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))

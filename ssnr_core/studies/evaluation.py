@@ -47,11 +47,21 @@ def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
     return [archs[i] for i in sorted(order)]
 
 
-def score_table(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per arch, one column per aggregation."""
-    return pd.DataFrame(
+WEIGHTS = "weights"  # `score_table`'s optional column: scored values per network
+
+
+def score_table(stats: dict[str, np.ndarray], *, weights: bool = False) -> pd.DataFrame:
+    """One row per arch, one column per aggregation, and with `weights` the number of
+    values each network's scores sum over (shown on hover); no rows for no stats."""
+    columns = [*aggregation.AGGREGATIONS, *([WEIGHTS] if weights else [])]
+    if not stats:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
+    table = pd.DataFrame(
         aggregation.aggregate_all(list(stats.values())), index=pd.Index(list(stats), name="arch")
     )
+    if weights:
+        table[WEIGHTS] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
+    return table[columns]
 
 
 def correlate(
