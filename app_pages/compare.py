@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import compare as compare_charts
 from ssnr_core import benchmarks
 from ssnr_core.proxies import aggregation, batches, saliency
 from ssnr_core.proxies.setup import Setup
@@ -248,13 +250,13 @@ def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
             n = long.loc[long["status"] == "ok", "n"]
             head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
             sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
-            fig = charts.compare_bars(
+            fig = compare_charts.compare_bars(
                 long[long["saliency"] != BASELINE],
                 grid.metric,
                 METRICS[grid.metric],
-                charts.titled(head, sub),
+                axes.titled(head, sub),
             )
-            st.plotly_chart(fig, key="compare_chart", config=charts.PLOT_CONFIG)
+            st.plotly_chart(fig, key="compare_chart", config=axes.PLOT_CONFIG)
         else:
             st.info("Nothing computed yet: the chart appears with the first cached cell.")
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import explain as explain_charts
 from ssnr_app.text import plain_html
 from ssnr_core.proxies import aggregation, batches, saliency
 from ssnr_core.proxies.setup import Setup
@@ -67,10 +69,10 @@ def step_figure(e: explain.Explanation, present: bool) -> None:
     s = e.setup
     head = f"{s.space}/{s.task} · {s.saliency} · one network, three steps"
     sub = f"{plain_html(e.arch)} · seed {s.seed} · batch: {batches.describe(s.batch, s.seed)}"
-    fig = charts.explain_figure(
-        e.layers, e.saliency, e.conservation, charts.titled(head, sub), font=20 if present else 12
+    fig = explain_charts.explain_figure(
+        e.layers, e.saliency, e.conservation, axes.titled(head, sub), font=20 if present else 12
     )
-    st.plotly_chart(fig, key="explain_figure", config=charts.PLOT_CONFIG)
+    st.plotly_chart(fig, key="explain_figure", config=axes.PLOT_CONFIG)
 
 
 def step_saliency(e: explain.Explanation) -> None:

@@ -10,14 +10,20 @@ answer appears without a click.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ssnr_app import charts, loaders, panels, research, state, widgets
+from ssnr_app import loaders, panels, research, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
 from ssnr_core import benchmarks
 from ssnr_core.proxies import aggregation
@@ -35,8 +41,8 @@ INSPECT_MAX = 500
 HEATMAP_ROWS = 15  # the heatmap shows the highest and lowest scored this many each
 HEATMAP_MAX = 40  # or up to this many of the selection
 CHARTS = {
-    "scatter": "score vs accuracy",
     "figure2": "three aggregations side by side (Figure 2)",
+    "scatter": "score vs accuracy",
     "ranks": "rank vs rank",
     "topk": "top-k curves",
     "heatmap": "per-layer SSNR heatmap",
@@ -75,6 +81,14 @@ class View:
     job: jobs.Job
     display: Display
     boot: str | int
+
+    @property
+    def key(self) -> tuple:
+        """Names the scores and the truth this view shows, cheaply (no 15,625-row hash):
+        the setup, the sample, where the scores come from and which truth."""
+        scores = "pack" if loaders.packed(self.setup) else self.job.key
+        truth = loaders.digest(self.truth.values) if self.truth.source == UPLOAD else ""
+        return (self.setup, self.archs.digest, scores, self.truth.source, truth)
 
     @property
     def label(self) -> str:
@@ -176,14 +190,17 @@ def _follow_cache() -> None:
 
 
 def sample_size(setup: Setup, truth: Truth, settings: Settings) -> int:
-    """The sample size: by default the largest wholly cached seeded sample (at least
-    FIRST_SAMPLE), re-read for every setup until the user picks a number."""
+    """The sample size: by default the largest wholly cached (or packed) seeded sample,
+    at least FIRST_SAMPLE; for an uploaded truth every architecture it names. Re-read
+    for every setup until the user picks a number."""
     total = len(truth.values)
     cached = 0
-    if truth.source != UPLOAD:
-        with suppress(*loaders.READ_ERRORS):  # a broken cache: the results say why
+    with suppress(*loaders.READ_ERRORS):  # a broken cache: the results say why
+        if truth.source == UPLOAD:
+            cached = loaders.scored_count(setup, loaders.Archs(list(truth.values.index)), settings)
+        else:
             cached = loaders.largest_cached_sample(setup, truth.source, settings)
-    default = max(cached, min(FIRST_SAMPLE, total))
+    default = total if truth.source == UPLOAD else max(cached, min(FIRST_SAMPLE, total))
     chosen = st.session_state.get(state.SAMPLE_CHOSEN, False)
     if not chosen:
         st.session_state[state.SAMPLE] = default
@@ -200,6 +217,16 @@ def sample_size(setup: Setup, truth: Truth, settings: Settings) -> int:
     if chosen and n != default:
         st.sidebar.button(
             f"Largest cached sample ({default:,})", on_click=_follow_cache, key="follow_cache"
+        )
+    elif truth.source == UPLOAD:
+        st.sidebar.caption(
+            f"Your file names {total:,} architectures; {cached:,} of them are scored "
+            "and correlated."
+        )
+    elif loaders.packed(setup):
+        st.sidebar.caption(
+            f"All {total:,} architectures are in the bundled pack "
+            "(`python -m ssnr_core pack`): nothing to compute."
         )
     else:
         st.sidebar.caption(
@@ -276,7 +303,11 @@ def start_first_view(view: View, status: jobs.JobStatus) -> jobs.JobStatus:
 
 
 def results(view: View, settings: Settings) -> None:
-    """Job progress, cards, scatter, selection and hand-off: live while a job runs."""
+    """Job progress, cards, scatter, selection and hand-off: live while a job runs; from
+    the bundled pack, with no job, when it holds the setup."""
+    if loaders.packed(view.setup):
+        packed_results(view, settings)
+        return
     status = panels.job_status(view.job, view.archs)
     if status is None:
         return
@@ -315,44 +346,81 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
             "terminal with `python -m ssnr_core score` (the app reads the same cache)."
         )
         return
-    agg = view.display.agg
+    show_results(view, table, running)
+
+
+def packed_results(view: View, settings: Settings) -> None:
+    """The view from the bundled pack: nothing to compute, nothing live."""
+    table = loaders.cached_scores(view.setup, view.archs, settings)
+    s = view.setup
+    st.markdown(
+        f"**{loaders.space_label(s.space)} · {s.task} · {s.saliency} · seed {s.seed}** — "
+        f"{len(table):,} of {len(view.archs):,} sampled architectures, from the bundled "
+        "pack (made by `python -m ssnr_core pack`, rechecked by its test)"
+    )
+    show_results(view, table, running=False)
+    all_aggregations(view, settings)
+
+
+def show_results(view: View, table: pd.DataFrame, running: bool) -> None:
+    """The headline (named by what the figure shows), the figure, the selection and the
+    hand-off, for the scored part of the sample."""
+    s, agg = view.setup, view.display.agg
     n_boot = view.n_boot(len(table), running)
     summaries = correlate_all(view, table, n_boot)
     summary = summaries[agg] if summaries else None
     provenance = loaders.Provenance.of(s, summary.n if summary else 0, view.truth.label)
-    st.subheader(f"{aggregation.LABELS[agg]} vs {plain(view.truth.label)}")
-    panels.metric_cards(summary, n_boot, provenance)
+    if view.display.chart == "figure2" and summaries:
+        st.subheader(f"Three aggregations vs {plain(view.truth.label)}")
+        panels.figure2_cards(summaries, n_boot, provenance)
+    else:
+        st.subheader(f"{aggregation.LABELS[agg]} vs {plain(view.truth.label)}")
+        panels.metric_cards(summary, n_boot, provenance)
     selection = figure(view, table, summaries, provenance)
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
 
 
-def correlate_all(view: View, table: pd.DataFrame, n_boot: int) -> dict[str, Summary]:
+def correlate_all(
+    view: View, table: pd.DataFrame, n_boot: int, rows: str = "scored"
+) -> dict[str, Summary]:
     """`evaluation.correlate` of every aggregation (cached per column): the cards, Figure
     2's titles and the all-aggregations table read the same summaries."""
     if table.empty:
         return {}
-    values, seed = view.truth.values, view.setup.seed
-    return {a: loaders.correlate(table[a], values, n_boot, seed) for a in aggregation.AGGREGATIONS}
+    return loaders.summaries(
+        table_key(view, table, rows), table, view.truth.values, n_boot, view.setup.seed
+    )
+
+
+def table_key(view: View, table: pd.DataFrame, *more: object) -> tuple:
+    """`View.key` and the size of `table`: the scored part of a sample only grows, so its
+    size names its rows (a selection adds its own digest to `more`)."""
+    return (*view.key, len(table), *more)
+
+
+def memo(key: tuple, build: Callable[[], Any]) -> Any:
+    """`loaders.figure`: built once per key (title, display and rows included)."""
+    return loaders.figure(key, build)
 
 
 def title(view: View, provenance: loaders.Provenance, head: str) -> dict:
     """A figure title saying what it shows and on what (so an exported PNG does too)."""
     s = view.setup
-    return charts.titled(
+    return axes.titled(
         f"{s.space}/{s.task} · {s.saliency} · {head}",
         f"ground truth: {plain_html(provenance.truth)} · batch: {provenance.batch} · seed {s.seed}",
     )
 
 
-def colour(view: View, table: pd.DataFrame) -> charts.Colour | None:
+def colour(view: View, table: pd.DataFrame) -> explorer_charts.Colour | None:
     op = view.display.colour
     if op == NO_COLOUR or table.empty:
         return None
     mix = loaders.op_mix(view.setup.space, loaders.Archs(list(table.index)))
     counts = mix[op] if op in mix else pd.Series(0, index=mix.index)
-    return charts.Colour(counts, f"# {op}")
+    return explorer_charts.Colour(counts, f"# {op}")
 
 
 def figure(
@@ -373,8 +441,8 @@ def figure(
         top_k_plot(view, table, provenance)
     else:
         heatmap(view, table, provenance)
-    chosen = set(st.session_state.get(state.SELECTION, ()))
-    return [a for a in table.index if a in chosen]
+    chosen = list(st.session_state.get(state.SELECTION, ()))
+    return table.index[table.index.isin(chosen)].tolist() if chosen else []
 
 
 def scatter(
@@ -384,23 +452,32 @@ def scatter(
     session until cleared, so it survives an aggregation switch."""
     agg, d = view.display.agg, view.display
     rho = summaries[agg].spearman if summaries else float("nan")
-    head = f"{aggregation.LABELS[agg]}: {charts.rho_text(rho, provenance.n)}"
+    head = f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}"
     if d.density:
-        fig = charts.density(table, view.truth.values, agg, d.log_x, title(view, provenance, head))
-        st.plotly_chart(fig, key="density_chart", config=charts.PLOT_CONFIG)
+        fig = explorer_charts.density(
+            table, view.truth.values, agg, d.log_x, title(view, provenance, head)
+        )
+        st.plotly_chart(fig, key="density_chart", config=axes.PLOT_CONFIG)
         return
-    fig, hidden = charts.scatter(
-        table, view.truth.values, agg, d.log_x, title(view, provenance, head), colour(view, table)
+    head_title = title(view, provenance, head)
+    fig, hidden = memo(
+        table_key(view, table, "scatter", agg, d.log_x, d.colour, json.dumps(head_title)),
+        lambda: explorer_charts.scatter(
+            table, view.truth.values, agg, d.log_x, head_title, colour(view, table)
+        ),
     )
-    charts.highlight(fig, st.session_state.get(state.SELECTION, ()))
+    chosen = st.session_state.get(state.SELECTION, ())
+    if chosen:  # marks go on a copy: the memo's figure is shared
+        fig = go.Figure(fig)
+        explorer_charts.highlight(fig, table, chosen)
     event = st.plotly_chart(
         fig,
         key="scatter",
         on_select="rerun",
         selection_mode=("box", "lasso"),
-        config=charts.PLOT_CONFIG,
+        config=axes.PLOT_CONFIG,
     )
-    picked = charts.selected_archs(event)
+    picked = explorer_charts.selected_archs(event, table)
     if picked and picked != st.session_state.get(state.SELECTION_EVENT):
         # A new box or lasso (the widget repeats its last event on every rerun, and
         # forgets it when the figure changes: the session keeps the selection instead).
@@ -418,18 +495,27 @@ def scatter(
 def figure2(
     view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
 ) -> None:
-    rhos = {a: (summaries[a].spearman, summaries[a].n) for a in aggregation.AGGREGATIONS}
-    fig = charts.figure2(
-        table,
-        view.truth.values,
-        rhos,
-        view.display.log_x,
-        title(view, provenance, "three aggregations vs accuracy (Spearman ρ)"),
-        colour(view, table),
-    )
-    st.plotly_chart(fig, key="figure2", config=charts.PLOT_CONFIG)
+    """The paper's Figure 2 as three panels side by side (stacked on a phone), each
+    titled with its aggregation, Spearman, Kendall and n."""
+    s, d = view.setup, view.display
+    painted = colour(view, table) if d.colour != NO_COLOUR else None
+    for col, agg in zip(st.columns(3, gap="small"), aggregation.AGGREGATIONS):
+        found = summaries[agg]
+        head = axes.titled(
+            f"{aggregation.LABELS[agg]}: {axes.rho_text(found.spearman, found.n)}",
+            f"Kendall τ = {panels.fmt(found.kendall)} · {s.space}/{s.task} {s.saliency} · "
+            f"seed {s.seed}<br>truth: {plain_html(provenance.truth)} · batch: "
+            f"{provenance.batch.split(' (')[0]}",
+        )
+        fig = memo(
+            table_key(view, table, "figure2", agg, d.log_x, d.colour, json.dumps(head)),
+            lambda agg=agg, head=head: explorer_charts.figure2_panel(
+                table, view.truth.values, agg, d.log_x, head, painted
+            ),
+        )
+        col.plotly_chart(fig, key=f"figure2_{agg}", config=axes.PLOT_CONFIG)
     st.caption(
-        "The paper's Figure 2: one panel per aggregation, on a shared accuracy axis; ρ is "
+        "The paper's Figure 2: one panel per aggregation, on one accuracy axis; ρ is "
         "Spearman's rank correlation over the n architectures with a finite score."
     )
 
@@ -438,11 +524,14 @@ def rank_plot(
     view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
 ) -> None:
     agg = view.display.agg
-    ranks = loaders.ranks(table[agg], view.truth.values)
-    fig = charts.rank_rank(
-        ranks, agg, summaries[agg].spearman, title(view, provenance, "rank by score vs true rank")
+    head = title(view, provenance, "rank by score vs true rank")
+    fig = memo(
+        table_key(view, table, "ranks", agg, json.dumps(head)),
+        lambda: explorer_charts.rank_rank(
+            loaders.ranks(table[agg], view.truth.values), agg, summaries[agg].spearman, head
+        ),
     )
-    st.plotly_chart(fig, key="ranks", config=charts.PLOT_CONFIG)
+    st.plotly_chart(fig, key="ranks", config=axes.PLOT_CONFIG)
     st.caption(
         "Each architecture at (true rank, rank by score), 1 = best; Spearman's ρ is the "
         "correlation of these two ranks. Points above the diagonal are over-rated."
@@ -450,10 +539,15 @@ def rank_plot(
 
 
 def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
-    curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
-    n = int(curves["sum"]["k"][-1])
-    fig = charts.top_k(curves, n, title(view, provenance, f"top-k by score (n = {n:,})"))
-    st.plotly_chart(fig, key="topk", config=charts.PLOT_CONFIG)
+    def build() -> go.Figure:
+        curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
+        found = int(curves["sum"]["k"][-1])
+        return explorer_charts.top_k(
+            curves, found, title(view, provenance, f"top-k by score (n = {found:,})")
+        )
+
+    fig = memo(table_key(view, table, "topk", provenance.truth, provenance.batch), build)
+    st.plotly_chart(fig, key="topk", config=axes.PLOT_CONFIG)
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
@@ -486,8 +580,8 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
         for i, a in enumerate(groups.index)
     ]
     head = f"layer-wise SSNR by layer group · {len(groups)} architectures ({which})"
-    fig = charts.group_heatmap(groups, labels, title(view, provenance, head))
-    st.plotly_chart(fig, key="heatmap", config=charts.PLOT_CONFIG)
+    fig = explorer_charts.group_heatmap(groups, labels, title(view, provenance, head))
+    st.plotly_chart(fig, key="heatmap", config=axes.PLOT_CONFIG)
     st.caption(
         "Each cell: Σ S_n^l/σ^l over the layer group's weight layers; a row sums to the "
         "architecture's layer-wise SSNR. Select points on the scatter to show those instead."
@@ -503,7 +597,7 @@ def selection_cards(view: View, sub: pd.DataFrame) -> None:
     st.subheader(f"Selection: {len(sub):,} architectures")
     st.button("Clear the selection", key="clear_selection", on_click=clear_selection)
     n_boot = loaders.n_boot_for(len(sub))
-    summaries = correlate_all(view, sub, n_boot)
+    summaries = correlate_all(view, sub, n_boot, loaders.Archs(list(sub.index)).digest)
     summary = summaries[view.display.agg]
     provenance = loaders.Provenance.of(view.setup, summary.n, view.truth.label)
     panels.metric_cards(summary, n_boot, provenance, prefix="selection ")
@@ -565,10 +659,18 @@ def all_aggregations(view: View, settings: Settings) -> None:
     )
     export = table.assign(accuracy=view.truth.values.reindex(table.index))
     s = view.setup
+    full = len(view.archs) >= len(view.truth.values)
+    source = None if view.truth.source in (UPLOAD, "test200") else view.truth.source
+    reproduce = (
+        "uploaded ground truth: score with python -m ssnr_core score --archs FILE"
+        if view.truth.source == UPLOAD
+        else loaders.command(s, None if full else len(view.archs), source)
+    )
     panels.download_csv(
         "Download scores and accuracy (CSV)",
         export.reset_index(),
         f"ssnr_{s.space}_{s.task}_{s.saliency}_seed{s.seed}.csv",
+        about=loaders.about(s, view.truth.label, len(table), reproduce),
     )
     research.section(
         view.job,

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import layers as layers_charts
 from ssnr_core.proxies import aggregation, batches, saliency
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.settings import Settings
@@ -152,9 +154,9 @@ def network_panel(
     dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
-    edges = charts.log_bins(values)
+    edges = layers_charts.log_bins(values)
     st.plotly_chart(
-        charts.heatmap(net.names, values, edges), key=f"heat_{side}", config=charts.PLOT_CONFIG
+        layers_charts.heatmap(net.names, values, edges), key=f"heat_{side}", config=axes.PLOT_CONFIG
     )
     nonzero = [i for i, v in enumerate(values) if (v > 0).any()] or [0]
     picks = sorted({nonzero[0], nonzero[len(nonzero) // 3], nonzero[2 * len(nonzero) // 3]})
@@ -168,21 +170,21 @@ def network_panel(
     )
     if chosen:
         st.plotly_chart(
-            charts.histograms(net.names, values, edges, chosen),
+            layers_charts.histograms(net.names, values, edges, chosen),
             key=f"hists_{side}",
-            config=charts.PLOT_CONFIG,
+            config=axes.PLOT_CONFIG,
         )
     quantity = st.radio(
         "Per-layer quantity",
-        list(charts.QUANTITIES),
+        list(layers_charts.QUANTITIES),
         key=f"quantity_{side}",
         help="Which per-layer number the bars show.",
-        format_func=charts.QUANTITIES.get,
+        format_func=layers_charts.QUANTITIES.get,
         horizontal=True,
     )
     table = net.table()
     st.plotly_chart(
-        charts.layer_bars(table, str(quantity)), key=f"bars_{side}", config=charts.PLOT_CONFIG
+        layers_charts.layer_bars(table, str(quantity)), key=f"bars_{side}", config=axes.PLOT_CONFIG
     )
     # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
     # the CSV below keeps every digit.

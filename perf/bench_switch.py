@@ -25,6 +25,11 @@ CHARTS = ("figure2", "scatter", "ranks", "topk", "scatter")
 QUERY = {"benchmark": "nb201", "task": "cifar10", "saliency": "synflow", "sample": "15625"}
 
 
+def payload(at) -> float:
+    """MB of figure JSON the run sends to the browser (what it must parse and draw)."""
+    return sum(len(c.proto.spec) for c in at.get("plotly_chart")) / 1e6
+
+
 def timed(step) -> float:
     start = time.perf_counter()
     step()
@@ -48,21 +53,24 @@ def main() -> None:
     shown = [m.value for m in at.metric if m.label.endswith("architectures")]
     print(f"app: {args.app}")
     print(f"open (first run, cold caches): {opened:.2f} s; cards: {shown[:1]}")
-    agg_times, chart_times = [], []
+    agg_times, chart_times, sent = [], [], []
     for _ in range(args.rounds):
         for agg in AGGREGATIONS:
             radio = at.sidebar.radio(key="aggregation")
             agg_times.append(timed(lambda r=radio, a=agg: r.set_value(a).run()))
             assert not at.exception, at.exception
+            sent.append(payload(at))
         for chart in CHARTS:
             box = at.sidebar.selectbox(key="chart")
             chart_times.append(timed(lambda b=box, c=chart: b.set_value(c).run()))
             assert not at.exception, at.exception
+            sent.append(payload(at))
     for name, times in (("aggregation switch", agg_times), ("figure switch", chart_times)):
         print(
             f"{name}: median {statistics.median(times):.3f} s, max {max(times):.3f} s "
             f"over {len(times)} switches (n = 15,625)"
         )
+    print(f"figure JSON per view: median {statistics.median(sent):.1f} MB, max {max(sent):.1f} MB")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import get_space
-from ssnr_core.studies import baselines, correlation, evaluation, explain, figures
+from ssnr_core.studies import baselines, correlation, evaluation, explain, figures, pack
 from ssnr_core.studies.correlation import Summary
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
@@ -110,12 +110,45 @@ def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFr
     return evaluation.score_table(Cache(cache_file).get(setup, archs), weights=True)
 
 
+@st.cache_resource(show_spinner=False)
+def bundled_pack() -> pack.Pack | None:
+    """The pack shipped with the package (`studies.pack`), read once per server; None
+    when it is missing or damaged (the app then reads the cache alone)."""
+    try:
+        return pack.read()
+    except pack.PackError:
+        return None
+
+
+def packed(setup: Setup) -> bool:
+    """Whether the bundled pack holds this setup's scores (all its cells, no computing)."""
+    found = bundled_pack()
+    return found is not None and found.covers(setup)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def pack_scores(setup: Setup, archs: Archs) -> pd.DataFrame:
+    """The pack's rows of `archs`, in their order (shared, not copied: never modified)."""
+    found = bundled_pack()
+    assert found is not None and found.covers(setup)
+    table = found.tables[setup.task]
+    return table.loc[[a for a in archs if a in table.index]]
+
+
 def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
-    """`scores` keyed by the cache's current row count for the setup."""
+    """The pack's scores when it holds the setup, else `scores`, keyed by the cache's
+    current row count for the setup."""
+    if packed(setup):
+        return pack_scores(setup, archs)
     rows = version(setup, settings)
     if not rows:
         return evaluation.score_table({}, weights=True)
     return scores(setup, archs, settings.cache_file, rows)
+
+
+def scored_count(setup: Setup, archs: Archs, settings: Settings) -> int:
+    """How many of `archs` are scored (packed or cached)."""
+    return len(cached_scores(setup, archs, settings))
 
 
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
@@ -125,14 +158,15 @@ def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) ->
 
 
 def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) -> int:
-    """The largest n whose seeded sample is wholly cached. `evaluation.draw` keeps the
-    first n of one seeded permutation, so the sample of n is cached exactly when the
-    permutation's first n architectures are."""
+    """The largest n whose seeded sample is wholly cached (or packed): the sample of n
+    is cached exactly when the first n of `evaluation.draw_order` are."""
+    all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
+    if packed(setup):
+        return len(all_archs)
     rows = version(setup, settings)
     if not rows:
         return 0
-    all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
-    order = np.random.default_rng(setup.seed).permutation(len(all_archs))
+    order = evaluation.draw_order(len(all_archs), setup.seed)
     ordered = Archs([all_archs[i] for i in order])
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
@@ -150,6 +184,30 @@ def correlate(scores: pd.Series, values: pd.Series, n_boot: int, seed: int) -> S
     """`evaluation.correlate` for one score column (cached per column and sample)."""
     name = str(scores.name)
     return evaluation.correlate(scores.to_frame(name), values, n_boot, seed)[name]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def summaries(
+    key: tuple, _table: pd.DataFrame, _values: pd.Series, n_boot: int, seed: int
+) -> dict[str, Summary]:
+    """`evaluation.correlate` of every aggregation of `_table`, cached under `key`, which
+    must name the table and the truth (e.g. `View.key`): hashing 15,625 scores and arch
+    names on every rerun would cost more than a switch may."""
+    return evaluation.correlate(_table[list(aggregation.AGGREGATIONS)], _values, n_boot, seed)
+
+
+def digest(values: pd.Series) -> str:
+    """A short digest of a Series (index and values), to key what is computed from it."""
+    hashed = pd.util.hash_pandas_object(values, index=True).to_numpy()
+    return hashlib.blake2b(hashed.tobytes(), digest_size=16).hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=48)
+def figure(key: tuple, _build: Callable[[], Any]) -> Any:
+    """A figure built once per `key` (which must name everything it shows) and shared:
+    a switch back to a figure shown before costs its serialisation only. Callers that
+    change a figure (e.g. marking a selection) change a copy."""
+    return _build()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -246,6 +304,38 @@ def one_network(setup: Setup, arch: str) -> Network:
     names, tensors = network.saliencies(setup, arch)
     params = sum(p.numel() for p in network.build_network(setup, arch).parameters())
     return Network(arch, names, [t.numpy().reshape(-1) for t in tensors], params)
+
+
+def command(setup: Setup, n: int | None, truth_source: str | None) -> str:
+    """The CLI command that reproduces a view's numbers (`evaluate`, same sample)."""
+    parts = [
+        "python -m ssnr_core evaluate",
+        f"--benchmark {setup.space} --task {setup.task} --saliency {setup.saliency}",
+        f"--seed {setup.seed} --init {setup.init}",
+    ]
+    if n is not None:
+        parts.append(f"--sample {n}")
+    if truth_source:
+        parts.append(f"--truth {truth_source}")
+    return " ".join([*parts, "--json"])
+
+
+def about(setup: Setup, truth_label: str, n: int, reproduce: str) -> dict[str, object]:
+    """What an export was computed on, for its metadata header."""
+    return {
+        "benchmark": setup.space,
+        "task": setup.task,
+        "saliency": setup.saliency,
+        "truth": truth_label,
+        "batch": batches.describe(setup.batch, setup.seed),
+        "seed": setup.seed,
+        "init": setup.init,
+        "dtype": setup.dtype,
+        "code version": setup.version,
+        "n": n,
+        "digits": f"{aggregation.SIGNIFICANT} significant",
+        "reproduce": reproduce,
+    }
 
 
 @dataclass(frozen=True)

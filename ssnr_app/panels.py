@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from ssnr_app import loaders, state
+from ssnr_core.proxies import aggregation
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import jobs
 from ssnr_core.runs.settings import Settings
@@ -49,6 +50,27 @@ h2, h3 { font-size: 2.2rem !important; }
 
 def fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SMALL_N = 100  # below this many architectures a headline correlation carries a warning
+
+
+def sci(x: float | None, digits: int = 3) -> str:
+    """A number for reading: 6.08 × 10⁴⁷ for very large or small magnitudes, else plain
+    (1,234.6; 0.0123), `digits` significant digits; never an "e+47" to decode."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    if -3 <= exponent < 6:
+        decimals = max(0, digits - 1 - exponent)
+        return f"{x:,.{decimals}f}"
+    mantissa = x / 10.0**exponent
+    if round(abs(mantissa), digits - 1) >= 10:  # 9.996 rounds up a decade
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPT)}"
 
 
 def fmt_range(ci: tuple[float, float]) -> str:
@@ -110,12 +132,49 @@ def metric_cards(
         if key in intervals:
             col.caption(fmt_ci(intervals[key]))
     cols[3].metric(f"{prefix}architectures", f"{summary.n if summary else 0:,}", border=True)
+    if summary is not None:
+        small_n(summary.n)
     if summary is None:
         cols[3].caption("waiting for the first scores")
     elif summary.dropped:
         cols[3].caption(f"{summary.dropped:,} dropped (NaN/inf score)")
     else:
         cols[3].caption(f"bootstrap: {n_boot:,} resamples")
+    st.caption(provenance.text())
+
+
+def small_n(n: int) -> None:
+    """The warning a headline correlation on few architectures carries."""
+    if 0 < n < SMALL_N:
+        st.warning(
+            f"Only n = {n:,} architectures: a rank correlation this small moves a lot from "
+            "sample to sample (see the interval); read it as a first look, not a result.",
+            icon=":material/warning:",
+        )
+
+
+def figure2_cards(
+    summaries: dict[str, Summary], n_boot: int, provenance: loaders.Provenance
+) -> None:
+    """Figure 2's headline: Spearman of each aggregation, one card each, named by it,
+    with Kendall and both intervals under it, and n."""
+    from_core = [(a, summaries[a]) for a in aggregation.AGGREGATIONS if a in summaries]
+    cols = card_row(len(from_core) + 1)
+    for col, (agg, found) in zip(cols, from_core):
+        col.metric(
+            f"Spearman ρ · {aggregation.LABELS[agg]}",
+            fmt(found.spearman),
+            border=True,
+            help=f"rank correlation of {aggregation.LABELS[agg]} and accuracy",
+        )
+        col.caption(
+            f"{fmt_ci(found.spearman_ci95)}  \nKendall τ {fmt(found.kendall)} "
+            f"{fmt_range(found.kendall_ci95)}"
+        )
+    n = max((found.n for _, found in from_core), default=0)
+    cols[-1].metric("architectures", f"{n:,}", border=True)
+    cols[-1].caption(f"bootstrap: {n_boot:,} resamples")
+    small_n(n)
     st.caption(provenance.text())
 
 
@@ -126,11 +185,24 @@ def card_row(n: int) -> list:
     return [row.container(width=170) for _ in range(n)]
 
 
-def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | None = None) -> None:
-    """A CSV download of `table` that does not rerun the page when clicked."""
+def download_csv(
+    label: str,
+    table: pd.DataFrame,
+    file_name: str,
+    key: str | None = None,
+    about: dict[str, object] | None = None,
+) -> None:
+    """A CSV download of `table` that does not rerun the page when clicked: numbers at 7
+    significant digits, and `about` (what it was computed on, the command that
+    reproduces it) as `# key: value` lines above the header."""
+
+    def build() -> bytes:
+        head = "".join(f"# {k}: {v}\n" for k, v in (about or {}).items())
+        return (head + table.to_csv(index=False, float_format="%.7g")).encode()
+
     st.download_button(
         label,
-        lambda: table.to_csv(index=False).encode(),  # built on click, not on every rerun
+        build,  # built on click, not on every rerun
         file_name=file_name,
         mime="text/csv",
         on_click="ignore",

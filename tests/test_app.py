@@ -17,7 +17,9 @@ import streamlit as st
 from conftest import LOCAL, SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 
-from ssnr_app import charts, loaders, panels
+from ssnr_app import loaders, panels
+from ssnr_app.charts import axes
+from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
 from ssnr_core.data import pinned
@@ -231,18 +233,23 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     victim, nan = table["sum"].idxmax(), table["sum"].idxmin()
     table.loc[victim, "sum"] = -1.0  # no log: drawn at the axis floor, never left out
     table.loc[nan, "sum"] = np.nan  # not drawable at all: counted
-    fig, hidden = charts.scatter(table, truth, "sum", True, charts.titled("t"))
+    fig, hidden = explorer_charts.scatter(table, truth, "sum", True, axes.titled("t"))
     points, floor = fig.data
     assert points.type == "scattergl" and hidden == 1
-    drawn = [c[0] for c in points.customdata]
-    at_floor = [c[0] for c in floor.customdata]
+    drawn = [table.index[int(c[0])] for c in points.customdata]
+    at_floor = [table.index[int(c[0])] for c in floor.customdata]
+    assert list(points.text) == drawn  # a small sample names its points for the hover
     assert victim in at_floor and nan not in drawn + at_floor
     assert sorted(drawn + at_floor) == sorted(table.index.drop(nan))
     assert floor.name.startswith(f"score ≤ 0: {len(at_floor)}")
     assert set(floor.x) == {min(points.x) // 1 - 1}  # a decade below the smallest
-    for (arch, weights, score), x, y in zip(points.customdata, points.x, points.y):
-        assert x == np.log10(table.loc[arch, "sum"]) and y == truth[arch]
-        assert weights == table.loc[arch, evaluation.WEIGHTS] and score == table.loc[arch, "sum"]
+    for (row, weights, score), x, y in zip(points.customdata, points.x, points.y):
+        arch = table.index[int(row)]
+        # float32 on the wire: positions and hover values to 7 digits, counts exact
+        assert x == pytest.approx(np.log10(table.loc[arch, "sum"]), rel=1e-6)
+        assert y == pytest.approx(truth[arch], rel=1e-6)
+        assert weights == table.loc[arch, evaluation.WEIGHTS]
+        assert score == pytest.approx(table.loc[arch, "sum"], rel=1e-6)
     # Ticks at whole powers of ten only, written as superscripts.
     assert all(t == "1" or t == "10" or t.startswith("10<sup>") for t in fig.layout.xaxis.ticktext)
     assert [10**v for v in fig.layout.xaxis.tickvals] == sorted(
@@ -251,13 +258,13 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     event = {
         "selection": {
             "points": [
-                {"point_index": 0, "customdata": [drawn[3], 1.0]},
-                {"point_index": 7, "customdata": [drawn[1], 1.0]},
+                {"point_index": 0, "customdata": [table.index.get_loc(drawn[3]), 1.0]},
+                {"point_index": 7, "customdata": [table.index.get_loc(drawn[1]), 1.0]},
             ]
         }
     }
-    assert charts.selected_archs(event) == [drawn[3], drawn[1]]
-    assert charts.selected_archs({"selection": {"points": []}}) == []
+    assert explorer_charts.selected_archs(event, table) == [drawn[3], drawn[1]]
+    assert explorer_charts.selected_archs({"selection": {"points": []}}, table) == []
 
 
 def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):

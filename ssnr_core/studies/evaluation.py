@@ -43,8 +43,14 @@ def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
         return archs
     if n < 1:
         raise ValueError(f"sample size must be at least 1, got {n}")
-    order = np.random.default_rng(seed).permutation(len(archs))[:n]
-    return [archs[i] for i in sorted(order)]
+    return [archs[i] for i in sorted(draw_order(len(archs), seed)[:n])]
+
+
+def draw_order(size: int, seed: int) -> list[int]:
+    """The positions in the order the seeded draw takes them: `draw(archs, n, seed)` is
+    the first n of them, put back in the order of `archs` (so the sample of n is cached
+    exactly when these first n are)."""
+    return np.random.default_rng(seed).permutation(size).tolist()
 
 
 WEIGHTS = "weights"  # `score_table`'s optional column: scored values per network

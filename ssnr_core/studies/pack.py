@@ -38,7 +38,7 @@ from ssnr_core.studies import evaluation
 FORMAT = "ssnr-pack 1"  # line 1; the number moves when the layout changes
 SPACE, SALIENCY = "nb201", "synflow"
 TASKS = ("cifar10", "cifar100", "ImageNet16-120")
-COLUMNS = (*aggregation.AGGREGATIONS, "weights")  # per task, in this order
+COLUMNS = (*aggregation.AGGREGATIONS, evaluation.WEIGHTS)  # per task, in this order
 PATH = Path(__file__).resolve().parents[1] / "data" / "packs" / "nb201_synflow.csv.xz"
 COMMAND = "python -m ssnr_core pack"
 WORK_CACHE = "pack"  # the pack's own cache: a folder of the cache folder
@@ -63,9 +63,7 @@ def work_cache(settings: Settings) -> Cache:
 def scores(stats: dict[str, np.ndarray]) -> pd.DataFrame:
     """The pack's columns of cached statistics: the aggregations (7 significant digits,
     as everywhere) and each network's number of scored weights."""
-    table = evaluation.score_table(stats)
-    table["weights"] = aggregation.merge_all(list(stats.values()))[:, aggregation.COUNT]
-    return table[list(COLUMNS)]
+    return evaluation.score_table(stats, weights=True)[list(COLUMNS)]
 
 
 def digits(values: np.ndarray) -> list[str]:
