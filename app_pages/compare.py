@@ -256,7 +256,7 @@ def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
                 METRICS[grid.metric],
                 axes.titled(head, sub),
             )
-            st.plotly_chart(fig, key="compare_chart", config=axes.PLOT_CONFIG)
+            panels.chart(fig, key="compare_chart")
         else:
             st.info("Nothing computed yet: the chart appears with the first cached cell.")
 

@@ -457,7 +457,7 @@ def scatter(
         fig = explorer_charts.density(
             table, view.truth.values, agg, d.log_x, title(view, provenance, head)
         )
-        st.plotly_chart(fig, key="density_chart", config=axes.PLOT_CONFIG)
+        panels.chart(fig, key="density_chart")
         return
     head_title = title(view, provenance, head)
     fig, hidden = memo(
@@ -470,13 +470,7 @@ def scatter(
     if chosen:  # marks go on a copy: the memo's figure is shared
         fig = go.Figure(fig)
         explorer_charts.highlight(fig, table, chosen)
-    event = st.plotly_chart(
-        fig,
-        key="scatter",
-        on_select="rerun",
-        selection_mode=("box", "lasso"),
-        config=axes.PLOT_CONFIG,
-    )
+    event = panels.chart(fig, key="scatter", on_select="rerun", selection_mode=("box", "lasso"))
     picked = explorer_charts.selected_archs(event, table)
     if picked and picked != st.session_state.get(state.SELECTION_EVENT):
         # A new box or lasso (the widget repeats its last event on every rerun, and
@@ -513,7 +507,7 @@ def figure2(
                 table, view.truth.values, agg, d.log_x, head, painted
             ),
         )
-        col.plotly_chart(fig, key=f"figure2_{agg}", config=axes.PLOT_CONFIG)
+        panels.chart(fig, key=f"figure2_{agg}", container=col)
     st.caption(
         "The paper's Figure 2: one panel per aggregation, on one accuracy axis; ρ is "
         "Spearman's rank correlation over the n architectures with a finite score."
@@ -531,7 +525,7 @@ def rank_plot(
             loaders.ranks(table[agg], view.truth.values), agg, summaries[agg].spearman, head
         ),
     )
-    st.plotly_chart(fig, key="ranks", config=axes.PLOT_CONFIG)
+    panels.chart(fig, key="ranks")
     st.caption(
         "Each architecture at (true rank, rank by score), 1 = best; Spearman's ρ is the "
         "correlation of these two ranks. Points above the diagonal are over-rated."
@@ -547,7 +541,7 @@ def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) 
         )
 
     fig = memo(table_key(view, table, "topk", provenance.truth, provenance.batch), build)
-    st.plotly_chart(fig, key="topk", config=axes.PLOT_CONFIG)
+    panels.chart(fig, key="topk")
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
@@ -581,7 +575,7 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
     ]
     head = f"layer-wise SSNR by layer group · {len(groups)} architectures ({which})"
     fig = explorer_charts.group_heatmap(groups, labels, title(view, provenance, head))
-    st.plotly_chart(fig, key="heatmap", config=axes.PLOT_CONFIG)
+    panels.chart(fig, key="heatmap")
     st.caption(
         "Each cell: Σ S_n^l/σ^l over the layer group's weight layers; a row sums to the "
         "architecture's layer-wise SSNR. Select points on the scatter to show those instead."

@@ -154,10 +154,8 @@ def network_panel(
     dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
-    edges = layers_charts.log_bins(values)
-    st.plotly_chart(
-        layers_charts.heatmap(net.names, values, edges), key=f"heat_{side}", config=axes.PLOT_CONFIG
-    )
+    edges = axes.log_bins(values)
+    panels.chart(layers_charts.heatmap(net.names, values, edges), key=f"heat_{side}")
     nonzero = [i for i, v in enumerate(values) if (v > 0).any()] or [0]
     picks = sorted({nonzero[0], nonzero[len(nonzero) // 3], nonzero[2 * len(nonzero) // 3]})
     chosen = st.multiselect(
@@ -169,10 +167,8 @@ def network_panel(
         format_func=lambda i: f"{i:02d} {net.names[i]}",
     )
     if chosen:
-        st.plotly_chart(
-            layers_charts.histograms(net.names, values, edges, chosen),
-            key=f"hists_{side}",
-            config=axes.PLOT_CONFIG,
+        panels.chart(
+            layers_charts.histograms(net.names, values, edges, chosen), key=f"hists_{side}"
         )
     quantity = st.radio(
         "Per-layer quantity",
@@ -183,12 +179,10 @@ def network_panel(
         horizontal=True,
     )
     table = net.table()
-    st.plotly_chart(
-        layers_charts.layer_bars(table, str(quantity)), key=f"bars_{side}", config=axes.PLOT_CONFIG
-    )
+    panels.chart(layers_charts.layer_bars(table, str(quantity)), key=f"bars_{side}")
     # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
     # the CSV below keeps every digit.
-    st.dataframe(table.assign(**{c: table[c].map("{:.4e}".format) for c in ("S_n^l", "sigma^l")}))
+    st.dataframe(table.assign(**{c: table[c].map(panels.sci) for c in ("S_n^l", "sigma^l")}))
     panels.download_csv(
         "Per-layer table (CSV)",
         table,

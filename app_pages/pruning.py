@@ -166,10 +166,9 @@ def render() -> None:
         f"{int(table['remaining'].iloc[0]):,} weights · test accuracy on 30% held out · "
         f"seed {demo.seed} · {demo.epochs} epochs · no retraining"
     )
-    st.plotly_chart(
+    panels.chart(
         pruning_charts.pruning_curves(table, pruning.relative(table), axes.titled(head, sub)),
         key="prune_figure",
-        config=axes.PLOT_CONFIG,
     )
     st.caption(
         f"Weights are masked on the trained network ({CRITERIA[demo.criterion]}), never "

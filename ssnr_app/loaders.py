@@ -24,7 +24,16 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import get_space
-from ssnr_core.studies import baselines, correlation, evaluation, explain, figures, pack
+from ssnr_core.studies import (
+    baselines,
+    correlation,
+    evaluation,
+    explain,
+    figures,
+    lecture,
+    pack,
+    pruning,
+)
 from ssnr_core.studies.correlation import Summary
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
@@ -122,7 +131,7 @@ def bundled_pack() -> pack.Pack | None:
 
 def packed(setup: Setup) -> bool:
     """Whether the bundled pack holds this setup's scores (all its cells, no computing)."""
-    found = bundled_pack()
+    found = bundled_pack() if settings().pack else None
     return found is not None and found.covers(setup)
 
 
@@ -304,6 +313,29 @@ def one_network(setup: Setup, arch: str) -> Network:
     names, tensors = network.saliencies(setup, arch)
     params = sum(p.numel() for p in network.build_network(setup, arch).parameters())
     return Network(arch, names, [t.numpy().reshape(-1) for t in tensors], params)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def lecture_facts(task: str, data_dir: Path) -> lecture.Facts:
+    """`lecture.facts` of the bundled pack's table for one task (all 15,625 cells)."""
+    found = bundled_pack()
+    if found is None:
+        raise pack.PackError(f"the bundled pack is missing or damaged: `{pack.COMMAND}`")
+    values = truth(pack.SPACE, task, None, data_dir)
+    return lecture.facts(found.tables[task], values, n_boot=n_boot_for(found.n))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def pruning_curve(seed: int = 0) -> pd.DataFrame:
+    """`pruning.prune_curve` with its defaults (synflow, magnitude, global), once per
+    server (training the small CNN takes seconds)."""
+    return pruning.prune_curve(seed=seed)
+
+
+def truth_label(setup: Setup, source: str | None = None) -> str:
+    """What a setup's ground truth is (its task's default source unless named)."""
+    source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
+    return benchmarks.source_label(setup.space, setup.task, source)
 
 
 def command(setup: Setup, n: int | None, truth_source: str | None) -> str:

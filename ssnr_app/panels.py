@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from ssnr_app import loaders, state
+from ssnr_app.charts import axes
 from ssnr_core.proxies import aggregation
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import jobs
@@ -26,23 +28,33 @@ LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
-# On a phone, card values ("6.083e+49") shrink to fit two cards side by side.
-NARROW_CSS = """
+# Cards: values are never cut to "6.…": a card is as wide as its value needs (at least
+# 170 px) and wraps to the next line of the row instead. On a phone, values shrink to fit
+# two cards side by side.
+CARD_CSS = """
 <style>
+[data-testid="stMetricValue"] > div { overflow: visible; text-overflow: clip; }
+[data-testid="stMetric"] { min-width: fit-content; }
 @media (max-width: 640px) { [data-testid="stMetricValue"] { font-size: 1.45rem; } }
 </style>
 """
+# Presentation: large type, no sidebar or toolbar, little padding above the page, so a
+# step's figure sits above the fold at 1280x720.
 PRESENTATION_CSS = """
 <style>
-html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.35rem; }
-h1 { font-size: 3.2rem !important; }
-h2, h3 { font-size: 2.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.3rem; }
+h1 { font-size: 2.6rem !important; padding-top: 0 !important; }
+h2, h3 { font-size: 2.0rem !important; padding-top: 0.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.4rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
-[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stHeader"] {
+  display: none;
+}
 </style>
 """
+IMAGE_FORMATS = ("png", "svg")
 
 
 # ---------------------------------------------------------------- formatting
@@ -87,13 +99,58 @@ def fmt_duration(seconds: float) -> str:
 
 
 def narrow_screens() -> None:
-    """Compact cards on a phone (every page)."""
-    st.markdown(NARROW_CSS, unsafe_allow_html=True)
+    """Cards that never truncate, compact on a phone (every page)."""
+    st.markdown(CARD_CSS, unsafe_allow_html=True)
 
 
-def presentation() -> None:
-    """Large type, no sidebar or toolbar: for a projector in a lecture hall."""
-    st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+def presentation_switch() -> bool:
+    """Presentation mode, on every page (in the URL as `present=1`): large type and
+    figures, no sidebar. The toggle sits on the page, the sidebar being hidden then."""
+    state.restore([state.PRESENT_PARAM])
+    st.session_state.setdefault(state.PRESENT, False)
+    on = st.toggle(
+        "Presentation mode",
+        key=state.PRESENT,
+        help="Large type and figures for a projector (1280x720); hides the sidebar (the "
+        "setup stays as chosen, and in the URL).",
+    )
+    state.publish([state.PRESENT_PARAM])
+    if on:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    return bool(on)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(state.PRESENT))
+
+
+def image_format() -> str:
+    """What the camera icon of every figure saves (chosen in the sidebar)."""
+    return str(st.session_state.get(state.IMAGE_FORMAT) or IMAGE_FORMATS[0])
+
+
+def image_format_choice() -> None:
+    st.sidebar.radio(
+        "Figures save as",
+        IMAGE_FORMATS,
+        key=state.IMAGE_FORMAT,
+        horizontal=True,
+        format_func=str.upper,
+        help="What the camera icon above each figure downloads (its title included).",
+    )
+
+
+def chart(fig: go.Figure, key: str, container: object = st, static: bool = False, **kw: object):
+    """`st.plotly_chart` with the app's config (the chosen image format) and, in
+    presentation mode, large type on a copy (a figure may be shared by the memo)."""
+    if presenting():
+        fig = axes.presented(fig)
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": image_format(), "scale": 2},
+        **({"staticPlot": True} if static else {}),
+    }
+    return container.plotly_chart(fig, key=key, config=config, **kw)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- cards, captions

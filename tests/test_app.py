@@ -41,6 +41,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     environment once per process, as in a server), and no job left running."""
     monkeypatch.setenv("SSNR_WORKERS", "1")
     monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "unused-cache"))  # cache_dir overrides
+    monkeypatch.setenv("SSNR_PACK", "0")  # the small cache, not the pack (test_app_pack.py)
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -58,8 +59,9 @@ def cache() -> Cache:
 
 
 def fresh_app(query: dict[str, str] | None = None) -> AppTest:
+    """The app on the explorer's one-aggregation scatter (unless `query` says otherwise)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(query or {})
+    at.query_params.update({"chart": "scatter", **(query or {})})
     at.run()
     assert not at.exception, at.exception
     return at

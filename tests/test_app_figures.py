@@ -64,16 +64,27 @@ def explorer(cache_dir: Path) -> AppTest:
 
 def test_figure2_titles_carry_the_cores_rho_and_n(explorer: AppTest):
     table, truth = scores()
-    spec = chart(explorer, "figure2")
-    titles = [a.text for a in spec.layout.annotations if "ρ =" in a.text]
-    assert len(titles) == 3
-    for text, agg in zip(titles, aggregation.AGGREGATIONS):
-        rho = correlation.spearman(table[agg].to_numpy(), truth.reindex(table.index).to_numpy())
-        assert text == f"{aggregation.LABELS[agg]}<br>ρ = {rho:.3f} (n = {SAMPLE})"
-    # One shared accuracy axis; the figure title says what it was computed on.
-    assert spec.layout.yaxis2.matches == "y"
-    assert "nb201/cifar10 · synflow" in spec.layout.title.text
-    assert "seed 0" in spec.layout.title.text
+    chart(explorer, "figure2")
+    panels_drawn = [figure(explorer, i) for i in range(3)]
+    y = truth.reindex(table.index).to_numpy()
+    ranges = set()
+    for spec, agg in zip(panels_drawn, aggregation.AGGREGATIONS):
+        rho = correlation.spearman(table[agg].to_numpy(), y)
+        tau = correlation.kendall(table[agg].to_numpy(), y)
+        title = spec.layout.title.text
+        assert title.startswith(f"{aggregation.LABELS[agg]}: ρ = {rho:.3f} (n = {SAMPLE})")
+        assert f"Kendall τ = {tau:.3f}" in title
+        assert "nb201/cifar10 synflow" in title and "seed 0" in title
+        ranges.add(tuple(spec.layout.yaxis.range))
+    assert len(ranges) == 1  # one accuracy axis for the three panels
+    # The headline names what is shown: one Spearman card per aggregation.
+    shown = metrics(explorer)
+    for agg in aggregation.AGGREGATIONS:
+        rho = correlation.spearman(table[agg].to_numpy(), y)
+        assert shown[f"Spearman ρ · {aggregation.LABELS[agg]}"] == f"{rho:.3f}"
+    assert any(h.value.startswith("Three aggregations vs") for h in explorer.subheader)
+    # Fewer than 100 architectures: the headline says so.
+    assert any(f"Only n = {SAMPLE}" in w.value for w in explorer.warning)
     # The URL keeps the figure.
     assert explorer.query_params["chart"] == "figure2"
 

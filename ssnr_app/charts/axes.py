@@ -141,3 +141,24 @@ def log_y(fig: go.Figure, values: np.ndarray, row: int | None = None, col: int |
         row=row,
         col=col,
     )
+
+
+PRESENT_FONT = 18  # px: titles and tick labels on a projector
+PRESENT_HEIGHT = 470  # px: a figure that fits above the fold at 1280x720
+
+
+def presented(fig: go.Figure, font: int = PRESENT_FONT) -> go.Figure:
+    """A copy of `fig` for a projector: every title, tick label, legend and annotation
+    at least `font` px, and no taller than `PRESENT_HEIGHT`."""
+    out = go.Figure(fig)
+    height = out.layout.height or PRESENT_HEIGHT
+    out.update_layout(
+        font={"size": font},
+        title_font_size=font + 4,
+        legend_font_size=font,
+        height=min(height, PRESENT_HEIGHT),
+    )
+    out.update_xaxes(tickfont_size=font, title_font_size=font)
+    out.update_yaxes(tickfont_size=font, title_font_size=font)
+    out.update_annotations(font_size=font)
+    return out

@@ -34,13 +34,15 @@ class Settings:
     package (both are checked against the same SHA-256). `cache_dir`: the SQLite cache
     and the app's job files. `workers`: scoring processes of the local pool. `device`:
     where networks are computed ("cpu", "cuda", "cuda:1"). `ray`: run on a Ray cluster
-    instead of the local pool."""
+    instead of the local pool. `pack`: the app shows the bundled pack's scores for the
+    setups it holds (off: the cache alone, e.g. to watch a live scoring run)."""
 
     data_dir: Path = PROJECT_ROOT / "data"
     cache_dir: Path = PROJECT_ROOT / "cache"
     workers: int = field(default_factory=usable_cores)
     device: str = "cpu"
     ray: RayBackend | None = None
+    pack: bool = True  # the app may show the bundled pack (`studies.pack`) for its setups
 
     @property
     def backend(self) -> Backend:
@@ -49,12 +51,15 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        """`SSNR_DATA_DIR`, `SSNR_CACHE_DIR`, `SSNR_WORKERS`, each optional."""
+        """`SSNR_DATA_DIR`, `SSNR_CACHE_DIR`, `SSNR_WORKERS`, `SSNR_PACK` (0: the app
+        reads the cache alone, never the bundled pack), each optional."""
         settings = cls()
         if env.get("SSNR_DATA_DIR"):
             settings = replace(settings, data_dir=Path(env["SSNR_DATA_DIR"]).expanduser())
         if env.get("SSNR_CACHE_DIR"):
             settings = replace(settings, cache_dir=Path(env["SSNR_CACHE_DIR"]).expanduser())
+        if env.get("SSNR_PACK", "").lower() in ("0", "off", "no"):
+            settings = replace(settings, pack=False)
         if env.get("SSNR_WORKERS", "").isdigit():
             settings = replace(settings, workers=max(1, int(env["SSNR_WORKERS"])))
         return settings

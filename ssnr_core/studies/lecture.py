@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ssnr_core.proxies import aggregation
-from ssnr_core.studies import correlation
+from ssnr_core.studies import correlation, evaluation
 
 BAND_DECADES = 0.1  # a vertical band of the sum-only scatter: archs whose log10 S_n is this close
 PAIR_TOLERANCE = 0.01  # a pair has "near-equal S_n" when the sums differ by at most 1%
@@ -67,26 +67,6 @@ def widest_band(
     )
 
 
-def near_pairs(
-    table: pd.DataFrame, truth: pd.Series, tolerance: float = PAIR_TOLERANCE
-) -> pd.DataFrame:
-    """Every pair of architectures whose sums differ by at most `tolerance` of the larger:
-    columns a and b (arch names, a's sum <= b's) and gap (a's accuracy minus b's)."""
-    rows = _usable(table, truth).sort_values("sum", kind="stable")
-    s = rows["sum"].to_numpy(float)
-    names, acc = rows.index.to_numpy(), rows["accuracy"].to_numpy(float)
-    found = []
-    for k in range(1, len(s)):
-        i = np.flatnonzero(s[:-k] >= (1 - tolerance) * s[k:])
-        if not i.size:
-            break  # sorted: a wider offset has no closer pair
-        found.append(np.column_stack([i, i + k]))
-    idx = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    return pd.DataFrame(
-        {"a": names[idx[:, 0]], "b": names[idx[:, 1]], "gap": acc[idx[:, 0]] - acc[idx[:, 1]]}
-    )
-
-
 def within_bands(
     table: pd.DataFrame, truth: pd.Series, width: float = 1.0, min_n: int = 100
 ) -> pd.DataFrame:
@@ -127,18 +107,29 @@ class Pair:
 
 
 def contrast_pair(table: pd.DataFrame, truth: pd.Series, tolerance: float = PAIR_TOLERANCE) -> Pair:
-    """The pair of architectures whose sums differ by at most `tolerance` with the
-    largest accuracy gap."""
-    pairs = near_pairs(table, truth, tolerance)
-    if pairs.empty:
+    """Of all pairs of architectures whose sums differ by at most `tolerance` of the
+    larger, the one with the largest accuracy gap (ties: the first in sum order)."""
+    rows = _usable(table, truth).sort_values("sum", kind="stable")
+    s, acc = rows["sum"].to_numpy(float), rows["accuracy"].to_numpy(float)
+    best, where, count = -1.0, (0, 0), 0
+    for k in range(1, len(s)):  # pairs (i, i + k); sorted, so a wider k is never closer
+        i = np.flatnonzero(s[:-k] >= (1 - tolerance) * s[k:])
+        if not i.size:
+            break
+        count += i.size
+        gaps = np.abs(acc[i] - acc[i + k])
+        top = int(np.argmax(gaps))
+        if gaps[top] > best:
+            best, where = float(gaps[top]), (int(i[top]), int(i[top]) + k)
+    if count == 0:
         raise ValueError(f"no two architectures have sums within {tolerance:.0%}")
-    top = pairs.loc[pairs["gap"].abs().idxmax()]
-    better, worse = (top["a"], top["b"]) if top["gap"] > 0 else (top["b"], top["a"])
+    a, b = where
+    better, worse = (a, b) if acc[a] > acc[b] else (b, a)
     rule = (
-        f"of the {len(pairs):,} pairs whose S_n differ by at most {tolerance:.0%}, the one "
-        "with the largest accuracy gap"
+        f"of the {count:,} pairs whose S_n differ by at most {tolerance:.0%}, the one with "
+        "the largest accuracy gap"
     )
-    return Pair(str(better), str(worse), rule)
+    return Pair(str(rows.index[better]), str(rows.index[worse]), rule)
 
 
 def standing(table: pd.DataFrame, truth: pd.Series, archs: Sequence[str]) -> pd.DataFrame:
@@ -169,3 +160,55 @@ def per_weight(layers: pd.DataFrame) -> pd.DataFrame:
 def size_rho(table: pd.DataFrame) -> float:
     """Spearman of a layer's weight count and its saliency per weight (`per_weight`)."""
     return correlation.spearman(table["count"].to_numpy(float), table["per_weight"].to_numpy())
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the lecture says about the whole space, computed at once."""
+
+    n: int
+    band: Band
+    pair: Pair
+    bands: pd.DataFrame  # `within_bands`
+    standing: pd.DataFrame  # `standing` of the pair (better first)
+    summaries: dict[str, correlation.Summary]  # every aggregation over the whole table
+
+
+def facts(table: pd.DataFrame, truth: pd.Series, *, n_boot: int = 100, seed: int = 0) -> Facts:
+    """The lecture's numbers for one score table (e.g. the pack's, one task)."""
+    pair = contrast_pair(table, truth)
+    scores = table[list(aggregation.AGGREGATIONS)]
+    return Facts(
+        n=len(table),
+        band=widest_band(table, truth),
+        pair=pair,
+        bands=within_bands(table, truth),
+        standing=standing(table, truth, [pair.better, pair.worse]),
+        summaries=evaluation.correlate(scores, truth, n_boot, seed),
+    )
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """The furthest pruning step at which accuracy is still within `drop` points of the
+    unpruned network, and each aggregation there relative to its unpruned value."""
+
+    drop: float
+    fraction: float
+    accuracy: float  # test accuracy there, %
+    start: float  # test accuracy unpruned, %
+    relative: dict[str, float]
+
+
+def still_accurate(curve: pd.DataFrame, drop: float = 1.0) -> Pruned:
+    """From `pruning.prune_curve`'s table: how far S_n has fallen while accuracy has not."""
+    acc = 100 * curve["test_accuracy"].to_numpy(float)
+    ok = np.flatnonzero(acc >= acc[0] - drop)
+    last = int(ok.max())
+    relative = {
+        agg: float(curve[agg].iloc[last] / curve[agg].iloc[0]) if curve[agg].iloc[0] else np.nan
+        for agg in aggregation.AGGREGATIONS
+    }
+    return Pruned(
+        drop, float(curve["fraction_pruned"].iloc[last]), float(acc[last]), float(acc[0]), relative
+    )
