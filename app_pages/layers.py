@@ -128,7 +128,8 @@ def side_by_side(networks: dict[str, loaders.Network]) -> None:
     # As text: sums near 1e49 lose their formatting in the grid widget otherwise.
     rows = {
         side.upper(): {
-            k: f"{v:,}" if isinstance(v, int) else f"{v:.4g}" for k, v in net.figures().items()
+            k: f"{v:,}" if isinstance(v, int) else panels.sci(v, 4)
+            for k, v in net.figures().items()
         }
         for side, net in networks.items()
     }
@@ -150,7 +151,7 @@ def network_panel(
         figures = net.figures()
         for col, name in zip(panels.card_row(3), aggregation.AGGREGATIONS):
             label = aggregation.LABELS[name]
-            col.metric(label, f"{figures[label]:.4g}", border=True)
+            col.metric(label, panels.sci(figures[label], 4), border=True)
     dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
@@ -182,7 +183,9 @@ def network_panel(
     panels.chart(layers_charts.layer_bars(table, str(quantity)), key=f"bars_{side}")
     # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
     # the CSV below keeps every digit.
-    st.dataframe(table.assign(**{c: table[c].map(panels.sci) for c in ("S_n^l", "sigma^l")}))
+    st.dataframe(
+        table.assign(**{c: table[c].map(lambda v: panels.sci(v, 4)) for c in ("S_n^l", "sigma^l")})
+    )
     panels.download_csv(
         "Per-layer table (CSV)",
         table,

@@ -105,8 +105,8 @@ def step_bands(ctx: Context) -> None:
 def pair_cards(ctx: Context, e: explain.Explanation, label: str) -> None:
     cols = panels.card_row(3)
     cols[0].metric(f"{label}: accuracy", acc(ctx, e.arch), border=True)
-    cols[1].metric("S_n", panels.sci(e.scores["sum"], 4), border=True)
-    cols[2].metric("σ (all weights)", panels.sci(e.scores["sigma"], 4), border=True)
+    cols[1].metric(f"{label}: S_n", panels.sci(e.scores["sum"], 4), border=True)
+    cols[2].metric(f"{label}: σ", panels.sci(e.scores["sigma"], 4), border=True)
 
 
 def step_pair(ctx: Context) -> None:

@@ -253,18 +253,20 @@ def download_csv(
     significant digits, and `about` (what it was computed on, the command that
     reproduces it) as `# key: value` lines above the header."""
 
-    def build() -> bytes:
-        head = "".join(f"# {k}: {v}\n" for k, v in (about or {}).items())
-        return (head + table.to_csv(index=False, float_format="%.7g")).encode()
-
     st.download_button(
         label,
-        build,  # built on click, not on every rerun
+        lambda: csv_bytes(table, about),  # built on click, not on every rerun
         file_name=file_name,
         mime="text/csv",
         on_click="ignore",
         key=key,
     )
+
+
+def csv_bytes(table: pd.DataFrame, about: dict[str, object] | None = None) -> bytes:
+    """`table` as CSV, numbers at 7 significant digits, below `# key: value` lines."""
+    head = "".join(f"# {k}: {v}\n" for k, v in (about or {}).items())
+    return (head + table.to_csv(index=False, float_format="%.7g")).encode()
 
 
 def read_error(exc: Exception) -> None:

@@ -247,11 +247,10 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     assert set(floor.x) == {min(points.x) // 1 - 1}  # a decade below the smallest
     for (row, weights, score), x, y in zip(points.customdata, points.x, points.y):
         arch = table.index[int(row)]
-        # float32 on the wire: positions and hover values to 7 digits, counts exact
+        # positions in float32 on the wire; the hover's numbers exact
         assert x == pytest.approx(np.log10(table.loc[arch, "sum"]), rel=1e-6)
         assert y == pytest.approx(truth[arch], rel=1e-6)
-        assert weights == table.loc[arch, evaluation.WEIGHTS]
-        assert score == pytest.approx(table.loc[arch, "sum"], rel=1e-6)
+        assert weights == table.loc[arch, evaluation.WEIGHTS] and score == table.loc[arch, "sum"]
     # Ticks at whole powers of ten only, written as superscripts.
     assert all(t == "1" or t == "10" or t.startswith("10<sup>") for t in fig.layout.xaxis.ticktext)
     assert [10**v for v in fig.layout.xaxis.tickvals] == sorted(
@@ -311,14 +310,14 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
     stats = aggregation.layer_stats(tensors)
     shown = metrics(at)
     for name, fn in aggregation.AGGREGATIONS.items():
-        assert shown[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+        assert shown[aggregation.LABELS[name]] == panels.sci(fn(stats), 4)
     # The page's numbers are the cached ones: same seeded weights.
     # the page scores one network, the cache an engine batch: float32, equal to 1e-5
     np.testing.assert_allclose(stats, cache().get(SETUP, [arch])[arch], rtol=1e-5)
     table = frame_with(at, "S_n^l")
     assert list(table["layer"]) == names
     per_layer = aggregation.per_layer(stats)
-    assert list(table["S_n^l"]) == [f"{v:.4e}" for v in per_layer["sum"]]
+    assert list(table["S_n^l"]) == [panels.sci(v, 4) for v in per_layer["sum"]]
     np.testing.assert_allclose(table["S_n^l/sigma^l"], per_layer["snr"])
 
 
@@ -334,7 +333,7 @@ def test_layer_page_compares_two_cells(cache_dir: Path):
         stats = aggregation.layer_stats(network.saliencies(SETUP, arch)[1])
         row = side_by_side.loc[side.upper()]
         for name, fn in aggregation.AGGREGATIONS.items():
-            assert row[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+            assert row[aggregation.LABELS[name]] == panels.sci(fn(stats), 4)
         accuracy = truth[canonical(SETUP.space, arch)]
         assert any(f"{truth.name}: {accuracy:.2f}" in c.value for c in at.caption)
     assert side_by_side.loc["A", "layer-wise SSNR"] != side_by_side.loc["B", "layer-wise SSNR"]

@@ -158,9 +158,12 @@ def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Pat
     e = explain.explain(SETUP, arch)
     shown = metrics(at)
     for name in aggregation.AGGREGATIONS:
-        assert shown[aggregation.LABELS[name]] == f"{e.scores[name]:.4g}"
+        assert shown[aggregation.LABELS[name]] == panels.sci(e.scores[name], 4)
     c = e.conservation
-    assert shown["R − Σ|b|"] == f"{c['R_minus_bias']:.6g}"
+    # Seven digits, written for reading (× 10 and a superscript, never "e+21" or "1.27…"),
+    # and the three are the same number.
+    assert shown["R − Σ|b|"] == panels.sci(c["R_minus_bias"], 7)
+    assert re.fullmatch(r"\d\.\d{6} × 10[⁰¹²³⁴⁵⁶⁷⁸⁹]+", shown["R − Σ|b|"])
     assert shown["stem layer sum"] == shown["last layer sum"] == shown["R − Σ|b|"]
     table = frame_with(at, "S_n^l/sigma^l")
     np.testing.assert_allclose(table["S_n^l/sigma^l"], e.layers["snr"])

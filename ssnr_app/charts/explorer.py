@@ -49,10 +49,9 @@ def _points(
     floor = logs.at_floor if logs else np.zeros(int(keep.sum()), bool)
     archs = table.index.to_numpy()[keep]
     rows = np.flatnonzero(keep).astype(float)  # the row in `table`: numbers travel fast
-    # float32 on the wire: half the bytes for the browser to parse, and more digits than
-    # a point's position or its hover (4 significant) show.
+    # Positions in float32 on the wire (half the bytes for the browser to parse; more
+    # digits than a pixel shows); customdata stays float64: sums reach 1e49.
     custom = np.column_stack([rows, table[WEIGHTS].to_numpy(float)[keep], x[keep]])
-    custom = custom.astype(np.float32)
     coords, y = np.asarray(coords, np.float32), y.astype(np.float32)
     names = archs if len(archs) <= NAMED_POINTS else None
     marker: dict = {"size": 6, "opacity": 0.75, "color": COLORS[agg]}
