@@ -358,13 +358,14 @@ def packed_results(view: View, settings: Settings) -> None:
         f"{len(table):,} of {len(view.archs):,} sampled architectures, from the bundled "
         "pack (made by `python -m ssnr_core pack`, rechecked by its test)"
     )
-    show_results(view, table, running=False)
+    summaries = show_results(view, table, running=False)
     all_aggregations(view, settings)
+    warm(view, table, summaries)
 
 
-def show_results(view: View, table: pd.DataFrame, running: bool) -> None:
+def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Summary]:
     """The headline (named by what the figure shows), the figure, the selection and the
-    hand-off, for the scored part of the sample."""
+    hand-off, for the scored part of the sample; the summaries it showed."""
     s, agg = view.setup, view.display.agg
     n_boot = view.n_boot(len(table), running)
     summaries = correlate_all(view, table, n_boot)
@@ -380,6 +381,7 @@ def show_results(view: View, table: pd.DataFrame, running: bool) -> None:
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
+    return summaries
 
 
 def correlate_all(
@@ -445,6 +447,35 @@ def figure(
     return table.index[table.index.isin(chosen)].tolist() if chosen else []
 
 
+def scatter_figure(
+    view: View,
+    table: pd.DataFrame,
+    summaries: dict[str, Summary],
+    provenance: loaders.Provenance,
+    agg: str,
+) -> tuple[go.Figure, int]:
+    """The scatter of one aggregation (memoised; `warm` builds the others ahead)."""
+    d = view.display
+    rho = summaries[agg].spearman if summaries else float("nan")
+    head = title(view, provenance, f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}")
+    return memo(
+        table_key(view, table, "scatter", agg, d.log_x, d.colour, json.dumps(head)),
+        lambda: explorer_charts.scatter(
+            table, view.truth.values, agg, d.log_x, head, colour(view, table)
+        ),
+    )
+
+
+def warm(view: View, table: pd.DataFrame, summaries: dict[str, Summary]) -> None:
+    """After the page is drawn: build the scatters of the other aggregations, so that a
+    switch to them only sends a figure (a tenth of a second each, once per server)."""
+    if view.display.chart != "scatter" or view.display.density or not summaries:
+        return
+    provenance = loaders.Provenance.of(view.setup, summaries[view.display.agg].n, view.truth.label)
+    for agg in aggregation.AGGREGATIONS:
+        scatter_figure(view, table, summaries, provenance, agg)
+
+
 def scatter(
     view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
 ) -> None:
@@ -459,13 +490,7 @@ def scatter(
         )
         panels.chart(fig, key="density_chart")
         return
-    head_title = title(view, provenance, head)
-    fig, hidden = memo(
-        table_key(view, table, "scatter", agg, d.log_x, d.colour, json.dumps(head_title)),
-        lambda: explorer_charts.scatter(
-            table, view.truth.values, agg, d.log_x, head_title, colour(view, table)
-        ),
-    )
+    fig, hidden = scatter_figure(view, table, summaries, provenance, agg)
     chosen = st.session_state.get(state.SELECTION, ())
     if chosen:  # marks go on a copy: the memo's figure is shared
         fig = go.Figure(fig)

@@ -150,7 +150,8 @@ def test_the_formula_sits_beside_the_aggregation(explorer: AppTest):
 
 
 def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Path):
-    arch = evaluation.sample(SETUP.space, SETUP.task, 1, SETUP.seed)[0]
+    table, _ = scores()
+    arch = table.index[table["sum"] > 0][0]  # a cell whose output its input reaches
     at = fresh_app()
     at.query_params["arch"] = arch
     at.switch_page("app_pages/explain.py").run()

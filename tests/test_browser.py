@@ -54,11 +54,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cache_dir: Path, log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port over `cache_dir`; on exit, the
-    server and every scoring job it started are stopped."""
+def serve(cache_dir: Path, log_path: Path, pack: bool = False) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port over `cache_dir` (with the bundled
+    pack, or the cache alone); on exit, the server and every scoring job it started are
+    stopped."""
     port = free_port()
-    env = {**os.environ, "SSNR_CACHE_DIR": str(cache_dir), "SSNR_WORKERS": "1"}
+    env = {
+        **os.environ,
+        "SSNR_CACHE_DIR": str(cache_dir),
+        "SSNR_WORKERS": "1",
+        "SSNR_PACK": "1" if pack else "0",
+    }
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -149,7 +155,7 @@ def test_explorer_url_state_selection_and_layer_page(
         expect(nav).to_contain_text("Pruning demo", timeout=WAIT_MS)
         expect(page.get_by_test_id("stDataFrame").first).to_contain_text("tnb101/jigsaw")
 
-        page.goto(f"{url}/?sample={SAMPLE}")
+        page.goto(f"{url}/?sample={SAMPLE}&chart=scatter")
         expect_metric(page, "Spearman ρ", panels.fmt(expected["sum"].spearman))
 
         # Choose layer-wise SSNR: the cards follow, and so does the URL.
