@@ -104,16 +104,21 @@ class View:
 
 
 def display_inputs(space: str) -> Display:
-    """Aggregation (with its formula), axis, figure and colouring."""
+    """Aggregation (with its formula), axis, figure and colouring. In presentation mode
+    (no sidebar) the aggregation and the figure sit in one row on the page."""
+    on_page = panels.presenting()
+    row = st.container(horizontal=True, gap="medium") if on_page else st.sidebar
     agg = str(
         widgets.choose(
             "Aggregation",
             list(aggregation.AGGREGATIONS),
             state.AGGREGATION,
             kind="radio",
+            container=row,
             format_func=aggregation.LABELS.get,
             help="How the per-weight saliencies S_p become one score per network. SSNR: "
             "saliency signal-to-noise ratio.",
+            **({"horizontal": True} if on_page else {}),
         )
     )
     st.sidebar.latex(FORMULAS[agg])
@@ -129,6 +134,7 @@ def display_inputs(space: str) -> Display:
             "Figure",
             list(CHARTS),
             state.CHART,
+            container=row,
             format_func=CHARTS.get,
             help="Figure 2: the three aggregations on one accuracy axis. Rank vs rank: "
             "the ranking each score induces. Top-k: how good the best-scored k are. "
@@ -353,11 +359,12 @@ def packed_results(view: View, settings: Settings) -> None:
     """The view from the bundled pack: nothing to compute, nothing live."""
     table = loaders.cached_scores(view.setup, view.archs, settings)
     s = view.setup
-    st.markdown(
-        f"**{loaders.space_label(s.space)} · {s.task} · {s.saliency} · seed {s.seed}** — "
-        f"{len(table):,} of {len(view.archs):,} sampled architectures, from the bundled "
-        "pack (made by `python -m ssnr_core pack`, rechecked by its test)"
-    )
+    if not panels.presenting():
+        st.markdown(
+            f"**{loaders.space_label(s.space)} · {s.task} · {s.saliency} · seed {s.seed}** — "
+            f"{len(table):,} of {len(view.archs):,} sampled architectures, from the bundled "
+            "pack (made by `python -m ssnr_core pack`, rechecked by its test)"
+        )
     summaries = show_results(view, table, running=False)
     all_aggregations(view, settings)
     warm(view, table, summaries)
@@ -371,13 +378,17 @@ def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Su
     summaries = correlate_all(view, table, n_boot)
     summary = summaries[agg] if summaries else None
     provenance = loaders.Provenance.of(s, summary.n if summary else 0, view.truth.label)
-    if view.display.chart == "figure2" and summaries:
-        st.subheader(f"Three aggregations vs {plain(view.truth.label)}")
-        panels.figure2_cards(summaries, n_boot, provenance)
-    else:
-        st.subheader(f"{aggregation.LABELS[agg]} vs {plain(view.truth.label)}")
-        panels.metric_cards(summary, n_boot, provenance)
+    both = view.display.chart == "figure2" and summaries
+    head = "Three aggregations" if both else aggregation.LABELS[agg]
+    if not panels.presenting():  # on a projector the figure's titles say it
+        st.subheader(f"{head} vs {plain(view.truth.label)}")
+    cards = st.container()  # above the figure, or below it on a projector
     selection = figure(view, table, summaries, provenance)
+    with st.container() if panels.presenting() else cards:
+        if both:
+            panels.figure2_cards(summaries, n_boot, provenance)
+        else:
+            panels.metric_cards(summary, n_boot, provenance)
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
@@ -391,6 +402,9 @@ def correlate_all(
     2's titles and the all-aggregations table read the same summaries."""
     if table.empty:
         return {}
+    stored = loaders.pack_summaries(view.setup, view.truth.source, len(table), n_boot)
+    if stored is not None and rows == "scored":
+        return stored
     return loaders.summaries(
         table_key(view, table, rows), table, view.truth.values, n_boot, view.setup.seed
     )
@@ -521,10 +535,10 @@ def figure2(
     for col, agg in zip(st.columns(3, gap="small"), aggregation.AGGREGATIONS):
         found = summaries[agg]
         head = axes.titled(
-            f"{aggregation.LABELS[agg]}: {axes.rho_text(found.spearman, found.n)}",
-            f"Kendall τ = {panels.fmt(found.kendall)} · {s.space}/{s.task} {s.saliency} · "
-            f"seed {s.seed}<br>truth: {plain_html(provenance.truth)} · batch: "
-            f"{provenance.batch.split(' (')[0]}",
+            f"{aggregation.LABELS[agg]}: ρ = {panels.fmt(found.spearman)}",
+            f"τ = {panels.fmt(found.kendall)} · n = {found.n:,} · {s.space}/{s.task} "
+            f"{s.saliency} · seed {s.seed}<br>truth: {plain_html(view.truth.source)}"
+            + ("" if s.batch == "none" else f" · batch: {s.batch}"),
         )
         fig = memo(
             table_key(view, table, "figure2", agg, d.log_x, d.colour, json.dumps(head)),
@@ -714,13 +728,14 @@ def publish_url() -> None:
 
 
 def render() -> None:
-    st.title("SSNR Explorer")
-    st.caption(
-        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
-        "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
-        "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
-        "network through the computation."
-    )
+    if not panels.presenting():  # on a projector, the figure comes first
+        st.title("SSNR Explorer")
+        st.caption(
+            "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
+            "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
+            "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
+            "network through the computation; the Lecture tells the argument step by step."
+        )
     settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")

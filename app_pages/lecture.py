@@ -50,7 +50,7 @@ class Context:
     @property
     def height(self) -> int:
         """A figure that fits above the fold at 1280x720 in presentation mode."""
-        return 430 if self.present else 480
+        return 400 if self.present else 480
 
     @property
     def font(self) -> int:
@@ -85,13 +85,6 @@ def short(arch: str) -> str:
 
 def step_bands(ctx: Context) -> None:
     b, rho = ctx.facts.band, ctx.facts.summaries["sum"]
-    st.markdown(
-        f"Accuracy against the classic score S_n (log axis): Spearman ρ = "
-        f"**{panels.fmt(rho.spearman)}** over all {ctx.facts.n:,} cells, yet the points "
-        f"stand in **vertical bands**: {b.n:,} cells have S_n between "
-        f"{panels.sci(10**b.lo)} and {panels.sci(10**b.hi)}, and their accuracies run "
-        f"from **{b.acc_min:.1f}%** to **{b.acc_max:.1f}%**."
-    )
     fig = lecture_charts.band_scatter(
         ctx.table(),
         ctx.truth,
@@ -100,6 +93,13 @@ def step_bands(ctx: Context) -> None:
         ctx.height,
     )
     panels.chart(fig, key="lecture_bands")
+    st.markdown(
+        f"Accuracy against the classic score S_n (log axis): Spearman ρ = "
+        f"**{panels.fmt(rho.spearman)}** over all {ctx.facts.n:,} cells, yet the points "
+        f"stand in **vertical bands**: {b.n:,} cells have S_n between "
+        f"{panels.sci(10**b.lo)} and {panels.sci(10**b.hi)}, and their accuracies run "
+        f"from **{b.acc_min:.1f}%** to **{b.acc_max:.1f}%**."
+    )
 
 
 def pair_cards(ctx: Context, e: explain.Explanation, label: str) -> None:
@@ -114,19 +114,6 @@ def step_pair(ctx: Context) -> None:
     good, bad = ctx.explained(p.better), ctx.explained(p.worse)
     gap = ctx.truth[p.better] - ctx.truth[p.worse]
     ratio = good.scores["sum"] / bad.scores["sum"]
-    st.markdown(
-        f"Picked from the whole space ({plain(p.rule)}): the sums differ by "
-        f"{abs(ratio - 1):.1%}, the accuracies by **{gap:.1f} points**. Below: their "
-        "cells, and per layer the saliency sum S_n^l and its spread σ^l."
-    )
-    for col, e, label in zip(st.columns(2), (good, bad), ("more accurate", "less accurate")):
-        with col:
-            ops = nb201.parse(e.arch)
-            fig = cells.cell_graph(
-                nb201.EDGES, ops, nb201.live_edges(ops), f"{label}: {short(e.arch)}", 170
-            )
-            panels.chart(fig, key=f"lecture_cell_{label}", static=True)
-            pair_cards(ctx, e, label)
     layers = {
         f"more accurate ({acc(ctx, p.better)})": good.layers,
         f"less accurate ({acc(ctx, p.worse)})": bad.layers,
@@ -135,6 +122,19 @@ def step_pair(ctx: Context) -> None:
         layers, ctx.title("the same S_n, layer by layer"), ctx.height, ctx.font
     )
     panels.chart(fig, key="lecture_pair_layers")
+    for col, e, label in zip(st.columns(2), (good, bad), ("more accurate", "less accurate")):
+        with col:
+            ops = nb201.parse(e.arch)
+            fig = cells.cell_graph(
+                nb201.EDGES, ops, nb201.live_edges(ops), f"{label} ({acc(ctx, e.arch)})", 170
+            )
+            panels.chart(fig, key=f"lecture_cell_{label}", static=True)
+            pair_cards(ctx, e, label)
+    st.markdown(
+        f"Picked from the whole space ({plain(p.rule)}): the sums differ by "
+        f"{abs(ratio - 1):.1%}, the accuracies by **{gap:.1f} points**. Above: per layer, "
+        "the saliency sum S_n^l and its spread σ^l; their cells and totals."
+    )
 
 
 def step_sigma(ctx: Context) -> None:
@@ -142,6 +142,10 @@ def step_sigma(ctx: Context) -> None:
     n = ctx.facts.n
     good, bad = (ranks.loc[a] for a in (p.better, p.worse))
     median = bands[list(aggregation.AGGREGATIONS)].median()
+    fig = lecture_charts.band_correlations(
+        bands, ctx.title("ranking inside a band of equal S_n"), ctx.height, ctx.font
+    )
+    panels.chart(fig, key="lecture_sigma")
     st.markdown(
         f"Of {n:,} cells the pair ranks **{good['sum']:,}** and **{bad['sum']:,}** by S_n "
         f"(accuracy: {good['accuracy']:,} and {bad['accuracy']:,}). Divided by σ: overall "
@@ -152,10 +156,6 @@ def step_sigma(ctx: Context) -> None:
         f"{panels.fmt(median['ssnr'])} for overall SSNR and "
         f"**{panels.fmt(median['layerwise_ssnr'])}** for layer-wise SSNR."
     )
-    fig = lecture_charts.band_correlations(
-        bands, ctx.title("ranking inside a band of equal S_n"), ctx.height, ctx.font
-    )
-    panels.chart(fig, key="lecture_sigma")
 
 
 def step_conservation(ctx: Context) -> None:
@@ -168,6 +168,10 @@ def step_conservation(ctx: Context) -> None:
         cols[0].metric("R − Σ|b| (output)", panels.sci(c["R_minus_bias"], 7), border=True)
         cols[1].metric("stem layer: S_n^l", panels.sci(c["first_layer_sum"], 7), border=True)
         cols[2].metric("last layer: S_n^l", panels.sci(c["last_layer_sum"], 7), border=True)
+    fig = lecture_charts.per_weight(
+        table, ctx.title("saliency per weight vs layer size", short(e.arch)), ctx.height, ctx.font
+    )
+    panels.chart(fig, key="lecture_conservation")
     st.markdown(
         "Synflow's saliency flows like a current: every path crosses the stem and the "
         "classifier, so each carries the whole output (the three numbers above, to 7 "
@@ -176,10 +180,6 @@ def step_conservation(ctx: Context) -> None:
         f"{len(table)} live layers of the more accurate cell. S_n adds these unequal shares; "
         "S_n^l / σ^l measures each layer against its own spread."
     )
-    fig = lecture_charts.per_weight(
-        table, ctx.title("saliency per weight vs layer size", short(e.arch)), ctx.height, ctx.font
-    )
-    panels.chart(fig, key="lecture_conservation")
 
 
 def step_pruning(ctx: Context) -> None:
@@ -187,14 +187,6 @@ def step_pruning(ctx: Context) -> None:
         curve = loaders.pruning_curve()
     found = lecture.still_accurate(curve)
     rel = found.relative
-    st.markdown(
-        f"A small CNN trained on scikit-learn's digits, pruned by magnitude without "
-        f"retraining. At **{found.fraction:.0%}** pruned, accuracy is still "
-        f"{found.accuracy:.1f}% (unpruned {found.start:.1f}%), but S_n has fallen to "
-        f"**{rel['sum']:.0%}** of its value; overall SSNR is at {rel['ssnr']:.0%}, "
-        f"layer-wise SSNR at {rel['layerwise_ssnr']:.0%}. S_n counts weights; SSNR asks "
-        "whether the saliency stands out."
-    )
     fig = pruning_charts.pruning_curves(
         curve,
         pruning.relative(curve),
@@ -203,15 +195,23 @@ def step_pruning(ctx: Context) -> None:
             "synflow · magnitude, global · seed 0 · scikit-learn digits",
         ),
     )
-    fig.update_layout(height=ctx.height + 60)
+    fig.update_layout(height=ctx.height + 40)
     panels.chart(fig, key="lecture_pruning")
+    st.markdown(
+        f"A small CNN trained on scikit-learn's digits, pruned by magnitude without "
+        f"retraining. At **{found.fraction:.0%}** pruned, accuracy is still "
+        f"{found.accuracy:.1f}% (unpruned {found.start:.1f}%), but S_n has fallen to "
+        f"**{rel['sum']:.0%}** of its value; overall SSNR is at {rel['ssnr']:.0%}, "
+        f"layer-wise SSNR at {rel['layerwise_ssnr']:.0%}. S_n counts weights; SSNR asks "
+        "whether the saliency stands out."
+    )
 
 
 def step_figure2(ctx: Context) -> None:
     s = ctx.facts.summaries
     provenance = loaders.Provenance.of(ctx.setup, ctx.facts.n, loaders.truth_label(ctx.setup))
     best = max(s, key=lambda a: s[a].spearman)
-    st.markdown(
+    words = (
         f"All {ctx.facts.n:,} cells of {TASK_LABELS[ctx.setup.task]}, the paper's Figure 2: "
         f"{aggregation.LABELS[best]} ranks them best (Spearman "
         f"{panels.fmt(s[best].spearman)} {panels.fmt_range(s[best].spearman_ci95)}, the sum "
@@ -232,6 +232,7 @@ def step_figure2(ctx: Context) -> None:
         with col:
             panels.chart(fig, key=f"lecture_figure2_{agg}")
     panels.figure2_cards(s, loaders.n_boot_for(ctx.facts.n), provenance)
+    st.markdown(words)
 
 
 RENDER: dict[str, Callable[[Context], None]] = {

@@ -205,6 +205,18 @@ def summaries(
     return evaluation.correlate(_table[list(aggregation.AGGREGATIONS)], _values, n_boot, seed)
 
 
+def pack_summaries(
+    setup: Setup, source: str | None, n: int, n_boot: int
+) -> dict[str, Summary] | None:
+    """The pack's stored correlations, when they are exactly what would be computed: the
+    packed setup, all its cells, the task's default truth and the same bootstrap."""
+    found = bundled_pack()
+    default = benchmarks.get_task(setup.space, setup.task).sources[0]
+    if found is None or not packed(setup) or (source or default) != default or n != found.n:
+        return None
+    return found.summaries(setup.task, n_boot, setup.seed)
+
+
 def digest(values: pd.Series) -> str:
     """A short digest of a Series (index and values), to key what is computed from it."""
     hashed = pd.util.hash_pandas_object(values, index=True).to_numpy()
@@ -322,7 +334,9 @@ def lecture_facts(task: str, data_dir: Path) -> lecture.Facts:
     if found is None:
         raise pack.PackError(f"the bundled pack is missing or damaged: `{pack.COMMAND}`")
     values = truth(pack.SPACE, task, None, data_dir)
-    return lecture.facts(found.tables[task], values, n_boot=n_boot_for(found.n))
+    n_boot = n_boot_for(found.n)
+    stored = found.summaries(task, n_boot, 0)
+    return lecture.facts(found.tables[task], values, n_boot=n_boot, summaries=stored)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

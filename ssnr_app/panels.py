@@ -29,12 +29,12 @@ INDICATOR_S = 2.0
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
 # Cards: values are never cut to "6.…": a card is as wide as its value needs (at least
-# 170 px) and wraps to the next line of the row instead. On a phone, values shrink to fit
-# two cards side by side.
+# 150 px; `card_row`) and wraps to the next line of the row instead. On a phone, values
+# shrink to fit two cards side by side.
 CARD_CSS = """
 <style>
 [data-testid="stMetricValue"] > div { overflow: visible; text-overflow: clip; }
-[data-testid="stMetric"] { min-width: fit-content; }
+[data-testid="stMetric"] { min-width: 150px; }
 @media (max-width: 640px) { [data-testid="stMetricValue"] { font-size: 1.45rem; } }
 </style>
 """
@@ -45,7 +45,7 @@ PRESENTATION_CSS = """
 html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.3rem; }
 h1 { font-size: 2.6rem !important; padding-top: 0 !important; }
 h2, h3 { font-size: 2.0rem !important; padding-top: 0.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.4rem; }
+[data-testid="stMetricValue"] { font-size: 2.0rem; }
 [data-testid="stMetricLabel"] p { font-size: 1.2rem; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
@@ -239,7 +239,7 @@ def card_row(n: int) -> list:
     """n card slots in a row that wraps: side by side on a wide screen, two by two on a
     phone (390 px) rather than one tall column."""
     row = st.container(horizontal=True, gap="small")
-    return [row.container(width=170) for _ in range(n)]
+    return [row.container(width="content") for _ in range(n)]
 
 
 def download_csv(

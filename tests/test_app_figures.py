@@ -72,9 +72,9 @@ def test_figure2_titles_carry_the_cores_rho_and_n(explorer: AppTest):
         rho = correlation.spearman(table[agg].to_numpy(), y)
         tau = correlation.kendall(table[agg].to_numpy(), y)
         title = spec.layout.title.text
-        assert title.startswith(f"{aggregation.LABELS[agg]}: ρ = {rho:.3f} (n = {SAMPLE})")
-        assert f"Kendall τ = {tau:.3f}" in title
-        assert "nb201/cifar10 synflow" in title and "seed 0" in title
+        assert title.startswith(f"{aggregation.LABELS[agg]}: ρ = {rho:.3f}")
+        assert f"τ = {tau:.3f} · n = {SAMPLE}" in title
+        assert "nb201/cifar10 synflow" in title and "seed 0" in title and "truth: test200" in title
         ranges.add(tuple(spec.layout.yaxis.range))
     assert len(ranges) == 1  # one accuracy axis for the three panels
     # The headline names what is shown: one Spearman card per aggregation.

@@ -136,7 +136,7 @@ def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser,
             untruncated(page)
             boxes_apart(page, "[data-testid='stMetric']")
             # The step's main figure is above the fold, its type projector-sized.
-            box = page.get_by_test_id("stPlotlyChart").last.bounding_box()
+            box = page.get_by_test_id("stPlotlyChart").first.bounding_box()
             assert box and box["y"] + box["height"] <= PROJECTOR["height"] + 2, (step, box)
             sizes = page.locator(".xtick text, .ytick text, .gtitle").evaluate_all(
                 "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"

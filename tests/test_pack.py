@@ -19,7 +19,7 @@ from conftest import LOCAL
 from ssnr_core import benchmarks
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
-from ssnr_core.studies import correlation, pack
+from ssnr_core.studies import correlation, evaluation, pack
 
 REMAKE = f"the pack is stale: remake it with `{pack.COMMAND}`"
 
@@ -105,3 +105,16 @@ def test_a_damaged_pack_is_one_error_naming_the_file(tmp_path: Path):
         pack.read(other)
     with pytest.raises(pack.PackError, match="make one with"):
         pack.read(tmp_path / "missing.csv.xz")
+
+
+def test_the_stored_correlations_are_the_cores(bundled: pack.Pack):
+    """What the app's first view shows without computing: `evaluation.correlate` itself."""
+    task = "cifar10"
+    truth = benchmarks.truth("nb201", task)
+    table = bundled.tables[task][["sum", "ssnr", "layerwise_ssnr"]]
+    expected = evaluation.correlate(table, truth, pack.SUMMARY_BOOT, pack.SUMMARY_SEED)
+    assert bundled.summaries(task, pack.SUMMARY_BOOT, pack.SUMMARY_SEED) == expected
+    assert bundled.summaries(task, 1000, 0) is None  # another bootstrap: not stored
+    for other in pack.TASKS:
+        stored = bundled.summaries(other, pack.SUMMARY_BOOT, pack.SUMMARY_SEED)
+        assert stored and stored["layerwise_ssnr"].n == 15_625

@@ -27,13 +27,13 @@ FLOOR_COLOR = "rgba(127,127,127,0.18)"
 DEAD_COLOR = "#7f7f7f"
 
 
-def power_ticks(lo: float, hi: float) -> dict[str, list]:
+def power_ticks(lo: float, hi: float, most: int = MAX_TICKS) -> dict[str, list]:
     """Tick positions (log10 units) at whole powers of ten between lo and hi, at most
-    MAX_TICKS of them, labelled 10^k as superscripts (1 and 10 written out)."""
+    `most` of them, labelled 10^k as superscripts (1 and 10 written out)."""
     first, last = int(np.ceil(lo)), int(np.floor(hi))
     if last < first:
         first = last = round((lo + hi) / 2)
-    step = max(1, int(np.ceil((last - first + 1) / MAX_TICKS)))
+    step = max(1, int(np.ceil((last - first + 1) / most)))
     ks = list(range(first, last + 1, step))
     text = {0: "1", 1: "10"}
     return {"tickvals": ks, "ticktext": [text.get(k, f"10<sup>{k}</sup>") for k in ks]}
@@ -67,10 +67,10 @@ class LogValues:
     def nonfinite(self) -> int:
         return int((~self.keep).sum())
 
-    def axis(self) -> dict:
+    def axis(self, most: int = MAX_TICKS) -> dict:
         """A linear axis over the log10 coordinates, labelled in powers of ten."""
         lo = self.floor - 0.5 if self.at_floor.any() else self.floor + 0.5
-        return {"range": [lo, self.top + 0.2], **power_ticks(lo, self.top + 0.2)}
+        return {"range": [lo, self.top + 0.2], **power_ticks(lo, self.top + 0.2, most)}
 
 
 def floor_band(fig: go.Figure, logs: LogValues, row: int | None = None, col: int | None = None):
@@ -158,6 +158,8 @@ def presented(fig: go.Figure, font: int = PRESENT_FONT) -> go.Figure:
         legend_font_size=font,
         height=min(height, PRESENT_HEIGHT),
     )
+    if out.layout.legend.orientation == "h":  # below the axis titles, clear of them
+        out.update_layout(legend_y=-0.3, margin_b=max(out.layout.margin.b or 0, 100))
     out.update_xaxes(tickfont_size=font, title_font_size=font)
     out.update_yaxes(tickfont_size=font, title_font_size=font)
     out.update_annotations(font_size=font)

@@ -177,7 +177,7 @@ def figure2_panel(
         title=str(truth.name), range=[y.min() - pad, y.max() + pad] if y.size else None
     )
     if logs is not None:
-        fig.update_xaxes(**logs.axis())
+        fig.update_xaxes(**logs.axis(most=5))  # a third of the width: fewer, readable ticks
         floor_band(fig, logs)
     fig.update_layout(
         title=title,

@@ -174,8 +174,16 @@ class Facts:
     summaries: dict[str, correlation.Summary]  # every aggregation over the whole table
 
 
-def facts(table: pd.DataFrame, truth: pd.Series, *, n_boot: int = 100, seed: int = 0) -> Facts:
-    """The lecture's numbers for one score table (e.g. the pack's, one task)."""
+def facts(
+    table: pd.DataFrame,
+    truth: pd.Series,
+    *,
+    n_boot: int = 100,
+    seed: int = 0,
+    summaries: dict[str, correlation.Summary] | None = None,
+) -> Facts:
+    """The lecture's numbers for one score table (e.g. the pack's, one task); the
+    correlations are computed unless given (the pack stores them)."""
     pair = contrast_pair(table, truth)
     scores = table[list(aggregation.AGGREGATIONS)]
     return Facts(
@@ -184,7 +192,7 @@ def facts(table: pd.DataFrame, truth: pd.Series, *, n_boot: int = 100, seed: int
         pair=pair,
         bands=within_bands(table, truth),
         standing=standing(table, truth, [pair.better, pair.worse]),
-        summaries=evaluation.correlate(scores, truth, n_boot, seed),
+        summaries=summaries or evaluation.correlate(scores, truth, n_boot, seed),
     )
 
 

@@ -33,7 +33,7 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
-from ssnr_core.studies import evaluation
+from ssnr_core.studies import correlation, evaluation
 
 FORMAT = "ssnr-pack 1"  # line 1; the number moves when the layout changes
 SPACE, SALIENCY = "nb201", "synflow"
@@ -42,6 +42,7 @@ COLUMNS = (*aggregation.AGGREGATIONS, evaluation.WEIGHTS)  # per task, in this o
 PATH = Path(__file__).resolve().parents[1] / "data" / "packs" / "nb201_synflow.csv.xz"
 COMMAND = "python -m ssnr_core pack"
 WORK_CACHE = "pack"  # the pack's own cache: a folder of the cache folder
+SUMMARY_BOOT, SUMMARY_SEED = 100, 0  # the stored correlations' bootstrap (the app's for n)
 Progress = Callable[[int, int, str], None]  # (done, total, task)
 
 
@@ -84,6 +85,23 @@ class Pack:
         """Whether the pack holds exactly this setup's numbers."""
         return self.setups.get(setup.task) == setup
 
+    def summaries(self, task: str, n_boot: int, seed: int) -> dict[str, correlation.Summary] | None:
+        """The stored correlations of all cells of `task` with its default ground truth
+        (`evaluation.correlate`), if they were made with this bootstrap; else None."""
+        found = self.header.get("summaries", {}).get(task)
+        if not found or (found["n_boot"], found["seed"]) != (n_boot, seed):
+            return None
+        return {
+            agg: correlation.Summary(
+                **{
+                    **fields,
+                    "spearman_ci95": tuple(fields["spearman_ci95"]),
+                    "kendall_ci95": tuple(fields["kendall_ci95"]),
+                }
+            )
+            for agg, fields in found["scores"].items()
+        }
+
     @property
     def n(self) -> int:
         return int(self.header["n"])
@@ -113,12 +131,36 @@ def make(
 
         found = scoring.score(chosen[task], archs, cache, settings=settings, progress=report)
         tables[task] = scores(found)
-    return write(tables, {t: chosen[t] for t in tasks}, out)
+    return write(tables, {t: chosen[t] for t in tasks}, out, correlate(tables, settings))
 
 
-def write(tables: dict[str, pd.DataFrame], made_with: dict[str, Setup], out: Path) -> Path:
-    """Write per-task score tables (same archs, columns `COLUMNS`) as a pack, xz-compressed,
-    replacing `out` only once the file is complete."""
+def correlate(tables: dict[str, pd.DataFrame], settings: Settings) -> dict[str, dict]:
+    """Per task, `evaluation.correlate` of the aggregations with the task's default truth
+    as the pack stores it: the app's first view then shows them with no computation."""
+    out = {}
+    for task, table in tables.items():
+        truth = benchmarks.truth(SPACE, task, None, settings.data_dir)
+        found = evaluation.correlate(
+            table[list(aggregation.AGGREGATIONS)], truth, SUMMARY_BOOT, SUMMARY_SEED
+        )
+        out[task] = {
+            "truth": benchmarks.get_task(SPACE, task).sources[0],
+            "n_boot": SUMMARY_BOOT,
+            "seed": SUMMARY_SEED,
+            "scores": {agg: asdict(summary) for agg, summary in found.items()},
+        }
+    return out
+
+
+def write(
+    tables: dict[str, pd.DataFrame],
+    made_with: dict[str, Setup],
+    out: Path,
+    summaries: dict[str, dict] | None = None,
+) -> Path:
+    """Write per-task score tables (same archs, columns `COLUMNS`) and their stored
+    correlations (`correlate`) as a pack, xz-compressed, replacing `out` only once the
+    file is complete."""
     index = next(iter(tables.values())).index
     frames = [
         pd.DataFrame(
@@ -134,6 +176,7 @@ def write(tables: dict[str, pd.DataFrame], made_with: dict[str, Setup], out: Pat
         "digits": aggregation.SIGNIFICANT,
         "command": COMMAND,
         "setups": {t: asdict(s) for t, s in made_with.items()},
+        "summaries": summaries or {},
     }
     body = pd.concat(frames, axis=1).to_csv(index_label="arch")
     text = f"{FORMAT}\n{json.dumps(header, sort_keys=True)}\n{body}"
