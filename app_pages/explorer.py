@@ -536,8 +536,8 @@ def figure2(
         found = summaries[agg]
         head = axes.titled(
             f"{aggregation.LABELS[agg]}: ρ = {panels.fmt(found.spearman)}",
-            f"τ = {panels.fmt(found.kendall)} · n = {found.n:,} · {s.space}/{s.task} "
-            f"{s.saliency} · seed {s.seed}<br>truth: {plain_html(view.truth.source)}"
+            f"τ = {panels.fmt(found.kendall)} · n = {found.n:,}<br>{s.space}/{s.task} "
+            f"{s.saliency} · seed {s.seed} · truth: {plain_html(view.truth.source)}"
             + ("" if s.batch == "none" else f" · batch: {s.batch}"),
         )
         fig = memo(
