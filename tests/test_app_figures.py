@@ -215,6 +215,12 @@ def test_compare_offers_the_papers_table(cache_dir: Path):
     columns = at.sidebar.multiselect(key="columns").value
     assert ("nb301", "cifar10") in columns and ("tnb101", "class_scene") in columns
     assert len(at.error) <= 1  # missing data: one message at most
+    # The paper's protocol: every column on NASLib's sample and its val_accuracy, said so.
+    assert at.sidebar.radio(key="protocol").value == "naslib"
+    grid = next(f.value for f in at.dataframe if "nb201/cifar10" in f.value.columns)
+    truth_row = grid.iloc[0]
+    assert all("NASLib" in str(v) for v in truth_row.to_numpy())
+    assert any("Protocol: the paper's: NASLib's samples" in c.value for c in at.caption)
 
 
 def test_chart_choice_and_colouring_come_from_the_url(cache_dir: Path):

@@ -71,6 +71,17 @@ def boxes_apart(page: Page, selector: str) -> None:
             assert apart, (selector, a, b)
 
 
+def settled(page: Page) -> None:
+    """The script run has finished and its figures are drawn (no element left stale)."""
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0"
+        " && document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length > 0"
+        " && !document.querySelector('[data-testid=\"stSpinner\"]')",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(1000)  # plotly's last redraw
+
+
 def test_a_fresh_clone_opens_on_figure2_of_the_whole_space(browser: Browser, tmp_path: Path):
     expected = core()
     with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
@@ -129,9 +140,7 @@ def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser,
         for step in range(1, STEPS + 1):
             heading = page.get_by_role("heading", name=re.compile(f"^{step} · "))
             expect(heading).to_be_visible(timeout=120_000)
-            chart = page.get_by_test_id("stPlotlyChart").last
-            expect(chart.locator(".main-svg").first).to_be_attached(timeout=120_000)
-            page.wait_for_timeout(800)
+            settled(page)
             no_exception(page)
             untruncated(page)
             boxes_apart(page, "[data-testid='stMetric']")
