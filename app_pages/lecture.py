@@ -163,15 +163,15 @@ def step_conservation(ctx: Context) -> None:
     c = e.conservation
     table = lecture.per_weight(e.layers)
     rho = lecture.size_rho(table)
+    fig = lecture_charts.per_weight(
+        table, ctx.title("saliency per weight vs layer size", short(e.arch)), ctx.height, ctx.font
+    )
+    panels.chart(fig, key="lecture_conservation")
     cols = panels.card_row(3)
     if c is not None:
         cols[0].metric("R − Σ|b| (output)", panels.sci(c["R_minus_bias"], 7), border=True)
         cols[1].metric("stem layer: S_n^l", panels.sci(c["first_layer_sum"], 7), border=True)
         cols[2].metric("last layer: S_n^l", panels.sci(c["last_layer_sum"], 7), border=True)
-    fig = lecture_charts.per_weight(
-        table, ctx.title("saliency per weight vs layer size", short(e.arch)), ctx.height, ctx.font
-    )
-    panels.chart(fig, key="lecture_conservation")
     st.markdown(
         "Synflow's saliency flows like a current: every path crosses the stem and the "
         "classifier, so each carries the whole output (the three numbers above, to 7 "
