@@ -261,8 +261,13 @@ def op_mix(space: str, archs: Archs) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
 def group_table(setup: Setup, archs: Archs, cache_file: Path) -> pd.DataFrame:
-    """`figures.group_table` of cached architectures: layer-wise SSNR per layer group."""
+    """`figures.group_table` of cached architectures: layer-wise SSNR per layer group.
+    The pack holds no per-layer statistics: for a packed setup the few archs the cache
+    lacks (a heatmap's 30 or 40) are scored here, in this process."""
     stats = Cache(cache_file).get(setup, archs)
+    missing = [a for a in archs if a not in stats]
+    if missing and packed(setup):
+        stats |= dict(zip(missing, network.many_stats(setup, missing), strict=True))
     return figures.group_table(setup, {a: stats[a] for a in archs if a in stats})
 
 
