@@ -16,16 +16,12 @@ from ssnr_app import loaders, panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_app.charts import compare as compare_charts
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, saliency
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
-from ssnr_core.studies import baselines, evaluation, reproduce
+from ssnr_core.proxies import Setup, aggregation, batches, saliency
+from ssnr_core.runs import Settings, jobs
+from ssnr_core.studies import compare, evaluation, reproduce
 
 METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
-NOT_COMPUTED = "not computed"
-NOT_COUNTED = "not counted"
-BASELINE = "baseline"  # the saliency column of the params and flops rows
+NOT_COMPUTED, NOT_COUNTED, BASELINE = compare.NOT_COMPUTED, compare.NOT_COUNTED, compare.BASELINE
 REFERENCE_BOOT = 200  # as `reproduce` in the app: the cache alone, a quick interval
 BEST_CSS = "font-weight: bold; background-color: #e8f4e8"
 SMALL_N = 100  # below this many architectures a cell is flagged: its interval is wide
@@ -45,20 +41,18 @@ class Grid:
 
     def source(self, space: str, task: str) -> str:
         """The ground-truth source of a column under the grid's protocol."""
-        sources = benchmarks.get_task(space, task).sources
-        return "naslib" if self.protocol == "naslib" and "naslib" in sources else sources[0]
+        return compare.source_for(space, task, self.protocol)
 
     def setups(self) -> list[Setup]:
         return [cell_setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
 
 
 def cell_setup(space: str, task: str, sal: str, seed: int) -> Setup:
-    """The setup of one cell: the batch as every run resolves it (CIFAR-10 once fetched)."""
-    return Setup.resolved(space, task, sal, seed, "auto", loaders.settings().data_dir)
+    """`compare.cell_setup` with the app's settings."""
+    return compare.cell_setup(space, task, sal, seed, loaders.settings())
 
 
-def column_name(space: str, task: str) -> str:
-    return f"{space}/{task}"
+column_name = compare.column_name
 
 
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs=loaders.HASH_FUNCS)
@@ -66,10 +60,7 @@ def truth_archs(space: str, task: str, source: str, settings: Settings) -> loade
     return loaders.Archs(loaders.truth(space, task, source, settings.data_dir).index.tolist())
 
 
-PROTOCOLS = {
-    "default": "each task's default ground truth (NB201: all 15,625 cells, test accuracy)",
-    "naslib": "the paper's: NASLib's samples and their val_accuracy",
-}
+PROTOCOLS = compare.PROTOCOLS
 
 
 def paper_setup() -> None:
@@ -141,60 +132,26 @@ def grid_inputs() -> Grid:
     return Grid(list(columns), list(sals), seed, str(metric), str(protocol))
 
 
-def collect(grid: Grid, settings: Settings) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Long table, one row per (column, saliency, aggregation) with the core's summary
-    record (`Summary.row()`); and per-column errors."""
-    rows, problems = [], {}
-    for space, task in grid.columns:
-        col = column_name(space, task)
-        try:
-            source = grid.source(space, task)
-            truth = loaders.truth(space, task, source, settings.data_dir)
-            archs = truth_archs(space, task, source, settings)
-        except loaders.READ_ERRORS as exc:
-            problems[col] = str(exc)
-            continue
-        for sal in grid.saliencies:
-            cell = cell_setup(space, task, sal, grid.seed)
-            try:
-                table = loaders.cached_scores(cell, archs, settings)
-            except loaders.READ_ERRORS as exc:
-                problems[col] = f"cannot read the cache: {exc}"
-                table = evaluation.score_table({}, weights=True)
-            n_boot = loaders.n_boot_for(len(table))
-            for agg in aggregation.AGGREGATIONS:
-                row = {"column": col, "benchmark": space, "task": task, "saliency": sal}
-                row |= {"aggregation": agg, "seed": grid.seed, "n": 0, "status": NOT_COMPUTED}
-                if not table.empty:
-                    summary = loaders.correlate(table[agg], truth, n_boot, grid.seed)
-                    row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
-                rows.append(row)
-        rows += baseline_rows(space, task, truth, grid.seed, settings, problems)
-    return pd.DataFrame(rows), problems
+@st.cache_data(show_spinner=False, max_entries=16)
+def collect(
+    grid: Grid, settings: Settings, versions: tuple[int, ...]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """`compare.grid` (`versions`, the cells' and baselines' row counts, re-keys it as a
+    job adds rows; otherwise it is computed once)."""
+    return compare.grid(
+        loaders.cache(settings),
+        settings=settings,
+        columns=grid.columns,
+        saliencies=grid.saliencies,
+        seed=grid.seed,
+        protocol=grid.protocol,
+    )
 
 
-def baseline_rows(
-    space: str, task: str, truth: pd.Series, seed: int, settings: Settings, problems: dict
-) -> list[dict]:
-    """params and flops as scores of the column, from baselines.sqlite only (counted by
-    the Explorer or `python -m ssnr_core baselines`), on the counted archs with truth."""
-    col = column_name(space, task)
-    try:
-        counted = loaders.counted_baselines(space, task, settings)
-    except loaders.READ_ERRORS as exc:
-        problems[col] = f"cannot read baselines.sqlite: {exc}"
-        counted = pd.DataFrame(columns=list(baselines.NAMES), dtype=float)
-    counted = counted.loc[[a for a in truth.index if a in counted.index]]
-    n_boot = loaders.n_boot_for(len(counted))
-    rows = []
-    for name in baselines.NAMES:
-        row = {"column": col, "benchmark": space, "task": task, "saliency": BASELINE}
-        row |= {"aggregation": name, "seed": seed, "n": 0, "status": NOT_COUNTED}
-        if not counted.empty:
-            summary = loaders.correlate(counted[name], truth, n_boot, seed)
-            row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
-        rows.append(row)
-    return rows
+def grid_versions(grid: Grid, settings: Settings) -> tuple[int, ...]:
+    cells = tuple(loaders.version(setup, settings) for setup in grid.setups())
+    counts = tuple(loaders.baseline_count(s, t, settings) for s, t in grid.columns)
+    return cells + counts
 
 
 def cell_text(r: pd.Series, metric: str, best: bool) -> str:
@@ -308,7 +265,10 @@ def grid_section(grid: Grid, settings: Settings) -> None:
         if running and not running_setups(grid, settings):
             st.rerun()  # the last job ended: redraw the page once
         with st.spinner("Correlating cached scores…"):
-            long, problems = collect(grid, settings)
+            try:
+                long, problems = collect(grid, settings, grid_versions(grid, settings))
+            except loaders.READ_ERRORS as exc:
+                long, problems = pd.DataFrame(), {"cache": f"cannot read the cache: {exc}"}
         report_problems(problems)
         if long.empty:
             return

@@ -15,8 +15,7 @@ from ssnr_app import loaders, panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_app.charts import explain as explain_charts
 from ssnr_app.text import plain_html
-from ssnr_core.proxies import aggregation, batches, saliency
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.spaces import Space, get_space
 from ssnr_core.studies import explain
 

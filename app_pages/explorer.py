@@ -26,12 +26,9 @@ from ssnr_app.charts import axes
 from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
-from ssnr_core.studies.correlation import Summary
-from ssnr_core.studies.evaluation import Evaluation
+from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.runs import Settings, jobs
+from ssnr_core.studies import Evaluation, Summary
 
 UPLOAD = "upload"
 FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unasked

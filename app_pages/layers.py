@@ -14,9 +14,8 @@ import streamlit as st
 from ssnr_app import loaders, panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_app.charts import layers as layers_charts
-from ssnr_core.proxies import aggregation, batches, saliency
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.settings import Settings
+from ssnr_core.proxies import Setup, aggregation, batches, saliency
+from ssnr_core.runs import Settings
 from ssnr_core.spaces import Space, get_space
 
 FROM_EXPLORER = "from the explorer"

@@ -19,12 +19,11 @@ import streamlit as st
 
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
-from ssnr_core.proxies import aggregation, batches, network
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs.cache import Cache
-from ssnr_core.runs.settings import Settings
+from ssnr_core.proxies import Setup, aggregation, batches, network
+from ssnr_core.runs import Cache, Settings
 from ssnr_core.spaces import get_space
 from ssnr_core.studies import (
+    Summary,
     baselines,
     correlation,
     evaluation,
@@ -34,7 +33,6 @@ from ssnr_core.studies import (
     pack,
     pruning,
 )
-from ssnr_core.studies.correlation import Summary
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
@@ -180,12 +178,7 @@ def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) 
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
 
 
-def n_boot_for(n: int) -> int:
-    """Bootstrap resamples for n architectures: 1000 up to 1,000 points, then fewer so
-    one correlation summary stays about a second on two cores (cost grows with
-    resamples x n log n); never under 100, which is what all 15,625 NB201 cells get
-    (their 95% interval is a few thousandths wide anyway)."""
-    return int(min(1000, max(100, 1_000_000 // max(n, 1))))
+n_boot_for = correlation.n_boot_for
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -18,11 +18,9 @@ import streamlit as st
 
 from ssnr_app import loaders, state
 from ssnr_app.charts import axes
-from ssnr_core.proxies import aggregation
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
-from ssnr_core.studies.correlation import Summary
+from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.runs import Settings, jobs
+from ssnr_core.studies import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0

@@ -16,12 +16,9 @@ import streamlit as st
 
 from ssnr_app import loaders, panels, state
 from ssnr_app.text import plain
-from ssnr_core.proxies import aggregation
-from ssnr_core.proxies.setup import Setup
-from ssnr_core.runs import jobs
-from ssnr_core.runs.settings import Settings
-from ssnr_core.studies import baselines, naslib
-from ssnr_core.studies.evaluation import Evaluation
+from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.runs import Settings, jobs
+from ssnr_core.studies import Evaluation, baselines, naslib
 
 SCORES = (*aggregation.AGGREGATIONS, *baselines.NAMES)
 COLUMNS = ["n", "spearman", "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi"]

@@ -11,8 +11,7 @@ import streamlit as st
 from ssnr_app import loaders, state
 from ssnr_core import benchmarks
 from ssnr_core.benchmarks import user_truth
-from ssnr_core.proxies import saliency
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies import Setup, saliency
 from ssnr_core.spaces import names
 
 MAX_SEED = 2**31 - 1

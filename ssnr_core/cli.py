@@ -32,7 +32,7 @@ from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.runs.settings import Settings, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.studies import evaluation
+from ssnr_core.studies import compare, evaluation
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 MAX_SEED = 2**63 - 1  # SQLite's INTEGER
@@ -443,6 +443,32 @@ def cmd_pack(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    """The Compare grid from the cache alone (as the app's Compare page shows it)."""
+    spaces = args.benchmarks or names()
+    columns = [(s, t) for s in spaces for t in benchmarks.tasks_of(s)]
+    for sal in args.saliencies:
+        saliency.get(sal)
+    long, problems = compare.grid(
+        Cache(settings.cache_file),
+        settings=settings,
+        columns=columns,
+        saliencies=args.saliencies,
+        seed=args.seed,
+    )
+    for column, problem in problems.items():
+        print(f"{column}: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_clean(long.to_dict(orient="records"))))
+    else:
+        print(
+            f"{args.metric} with 95% interval and n, on every cached architecture with the "
+            "task's default ground truth"
+        )
+        print(compare.to_text(long, args.metric))
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     for (space, task), spec in benchmarks.TASKS.items():
         print(f"{space:7s} {task:16s} {spec.metric}  [truth: {', '.join(spec.sources)}]")
@@ -508,6 +534,13 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="folder for the CSV and Markdown")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_reproduce)
+    c = sub.add_parser("compare", help="every saliency and aggregation against every task, cached")
+    c.add_argument("--benchmarks", nargs="*", default=None, help=f"default: {' '.join(names())}")
+    c.add_argument("--saliencies", nargs="*", default=list(saliency.REGISTRY))
+    c.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
+    c.add_argument("--metric", choices=("kendall", "spearman"), default="kendall")
+    c.add_argument("--json", action="store_true", help="the long table as JSON records")
+    c.set_defaults(func=cmd_compare)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
     k = sub.add_parser(
         "pack",

@@ -38,7 +38,8 @@ def sample(
 
 
 def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
-    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth)."""
+    """The seeded draw behind `sample`, for any list (e.g. an uploaded ground truth): the
+    first n of `draw_order`, in their original order."""
     if n is None or n >= len(archs):
         return archs
     if n < 1:
@@ -46,11 +47,10 @@ def draw(archs: list[str], n: int | None, seed: int) -> list[str]:
     return [archs[i] for i in sorted(draw_order(len(archs), seed)[:n])]
 
 
-def draw_order(size: int, seed: int) -> list[int]:
-    """The positions in the order the seeded draw takes them: `draw(archs, n, seed)` is
-    the first n of them, put back in the order of `archs` (so the sample of n is cached
-    exactly when these first n are)."""
-    return np.random.default_rng(seed).permutation(size).tolist()
+def draw_order(size: int, seed: int) -> np.ndarray:
+    """The order in which `draw` takes architectures: the sample of n is the first n, so
+    a sample is wholly cached exactly when a prefix of this order is."""
+    return np.random.default_rng(seed).permutation(size)
 
 
 WEIGHTS = "weights"  # `score_table`'s optional column: scored values per network
