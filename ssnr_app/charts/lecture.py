@@ -127,7 +127,7 @@ def per_weight(table: pd.DataFrame, title: dict, height: int, font: int = 14) ->
             hovertemplate="%{customdata}<br>%{x:,} weights<br>%{y:.4g} per weight<extra></extra>",
         )
     )
-    fig.update_xaxes(type="log", title="weights in the layer (log scale)")
+    fig.update_xaxes(type="log", dtick=1, title="weights in the layer (log scale)")
     log_y(fig, table["per_weight"].to_numpy(float))
     fig.update_yaxes(title="S_n^l per weight (log scale)")
     fig.update_layout(title=title, height=height, font={"size": font}, margin={**MARGIN, "t": 80})
