@@ -227,7 +227,7 @@ def step_figure2(ctx: Context) -> None:
             ("lecture_figure2", ctx.setup, agg, ctx.present),
             lambda agg=agg, head=head: explorer_charts.figure2_panel(
                 ctx.table(), ctx.truth, agg, True, head
-            ),
+            ).update_layout(height=ctx.height),
         )
         with col:
             panels.chart(fig, key=f"lecture_figure2_{agg}")
@@ -253,7 +253,8 @@ def _go(step: str) -> None:
 
 
 def navigation(step: str) -> None:
-    """Previous / where we are / Next, in one row above the step."""
+    """Previous / where we are / Next, in one row above the step (with the task choice
+    on the last step, which shows each task)."""
     names = list(STEPS)
     i = names.index(step)
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
@@ -273,6 +274,14 @@ def navigation(step: str) -> None:
         on_click=_go,
         args=(names[min(i + 1, len(names) - 1)],),
     )
+    if step == "figure2":
+        row.segmented_control(
+            "Task",
+            list(pack.TASKS),
+            key=state.LECTURE_TASK,
+            format_func=TASK_LABELS.get,
+            label_visibility="collapsed",
+        )
 
 
 def render() -> None:
@@ -285,16 +294,9 @@ def render() -> None:
     present = panels.presenting()
     st.header(f"{list(STEPS).index(step) + 1} · {STEPS[step]}")
     navigation(step)
-    task = str(st.session_state[state.LECTURE_TASK])
-    if step == "figure2":
-        st.segmented_control(
-            "Task",
-            list(pack.TASKS),
-            key=state.LECTURE_TASK,
-            format_func=TASK_LABELS.get,
-            label_visibility="collapsed",
-        )
-        task = str(st.session_state.get(state.LECTURE_TASK) or pack.TASKS[0])
+    task = str(st.session_state.get(state.LECTURE_TASK) or pack.TASKS[0])
+    if step != "figure2":
+        task = pack.TASKS[0]  # the argument is told on CIFAR-10
     state.publish(state.LECTURE_PARAMS)
     settings = loaders.settings()
     try:
