@@ -550,25 +550,33 @@ def figure2(
     )
 
 
-def rank_plot(
-    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
-) -> None:
-    agg = view.display.agg
+def rank_figure(
+    view: View,
+    table: pd.DataFrame,
+    summaries: dict[str, Summary],
+    provenance: loaders.Provenance,
+    agg: str,
+) -> go.Figure:
     head = title(view, provenance, "rank by score vs true rank")
-    fig = memo(
+    return memo(
         table_key(view, table, "ranks", agg, json.dumps(head)),
         lambda: explorer_charts.rank_rank(
             loaders.ranks(table[agg], view.truth.values), agg, summaries[agg].spearman, head
         ),
     )
-    panels.chart(fig, key="ranks")
+
+
+def rank_plot(
+    view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
+) -> None:
+    panels.chart(rank_figure(view, table, summaries, provenance, view.display.agg), key="ranks")
     st.caption(
         "Each architecture at (true rank, rank by score), 1 = best; Spearman's ρ is the "
         "correlation of these two ranks. Points above the diagonal are over-rated."
     )
 
 
-def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
+def top_k_figure(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> go.Figure:
     def build() -> go.Figure:
         curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
         found = int(curves["sum"]["k"][-1])
@@ -576,8 +584,11 @@ def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) 
             curves, found, title(view, provenance, f"top-k by score (n = {found:,})")
         )
 
-    fig = memo(table_key(view, table, "topk", provenance.truth, provenance.batch), build)
-    panels.chart(fig, key="topk")
+    return memo(table_key(view, table, "topk", provenance.truth, provenance.batch), build)
+
+
+def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
+    panels.chart(top_k_figure(view, table, provenance), key="topk")
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
