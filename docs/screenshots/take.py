@@ -79,7 +79,7 @@ def main(cache_dir: Path) -> None:
         page.wait_for_timeout(1500)
         chart.screenshot(path=HERE / "compare_chart.png")
         page.get_by_role("tab", name="Reference table").click()
-        expect(page.get_by_test_id("stMain")).to_contain_text("Small n", timeout=WAIT_MS)
+        expect(page.get_by_test_id("stMain")).to_contain_text("Same figures as", timeout=WAIT_MS)
         page.screenshot(path=HERE / "compare_reference.png")
         phone = browser.new_page(viewport=dict(zip(("width", "height"), PHONE)))
         shoot(phone, url, "/layers", "weight layers", HERE / "layers_390px.png")
