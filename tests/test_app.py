@@ -266,6 +266,9 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     }
     assert explorer_charts.selected_archs(event, table) == [drawn[3], drawn[1]]
     assert explorer_charts.selected_archs({"selection": {"points": []}}, table) == []
+    # The browser sends a typed array's row as an object keyed by position.
+    keyed = {"selection": {"points": [{"customdata": {"0": 2.0, "1": 5.0, "2": 1.0}}]}}
+    assert explorer_charts.selected_archs(keyed, table) == [table.index[2]]
 
 
 def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):

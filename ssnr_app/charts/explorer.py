@@ -334,5 +334,15 @@ def selected_archs(event: object, table: pd.DataFrame) -> list[str]:
         points = event["selection"]["points"]  # type: ignore[index]
     except (KeyError, TypeError):
         return []
-    rows = [int(p["customdata"][0]) for p in points if p.get("customdata")]
-    return [str(table.index[r]) for r in rows if 0 <= r < len(table)]
+    rows = [_row(p["customdata"]) for p in points if p.get("customdata")]
+    return [str(table.index[r]) for r in rows if r is not None and 0 <= r < len(table)]
+
+
+def _row(custom: object) -> int | None:
+    """customdata's first value: a list, or (a typed array sent as such) an object keyed
+    by position."""
+    first = custom.get("0", custom.get(0)) if isinstance(custom, dict) else custom[0]  # type: ignore[index]
+    try:
+        return int(first)
+    except (TypeError, ValueError):
+        return None
