@@ -16,18 +16,20 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from ssnr_app import loaders, panels, research, state, widgets
-from ssnr_app.charts import axes
+from ssnr_app.charts import axes, cells
 from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
 from ssnr_core import benchmarks
 from ssnr_core.proxies import Setup, aggregation
 from ssnr_core.runs import Settings, jobs
+from ssnr_core.spaces import nb201
 from ssnr_core.studies import Evaluation, Summary
 
 UPLOAD = "upload"
@@ -35,6 +37,7 @@ FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unask
 LIVE_BOOT = 200  # bootstrap resamples while results still arrive (cheaper redraws)
 BOOT_CHOICES = ("auto", 200, 1000, 2000)
 INSPECT_MAX = 500
+SELECTION_ROWS = INSPECT_MAX  # rows of the selection table, each one inspectable below
 HEATMAP_ROWS = 15  # the heatmap shows the highest and lowest scored this many each
 HEATMAP_MAX = 40  # or up to this many of the selection
 CHARTS = {
@@ -647,6 +650,41 @@ def selection_cards(view: View, sub: pd.DataFrame) -> None:
     )
     st.dataframe(result.table()[["n", "spearman", "kendall", "top10%_precision"]])
     st.caption("The selection under each aggregation (the same architectures, ranked three ways).")
+    selection_table(view, sub)
+
+
+def selection_table(view: View, sub: pd.DataFrame) -> None:
+    """The selected architectures, one row each, sortable by any column (click a
+    header); picking a row makes it the architecture inspected below."""
+    shown = sub.head(SELECTION_ROWS)
+    rows = pd.DataFrame(
+        {
+            "arch": shown.index.to_numpy(),
+            "accuracy": view.truth.values.reindex(shown.index).to_numpy(float),
+            "log10 S_n": np.log10(shown["sum"].where(shown["sum"] > 0)).to_numpy(float),
+            "S_n": [panels.sci(v, 4) for v in shown["sum"]],
+            "overall SSNR": shown["ssnr"].to_numpy(float),
+            "layer-wise SSNR": shown["layerwise_ssnr"].to_numpy(float),
+        }
+    )
+    event = st.dataframe(
+        rows,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="selection_table",
+        column_config={
+            "accuracy": st.column_config.NumberColumn(format="%.2f"),
+            "log10 S_n": st.column_config.NumberColumn(format="%.3f"),
+            "overall SSNR": st.column_config.NumberColumn(format="%.4g"),
+            "layer-wise SSNR": st.column_config.NumberColumn(format="%.4g"),
+        },
+    )
+    picked = getattr(getattr(event, "selection", None), "rows", None) or []
+    if picked:
+        st.session_state["inspect_arch"] = str(rows["arch"].iloc[picked[0]])
+    which = f"The first {SELECTION_ROWS:,} of the" if len(sub) > SELECTION_ROWS else "All"
+    st.caption(f"{which} {len(sub):,} selected: click a header to sort, a row to inspect it.")
 
 
 def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
@@ -669,6 +707,7 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
         "computation step by step.",
         format_func=lambda a: f"{a}  ·  accuracy {values.get(a, float('nan')):.2f}",
     )
+    cell(view.setup.space, str(arch), values)
     left, right = st.columns(2)
     if left.button("Open on the layer page", key="open_layers"):
         rest = [a for a in options if a != arch]
@@ -676,6 +715,17 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
     if right.button("Explain this architecture", key="open_explain"):
         st.session_state[state.EXPLAIN_ARCH] = arch
         st.switch_page(state.EXPLAIN_PAGE)
+
+
+def cell(space: str, arch: str, values: pd.Series) -> None:
+    """The inspected architecture's cell as a small graph (NAS-Bench-201's cells)."""
+    if space != "nb201":
+        return
+    ops = nb201.parse(arch)
+    fig = cells.cell_graph(
+        nb201.EDGES, ops, nb201.live_edges(ops), f"accuracy {values.get(arch, float('nan')):.2f}%"
+    )
+    panels.chart(fig, key="inspect_cell", static=True)
 
 
 def all_aggregations(view: View, settings: Settings) -> None:

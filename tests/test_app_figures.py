@@ -139,6 +139,20 @@ def test_the_selection_survives_an_aggregation_switch(explorer: AppTest):
         small = frame_with(explorer, "top10%_precision")  # all three aggregations
         for a in aggregation.AGGREGATIONS:
             assert small.loc[aggregation.LABELS[a], "kendall"] == sub[a].kendall
+    # The selection as a table, one row per architecture, with the core's numbers; the
+    # inspected architecture's cell drawn beside the hand-off buttons.
+    rows = frame_with(explorer, "log10 S_n")
+    assert list(rows["arch"]) == [a for a in table.index if a in chosen]
+    first = rows.iloc[0]
+    assert first["layer-wise SSNR"] == table.loc[first["arch"], "layerwise_ssnr"]
+    assert first["accuracy"] == truth[first["arch"]]
+    assert first["S_n"] == panels.sci(table.loc[first["arch"], "sum"], 4)
+    shown = {
+        json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+        for c in explorer.get("plotly_chart")
+    }
+    inspected = explorer.selectbox(key="inspect_arch").value
+    assert f"accuracy {truth[inspected]:.2f}%" in shown
     explorer.button(key="clear_selection").click().run()
     assert not any(h.value.startswith("Selection:") for h in explorer.subheader)
 
