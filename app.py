@@ -33,7 +33,12 @@ page = st.navigation(
     ]
 )
 panels.narrow_screens()
+try:
+    settings = loaders.settings()
+except ValueError as exc:  # a setting from the environment that cannot be used
+    st.error(f"The app cannot start: {exc}")
+    st.stop()
 panels.presentation_switch()
 panels.image_format_choice()
-panels.jobs_indicator(loaders.settings())
+panels.jobs_indicator(settings)
 page.run()

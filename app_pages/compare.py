@@ -275,7 +275,7 @@ def grid_section(grid: Grid, settings: Settings) -> None:
         grid_tables(long, grid)
         panels.download_csv("Download the grid (CSV)", long, f"ssnr_compare_seed{grid.seed}.csv")
 
-    panels.live(body, running)
+    panels.live(body, running, lambda: bool(running_setups(grid, settings)))
 
 
 def compute_cell(grid: Grid, settings: Settings) -> None:

@@ -298,7 +298,9 @@ def start_first_view(view: View, status: jobs.JobStatus) -> jobs.JobStatus:
     if st.session_state.get(state.FIRST_VIEW):
         return status
     st.session_state[state.FIRST_VIEW] = True
-    if status.running or status.done or status.total > FIRST_SAMPLE:
+    if status.running or status.queued or status.done or status.total > FIRST_SAMPLE:
+        return status
+    if not panels.is_default_job(view.job, FIRST_SAMPLE):  # a link: cached + Compute
         return status
     try:
         jobs.start(view.job, view.archs)
@@ -318,21 +320,29 @@ def results(view: View, settings: Settings) -> None:
     if status is None:
         return
     status = start_first_view(view, status)
-    running = status.running or panels.setup_running(view.setup, settings)
+    running = job_active(view, settings, status)
 
     def body() -> None:
         live_results(view, settings, running)
 
-    panels.live(body, running)
+    every = panels.poll_s(status)
+    panels.live(body, running, lambda: job_active(view, settings), every)
     if not running:
         all_aggregations(view, settings)
+
+
+def job_active(view: View, settings: Settings, status: jobs.JobStatus | None = None) -> bool:
+    """Whether a job of the view's setup runs or waits in the queue."""
+    status = status or panels.job_status(view.job, view.archs)
+    own = status is not None and (status.running or status.queued)
+    return own or panels.setup_running(view.setup, settings)
 
 
 def live_results(view: View, settings: Settings, was_running: bool) -> None:
     status = panels.job_status(view.job, view.archs)
     if status is None:
         return
-    running = status.running or panels.setup_running(view.setup, settings)
+    running = job_active(view, settings, status)
     if was_running and not running:
         st.rerun()  # the job ended: redraw the page once, with its complete results
     panels.job_panel(view.job, view.archs, view.label, status)

@@ -24,6 +24,8 @@ from ssnr_core.studies import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
 INDICATOR_S = 2.0
+QUEUED_S = 3.0  # how often a view whose job waits in the queue redraws
+WATCH_S = 3.0  # how often an idle view looks for a job of its setup started elsewhere
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
 # Cards: values are never cut to "6.…": a card is as wide as its value needs (at least
@@ -318,33 +320,63 @@ def progress_of(job: jobs.Job, status: jobs.JobStatus) -> Progress:
     return Progress(status.done, status.total, rate, now - (status.started or now))
 
 
+def _note(job: jobs.Job, text: str, error: bool = False) -> None:
+    """A message for the job's panel to show on its next run. Button callbacks draw
+    nothing themselves: a callback of a button inside a fragment that draws replaces
+    elements at the top of the page (Streamlit warns) instead of updating the panel."""
+    st.session_state.setdefault(state.JOB_NOTES, {})[job.key] = (text, error)
+
+
+def _show_note(job: jobs.Job) -> None:
+    text, error = st.session_state.get(state.JOB_NOTES, {}).pop(job.key, (None, False))
+    if text:
+        (st.error if error else st.caption)(text)
+
+
 def _start(job: jobs.Job, archs: Sequence[str], label: str) -> None:
-    """Button callback: start the job, and say so at once (before its first result)."""
+    """Button callback: ask for the job (it starts now, or queues behind running jobs)."""
     try:
         status = jobs.start(job, archs)
     except OSError as exc:
-        st.toast(f"Could not start scoring: {exc}", icon=":material/error:")
+        _note(job, f"Could not start scoring: {exc}", error=True)
         return
     missing = status.total - status.done
-    st.toast(f"Scoring {missing:,} architectures of {label} in the background…", icon="⏳")
+    if status.queued:
+        _note(job, f"{label}: {missing:,} architectures queued (number {status.position}).")
+    else:
+        _note(job, f"Scoring {missing:,} architectures of {label} in the background…")
 
 
 def _stop(job: jobs.Job, archs: Sequence[str]) -> None:
     try:
         jobs.stop(job, archs)
     except OSError as exc:
-        st.toast(f"Could not stop the job: {exc}", icon=":material/error:")
+        _note(job, f"Could not stop the job: {exc}", error=True)
         return
-    st.toast("Stopped; what was scored stays cached.", icon=":material/stop_circle:")
+    _note(job, "Stopped; what was scored stays cached.")
+
+
+def queued_text(label: str, status: jobs.JobStatus, settings: Settings) -> str:
+    return (
+        f"{label}: queued, number {status.position} in line. This server runs at most "
+        f"{settings.max_jobs} scoring job(s) at a time (SSNR_MAX_JOBS); this one starts "
+        "by itself when its turn comes, and what is cached is shown meanwhile."
+    )
 
 
 def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobStatus) -> None:
-    """Live progress (count, rate, time left, Stop) while the job runs; else its error,
-    if any, and a Compute button for what the cache lacks."""
+    """Live progress (count, rate, time left, Stop) while the job runs; its place in the
+    queue while it waits; else its error, if any, and a Compute button for what the
+    cache lacks."""
+    _show_note(job)
     if status.running:
         progress = progress_of(job, status)
         st.progress(status.fraction, text=f"{label}: {progress.text()}")
         st.button("Stop", key=f"stop_{job.key}", on_click=_stop, args=(job, archs))
+        return
+    if status.queued:
+        st.info(queued_text(label, status, job.settings), icon=":material/schedule:")
+        st.button("Leave the queue", key=f"stop_{job.key}", on_click=_stop, args=(job, archs))
         return
     if status.error:
         st.error(f"{label}: {status.error}")
@@ -361,6 +393,15 @@ def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobS
         )
 
 
+def is_default_job(job: jobs.Job, sample: int) -> bool:
+    """Whether `job` is what a fresh session's default view shows (NB201 CIFAR-10 synflow,
+    seed 0, the default ground truth, the first sample): the only job a first view
+    starts unasked. A link with other parameters shows what is cached and a Compute
+    button, so a class opening many different links starts no work by itself."""
+    default = Setup.resolved("nb201", "cifar10", "synflow", 0, "auto", job.settings.data_dir)
+    return (job.setup, job.sample, job.truth, job.archs_file) == (default, sample, None, None)
+
+
 def job_status(job: jobs.Job, archs: Sequence[str]) -> jobs.JobStatus | None:
     """The job's status, or None after showing why it cannot be read."""
     try:
@@ -370,18 +411,44 @@ def job_status(job: jobs.Job, archs: Sequence[str]) -> jobs.JobStatus | None:
         return None
 
 
-def live(body: Callable[[], None], running: bool) -> None:
-    """Run `body` as a fragment that redraws itself every second while a job runs; when
-    the job has ended, the whole page reruns once (to show its complete results)."""
+def poll_s(status: jobs.JobStatus | None) -> float:
+    """How often a live part redraws: every second while its job runs, less often while
+    it waits in the queue (twenty waiting sessions need not redraw twenty times a second)."""
+    return QUEUED_S if status is not None and status.queued and not status.running else LIVE_S
+
+
+def live(
+    body: Callable[[], None],
+    active: bool,
+    now_active: Callable[[], bool] | None = None,
+    every: float = LIVE_S,
+) -> None:
+    """Run `body` as a fragment that redraws itself every `every` seconds (see `poll_s`)
+    while a job of the view is active. `now_active` says whether one is active now: when
+    that changes (a Compute click inside the fragment, a job started in another tab or
+    admitted from the queue, its end) the whole page reruns once, so that polling starts
+    or stops and complete results show. While none is active, a small watcher fragment
+    asks every `WATCH_S`, so the view goes live however its job was started."""
 
     def tick() -> None:
+        if now_active is not None and now_active() != active:
+            st.rerun()
         body()
 
-    st.fragment(tick, run_every=LIVE_S if running else None)()
+    st.fragment(tick, run_every=every if active else None)()
+    if active or now_active is None:
+        return
+
+    def watch() -> None:
+        if now_active():
+            st.rerun()
+
+    st.fragment(watch, run_every=WATCH_S)()
 
 
 def setup_running(setup: Setup, settings: Settings) -> bool:
-    """Whether any app job of this setup runs now (its results change this setup's view)."""
+    """Whether any app job of this setup runs or waits in the queue now (its results
+    change this setup's view)."""
     return any(r.job.setup == setup for r in running_jobs(settings))
 
 
@@ -393,16 +460,18 @@ class RunningJob:
     job: jobs.Job
     total: int
     started: float
+    queued: int = 0  # its place in the queue (1: next), 0 when it runs
 
 
 def running_jobs(settings: Settings) -> list[RunningJob]:
-    """The app's jobs running now, rebuilt from their lock records (the key must match,
-    so a record this version cannot rebuild is listed by nobody rather than wrongly)."""
+    """The app's jobs running now, then those queued in order, rebuilt from their lock
+    records (the key must match, so a record this version cannot rebuild is listed by
+    nobody rather than wrongly)."""
     try:
-        records = jobs.active(settings)
+        records = [*jobs.active(settings), *jobs.queue(settings)]
     except OSError:
         return []
-    out = []
+    out: list[RunningJob] = []
     for info in records:
         cmd = info.get("command") or []
         archs_file = cmd[cmd.index("--archs") + 1] if "--archs" in cmd else None
@@ -412,13 +481,15 @@ def running_jobs(settings: Settings) -> list[RunningJob]:
             continue
         job = jobs.Job(setup, settings, info.get("sample"), info.get("truth"), archs_file)
         if job.key == info.get("key"):
-            out.append(RunningJob(job, int(info.get("total") or 0), info.get("started") or 0))
+            place = sum(r.queued > 0 for r in out) + 1 if info.get("queued") else 0
+            total = int(info.get("total") or 0)
+            out.append(RunningJob(job, total, info.get("started") or 0, place))
     return out
 
 
 def jobs_indicator(settings: Settings) -> None:
-    """A small "jobs running" box in the sidebar of every page, each with a Stop button;
-    it polls while jobs run."""
+    """A small "jobs running" box in the sidebar of every page, each job with a Stop
+    button, queued ones with their place; it polls while jobs run or wait."""
     if not running_jobs(settings):
         return
 
@@ -428,16 +499,20 @@ def jobs_indicator(settings: Settings) -> None:
             st.caption("No scoring job running.")
             return
         box = st.container(border=True)
-        box.markdown(f":material/progress_activity: **{len(now)} scoring job(s) running**")
+        waiting = sum(r.queued > 0 for r in now)
+        head = f"{len(now) - waiting} scoring job(s) running"
+        head += f", {waiting} queued" if waiting else ""
+        box.markdown(f":material/progress_activity: **{head}**")
         for r in now:
             s = r.job.setup
-            text = (
-                f"{s.space}/{s.task} {s.saliency} · seed {s.seed} · {r.total:,} archs · "
-                f"{fmt_duration(time.time() - r.started)}"
+            when = (
+                f"queued, number {r.queued}" if r.queued else fmt_duration(time.time() - r.started)
             )
-            box.caption(text)
+            box.caption(
+                f"{s.space}/{s.task} {s.saliency} · seed {s.seed} · {r.total:,} archs · {when}"
+            )
             box.button(
-                "Stop",
+                "Leave the queue" if r.queued else "Stop",
                 key=f"indicator_stop_{r.job.key}",
                 on_click=_stop,
                 args=(r.job, ()),
@@ -483,20 +558,23 @@ def about_metrics() -> None:
 
 
 def live_job(job: jobs.Job, archs: loaders.Archs, label: str) -> None:
-    """A job's live progress, or a Compute button for what the cache lacks; the page
-    reruns when the job ends, so what it scored is correlated at once."""
+    """A job's live progress (or its place in the queue), or a Compute button for what
+    the cache lacks; the page reruns when the job starts or ends, so that it polls while
+    the job is active and what it scored is correlated at once."""
     status = job_status(job, archs)
     if status is None:
         return
+
+    def active_now() -> bool:
+        now = job_status(job, archs)
+        return now is not None and (now.running or now.queued)
 
     def body() -> None:
         now = job_status(job, archs)
         if now is None:
             return
-        if status.running and not now.running:
-            st.rerun()
         job_panel(job, archs, label, now)
         if now.complete and not now.running:
             st.caption(f"All {now.total:,} architectures of this sample are cached.")
 
-    live(body, status.running)
+    live(body, status.running or status.queued, active_now, poll_s(status))

@@ -17,6 +17,7 @@ import streamlit as st
 from ssnr_app import loaders, panels, state
 from ssnr_app.text import plain
 from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.proxies.setup import MAX_SEED, check_seed
 from ssnr_core.runs import Settings, jobs
 from ssnr_core.studies import Evaluation, baselines, naslib
 
@@ -29,8 +30,8 @@ FLOPS_S = 0.15  # seconds to count one architecture's FLOPs (a forward pass)
 def parse_seeds(text: str) -> tuple[int, ...]:
     """ "0,1,2" -> (0, 1, 2); ValueError for anything else, or more than MAX_SEEDS."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    seeds = tuple(dict.fromkeys(int(p) for p in parts))
-    if not seeds or len(seeds) > MAX_SEEDS or min(seeds) < 0:
+    seeds = tuple(dict.fromkeys(check_seed(int(p)) for p in parts))  # bounded as --seeds
+    if not seeds or len(seeds) > MAX_SEEDS:
         raise ValueError(text)
     return seeds
 
@@ -52,7 +53,7 @@ def seeds_input(setup: Setup) -> tuple[int, ...] | None:
         return parse_seeds(str(text))
     except ValueError:
         st.error(
-            f"Init seeds must be 1 to {MAX_SEEDS} non-negative integers separated by commas "
+            f"Init seeds must be 1 to {MAX_SEEDS} integers in 0..{MAX_SEED:,} separated by commas "
             f"(e.g. 0,1,2); got {text!r}."
         )
         return None

@@ -43,6 +43,7 @@ SAMPLE_CHOSEN = "sample_chosen"  # the user (or the URL) fixed the sample size
 HANDOFF = "handoff"  # architectures sent from the explorer to the layer page
 FIRST_VIEW = "first_view_started"  # the no-click first view has been started once
 RATES = "job_rates"  # job key -> recent (time, done) observations
+JOB_NOTES = "job_notes"  # job key -> (message, is an error) for its panel's next run
 LAYER_MODE = "layer_mode_{}"  # the layer page's picker per side ("a", "b")
 LAYER_ARCH = "layer_arch_{}"
 SELECTION = "selection"  # the explorer's selected archs: kept across aggregation switches

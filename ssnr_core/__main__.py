@@ -1,6 +1,13 @@
 import sys
 
 if __name__ == "__main__":  # spawned workers re-import this module: keep it light
-    from ssnr_core.cli import main
-
-    sys.exit(main())
+    try:
+        from ssnr_core.cli import INTERRUPTED, main
+    except KeyboardInterrupt:  # Ctrl-C while the modules load (torch takes seconds)
+        print("interrupted before anything started; nothing was changed", file=sys.stderr)
+        sys.exit(130)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # after main returned, or between its handlers
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)

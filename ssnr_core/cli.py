@@ -10,56 +10,128 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import math
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
 from ssnr_core import benchmarks
 from ssnr_core.proxies import batches, saliency
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies.setup import INITS, MAX_SEED, Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
-from ssnr_core.runs.settings import Settings, usable_cores
+from ssnr_core.runs.settings import Settings, max_workers, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
 from ssnr_core.studies import compare, evaluation
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
-MAX_SEED = 2**63 - 1  # SQLite's INTEGER
+
+
+class _BestEffort(io.TextIOBase):
+    """Progress and messages on a stream that may fail (`2>/dev/full`, `2>&1 | head`):
+    writing them is best effort, so a full or closed stderr never stops a run. After the
+    first failed write the stream's descriptor points at /dev/null, so that the
+    interpreter's own flush at exit succeeds too."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.dropped = False
+
+    def write(self, text: str) -> int:
+        if not self.dropped:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.dropped:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._drop()
+
+    def fileno(self) -> int:  # tqdm asks a terminal for its width
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def _drop(self) -> None:
+        self.dropped = True
+        with suppress(OSError, ValueError, io.UnsupportedOperation):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+            self.stream.flush()  # what the failed write left in the buffer goes there
+
+
+class _Bar:
+    """A tqdm bar fed by scoring's (done, total[, label]) callbacks. A new bar starts for
+    each run or column (`label`), with what was cached counted as done but not in the
+    rate, so the time estimate stays honest when a heavy space follows a cheap one; so
+    are architectures other runs store while this one waits for them (`waiting`): the
+    rate and ETA count only what this run scored."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: tqdm | None = None
+        self.current: tuple[str | None, int] | None = None
+        self.note: str | None = None
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if self.current != (label, total) or self.bar is None:
+            self.close()
+            self.current = (label, total)
+            self.bar = tqdm(
+                desc=label or self.desc,
+                total=total,
+                initial=done,
+                unit="arch",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                smoothing=0.05,
+            )
+        elif self.note is not None:  # stored by other runs: done, but not our rate
+            self.bar.initial += done - self.bar.n
+            self.bar.n = self.bar.last_print_n = done
+            self.bar.refresh()
+        else:
+            self.bar.update(done - self.bar.n)
+
+    def waiting(self, note: str | None) -> None:
+        """What the run waits for (None: it computes again), shown beside the bar."""
+        self.note = note
+        if self.bar is not None:
+            self.bar.set_postfix_str(note or "", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @contextmanager
-def _bar(desc: str) -> Iterator[Callable[..., None]]:
-    """A tqdm bar fed by scoring's (done, total[, label]) callbacks. It restarts for each
-    new run or column, counting what was cached as done but not in the rate, so the
-    time estimate stays honest when a heavy space follows a cheap one."""
-    bar = tqdm(desc=desc, unit="arch", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-    current: list[tuple[str | None, int]] = []
-
-    def update(done: int, total: int, label: str | None = None) -> None:
-        if current != [(label, total)]:
-            current[:] = [(label, total)]
-            if label:
-                bar.set_description(label)
-            bar.reset(total)
-            bar.update(done)
-            bar.start_t = bar._time()
-            bar.last_print_n = done
-        else:
-            bar.update(done - bar.n)
-
+def _bar(desc: str) -> Iterator[_Bar]:
+    bar = _Bar(desc)
     try:
-        yield update
+        yield bar
     finally:
         bar.close()
 
@@ -110,7 +182,7 @@ def _add_init_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--init",
         default="slot",
-        choices=evaluation.INITS,
+        choices=INITS,
         help="slot: modules seeded per (seed, slot in the space), shared across archs "
         "(default); fresh: a new network per (seed, arch), as NASLib does",
     )
@@ -157,8 +229,8 @@ def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
         "--workers",
-        type=_int_in(1, 4 * cores),
-        default=min(settings.workers, 4 * cores),
+        type=_int_in(1, max_workers()),
+        default=settings.workers,
         help=f"worker processes (default: usable cores, {settings.workers})",
     )
     p.add_argument("--threads", type=_int_in(1, cores), default=1, help="torch threads per process")
@@ -170,6 +242,11 @@ def _add_run_args(p: argparse.ArgumentParser, settings: Settings) -> None:
         "(default $RAY_ADDRESS), or on a local Ray instance with --workers CPUs",
     )
     p.add_argument("--ray-address", default=None, help="e.g. head-node:6379 (--backend ray)")
+    p.add_argument(
+        "--take-over",
+        action="store_true",
+        help="score here what a stopped run (Ctrl-Z) of the same setup has claimed",
+    )
     p.add_argument("--chunk", type=_int_in(1, 10_000), default=32, help="archs per Ray task")
     p.add_argument(
         "--gpus-per-task",
@@ -198,7 +275,13 @@ def _run_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings of this run: the environment's, with the flags' workers, device and
     backend; built once here and passed down."""
     _check_device(args.device, args.backend)
-    return replace(settings, workers=args.workers, device=args.device, ray=_backend(args))
+    return replace(
+        settings,
+        workers=args.workers,
+        device=args.device,
+        ray=_backend(args),
+        take_over=args.take_over,
+    )
 
 
 def _connected(settings: Settings) -> AbstractContextManager[None]:
@@ -300,9 +383,13 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
     uncounted = "params" in result.summaries and result.summaries["params"].n == 0
     if uncounted and result.n:
+        why = (
+            "--baselines no"
+            if args.baselines == "no"
+            else f"more than {evaluation.AUTO_BASELINES:,} missing"
+        )
         print(
-            f"note: params/FLOPs not counted for these archs (more than "
-            f"{evaluation.AUTO_BASELINES:,} missing); --baselines yes counts them",
+            f"note: params/FLOPs not counted for these archs ({why}); --baselines yes counts them",
             file=sys.stderr,
         )
     if args.json:
@@ -368,11 +455,6 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_nb201(args: argparse.Namespace, settings: Settings) -> int:
     from ssnr_core.data import nb201_import
 
-    print(
-        f"import-nb201: unpickling {args.path} (torch.load / pickle runs code from the file): "
-        "do this only for a benchmark file you downloaded from its official source and trust",
-        file=sys.stderr,
-    )
     out = (args.out or settings.data_dir / Path(nb201_import.TABLE).parent) / Path(
         nb201_import.TABLE
     ).name
@@ -563,8 +645,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     k.set_defaults(func=cmd_pack)
     i = sub.add_parser(
         "import-nb201",
-        help="one-time import of an official NAS-Bench-201 / NATS-Bench file you trust "
-        "(unpickles it) into a gzip CSV",
+        help="one-time import of an official NAS-Bench-201 / NATS-Bench file into a gzip "
+        "CSV (read as plain data: nothing in the file runs)",
     )
     i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
     i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
@@ -572,8 +654,29 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     return p
 
 
+INTERRUPTED = "interrupted: finished architectures are cached; rerun to resume"
+
+
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
-    settings = settings or Settings.from_env()
+    """Run one command; its progress and messages go to stderr best effort (a full or
+    closed stderr never stops it), and Ctrl-C at any point is one line, exit 130."""
+    stderr = sys.stderr
+    sys.stderr = _BestEffort(stderr)
+    try:
+        return _main(argv, settings)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv: Sequence[str] | None, settings: Settings | None) -> int:
+    try:
+        settings = settings or Settings.from_env()
+    except ValueError as exc:  # a setting the environment gives that cannot be used
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = parser(settings).parse_args(argv)
     except SystemExit as exit_:  # --help, or a bad flag (already explained in one line)
@@ -581,10 +684,11 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     set_threads(getattr(args, "threads", 1))
     try:
         return args.func(args, settings)
-    except KeyboardInterrupt:
-        print("interrupted: finished architectures are cached; rerun to resume", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as exc:  # DataError is a ValueError, CacheError an OSError
+    except (
+        ValueError,
+        OSError,
+        scoring.ClaimsHeld,
+    ) as exc:  # DataError: a ValueError, CacheError: an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.Error as exc:  # a backstop: `Cache` turns these into CacheError

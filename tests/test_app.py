@@ -46,6 +46,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     st.cache_resource.clear()
     yield
     settings = Settings.from_env()
+    jobs.clear_queue(settings)
     for running in panels.running_jobs(settings):
         jobs.stop(running.job, ())
 
@@ -174,6 +175,38 @@ def test_a_first_view_on_an_empty_cache_starts_scoring_without_a_click(
     assert not jobs.active(settings())
 
 
+def test_a_link_with_other_parameters_starts_nothing_and_offers_compute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Only the default view scores unasked: 20 students opening 20 different links
+    start no work by themselves."""
+    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "empty"))
+    for query in ({"seed": "3"}, {"saliency": "snip"}, {"sample": "150"}):
+        at = fresh_app(query)
+        assert not at.error and not jobs.active(settings())
+        assert any(b.label.startswith("Compute ") for b in at.button), query
+
+
+def test_compute_beyond_the_job_limit_queues_and_shows_the_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "empty"))
+    at = fresh_app()  # the default view: its job runs (the limit is 1)
+    assert len(jobs.active(settings())) == 1
+    other = fresh_app({"seed": "3"})
+    next(b for b in other.button if b.label.startswith("Compute")).click().run()
+    assert not other.exception and not other.error
+    assert len(jobs.active(settings())) == 1  # not a second job
+    (waiting,) = jobs.queue(settings())
+    assert waiting["setup"]["seed"] == 3
+    assert any("queued, number 1 in line" in i.value for i in other.info)
+    assert any(b.label == "Leave the queue" for b in other.button)
+    assert any("1 queued" in m.value for m in other.sidebar.markdown)
+    next(b for b in other.button if b.label == "Leave the queue").click().run()
+    assert not jobs.queue(settings()) and len(jobs.active(settings())) == 1
+    del at
+
+
 def test_the_compute_button_scores_the_missing_architectures_in_the_background(
     cache_dir: Path,
 ):
@@ -183,7 +216,8 @@ def test_the_compute_button_scores_the_missing_architectures_in_the_background(
     button = next(b for b in at.button if b.label.startswith("Compute 2 missing"))
     button.click().run()
     assert not at.exception
-    assert any("in the background" in t.value for t in at.toast)  # feedback at once
+    assert any("in the background" in c.value for c in at.caption)  # feedback at once
+    assert not at.toast  # a fragment's button callback draws nothing itself
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE + 2, SETUP.seed)
     job = jobs.Job(SETUP, settings(), SAMPLE + 2)
     assert jobs.status(job, archs).running  # started, and the page is not blocked

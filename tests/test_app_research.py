@@ -176,3 +176,10 @@ def test_naslib_truth_shows_naslibs_stored_proxies_and_the_agreement(cache_dir: 
     rho, n = expected.agreement["sum"]
     assert agree.loc["sum (S_n)", "spearman with NASLib"] == rho
     assert agree.loc["sum (S_n)", "n"] == n == SAMPLE
+
+
+def test_a_seed_beyond_sqlites_integers_in_the_url_is_one_error(cache_dir: Path):
+    at = fresh_app({"seeds": "0,99999999999999999999", "sample": str(SAMPLE)})
+    assert not at.exception
+    assert len(at.error) == 1 and "Init seeds" in at.error[0].value
+    assert "0..9,223,372,036,854,775,807" in at.error[0].value

@@ -54,20 +54,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cache_dir: Path, log_path: Path, pack: bool = False) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port over `cache_dir` (with the bundled
-    pack, or the cache alone); on exit, the server and every scoring job it started are
-    stopped."""
+def serve(
+    cache_dir: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    started: list | None = None,
+    pack: bool = False,
+) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port over `cache_dir`, with the bundled
+    pack or the cache alone (`env` adds to or overrides its environment; `started`
+    receives the server's Popen); on exit, the server and every scoring job it started
+    are stopped."""
     port = free_port()
     env = {
         **os.environ,
         "SSNR_CACHE_DIR": str(cache_dir),
         "SSNR_WORKERS": "1",
         "SSNR_PACK": "1" if pack else "0",
+        **(env or {}),
     }
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if started is not None:
+        started.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -86,6 +96,7 @@ def serve(cache_dir: Path, log_path: Path, pack: bool = False) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=20)
         settings = Settings(cache_dir=cache_dir)
+        jobs.clear_queue(settings)
         for running in panels.running_jobs(settings):
             jobs.stop(running.job, ())
 
@@ -230,3 +241,32 @@ def test_explorer_url_state_selection_and_layer_page(
             value = cards.nth(i).get_by_test_id("stMetricValue")
             assert value.evaluate("e => e.scrollWidth <= e.clientWidth"), value.inner_text()
         page.screenshot(path=ARTIFACTS / "layers_390px.png")
+
+
+def test_after_compute_the_bar_moves_without_a_reload(
+    browser: Browser, cache_dir: Path, tmp_path: Path
+):
+    """A Compute click inside the live fragment: the bar is polled from the first second
+    (its clock ticks within 5 s) and fills as scores arrive, with no reload."""
+    log = tmp_path / "streamlit.log"
+    with serve(cache_dir, log) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?sample=300")  # a link, not the default view: nothing starts
+        button = page.get_by_role("button", name=re.compile(r"^Compute 276 missing of 300"))
+        expect(button).to_be_visible(timeout=WAIT_MS)
+        assert not jobs.active(Settings(cache_dir=cache_dir))
+        button.click()
+        bar = page.get_by_test_id("stProgress").first
+        expect(bar).to_contain_text("of 300 scored", timeout=WAIT_MS)
+        seen, began = [bar.inner_text()], time.time()
+        while time.time() - began < 5:  # polled: it moves by itself, second by second
+            text = bar.inner_text() if bar.count() else seen[-1]
+            if text != seen[-1]:
+                seen.append(text)
+            time.sleep(0.2)
+        assert len(seen) >= 3, seen  # a frozen bar shows one text (or two: one rerun)
+        expect(bar).to_contain_text(re.compile(r"([3-9]\d|[12]\d\d) of 300 scored"), timeout=90_000)
+        expect(metric(page, "architectures")).to_have_text("300", timeout=90_000)
+        print(f"Compute: the bar changed {len(seen) - 1} times in its first 5 s: {seen[-1]}")
+        assert page.get_by_test_id("stException").count() == 0
+    assert "fragment rerun was triggered with a callback" not in log.read_text()

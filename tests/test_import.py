@@ -3,8 +3,10 @@ against the official APIs' own answers (mean over seeds, 200 and 12 epochs)."""
 
 from __future__ import annotations
 
+import bz2
 import json
 import math
+import pickle
 from pathlib import Path
 
 import nas_201_api
@@ -122,7 +124,7 @@ def _check_against(api, table: pd.DataFrame, hps=("200", "12")) -> int:
 def test_import_nb201_pth_matches_the_official_api(nb201_file, tmp_path, capsys):
     assert cli.main(["import-nb201", str(nb201_file), "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
-    assert "unpickling" in err and "trust" in err
+    assert "unpickling" not in err
     table = nb201_import.load_table(tmp_path / "official_nb201.csv.gz")
     assert table["index"].tolist() == [0, 1, 2] and table["arch"].tolist() == ARCHS
     assert set(nb201_import.COLUMNS) <= set(table.columns)
@@ -165,7 +167,7 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     for path in (junk, listed, tmp_path / "missing.pth"):
         assert cli.main(["import-nb201", str(path), "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.splitlines()
-        assert len(err) == 2 and err[1].startswith("error:") and str(path) in err[1]
+        assert len(err) == 1 and err[0].startswith("error:") and str(path) in err[0]
 
 
 def test_missing_package_says_how_to_install(tmp_path, monkeypatch, nb201_file):
@@ -208,3 +210,59 @@ def test_an_imported_table_is_offered_as_ground_truth(settings, capsys):
     assert cli.main([*args, "--json"]) == 0
     out_json = json.loads(capsys.readouterr().out)
     assert out_json["n"] == 5 and "validation accuracy" in out_json["truth"]
+
+
+class _Payload:
+    """Unpickled by a loader that runs code, this creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_crafted_file_runs_no_code_and_is_refused_naming_the_official_files(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    torch.save({"meta_archs": ARCHS, "arch2infos": {0: _Payload(marker)}}, crafted)
+    plain = tmp_path / "plain.pth"  # a plain pickle, not a torch file
+    plain.write_bytes(pickle.dumps({"meta_archs": ARCHS, "x": _Payload(marker)}))
+    nats = tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2"
+    nats.write_bytes(bz2.compress(pickle.dumps({"meta_archs": ARCHS, "x": _Payload(marker)})))
+    for path in (crafted, plain, nats):
+        assert cli.main(["import-nb201", str(path), "--out", str(tmp_path / "out")]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"error: {path}:") and "never runs code" in line, line
+        assert "NAS-Bench-201-v1_1-096897.pth" in line and "NATS-tss-v1_0-3ffb9-simple" in line
+        assert not marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_good_table_is_never_replaced_by_an_empty_or_partial_import(nb201_file, tmp_path, capsys):
+    out = tmp_path / "official_nb201.csv.gz"
+    nb201_import.import_benchmark(nb201_file, out)
+    good = out.read_bytes()
+    no_accuracy = tmp_path / "empty.pth"  # records, but no accuracy in any
+    torch.save({"meta_archs": ARCHS, "arch2infos": {0: {"less": None, "full": None}}}, no_accuracy)
+    partial = tmp_path / "partial.pth"
+    data = torch.load(nb201_file, weights_only=True)
+    data["arch2infos"] = {0: data["arch2infos"][0]}
+    torch.save(data, partial)
+    not_dicts = tmp_path / "records.pth"
+    torch.save({"meta_archs": ARCHS, "arch2infos": {0: "x", 1: [1, 2]}}, not_dicts)
+    expected = {
+        no_accuracy: "no accuracy records",
+        partial: "kept the existing table",
+        not_dicts: "not a dict of ArchResults states",
+        tmp_path: "not a NATS-Bench folder (no meta.pickle.pbz2 in it)",
+    }
+    for path, message in expected.items():
+        assert cli.main(["import-nb201", str(path), "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+        assert "Traceback" not in err and message in line and ".pbz2.pbz2" not in line, err
+        assert out.read_bytes() == good
+    fresh = tmp_path / "fresh"  # the same partial import where no table is: written
+    assert cli.main(["import-nb201", str(partial), "--out", str(fresh)]) == 0
+    assert len(nb201_import.load_table(fresh / out.name)) == 1

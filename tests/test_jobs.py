@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,48 @@ def test_logs_rotate_and_old_archs_files_are_cleaned_up(settings: Settings):
     os.utime(stale := jobs.write_archs(["b"], settings), (day_old, day_old))
     assert jobs.write_archs(["b"], settings) == stale  # asked for again: fresh once more
     assert jobs.cleanup(settings) == []
+
+
+def test_jobs_beyond_the_limit_queue_in_order_and_start_as_slots_free(settings: Settings):
+    """At most `max_jobs` run; the rest wait in order, each asked for once however many
+    sessions ask; they start as the running ones end."""
+    limited = replace(settings, max_jobs=1)
+    asked = [jobs.Job(replace(SETUP, seed=s), limited, sample=3) for s in (0, 1, 2)]
+    samples = [evaluation.sample("nb201", "cifar10", 3, s) for s in (0, 1, 2)]
+    first, second, third = (jobs.start(j, a) for j, a in zip(asked, samples))
+    assert first.running and not first.queued
+    assert (second.queued, second.position, third.queued, third.position) == (True, 1, True, 2)
+    again = jobs.start(asked[1], samples[1])  # another session, the same link
+    assert (again.queued, again.position) == (True, 1)
+    assert len(jobs.active(limited)) == 1 and [q["key"] for q in jobs.queue(limited)] == [
+        asked[1].key,
+        asked[2].key,
+    ]
+    starts = {}
+    deadline = time.time() + 300
+    while len(starts) < 3 and time.time() < deadline:
+        for job, archs in zip(asked, samples):
+            now = jobs.status(job, archs)  # what a page polling its job does
+            assert len(jobs.active(limited)) <= 1
+            if (now.running or now.complete) and job.key not in starts:
+                starts[job.key] = time.time()
+        time.sleep(0.2)
+    assert list(starts) == [j.key for j in asked]  # in the order they were asked for
+    for job, archs in zip(asked, samples):
+        assert wait(job, archs).complete
+
+
+def test_a_queued_job_can_be_stopped_and_stopping_a_running_one_starts_the_next(
+    settings: Settings,
+):
+    limited = replace(settings, max_jobs=1)
+    asked = [jobs.Job(replace(SETUP, seed=s), limited, sample=3) for s in (3, 4, 5)]
+    samples = [evaluation.sample("nb201", "cifar10", 3, s) for s in (3, 4, 5)]
+    for job, archs in zip(asked, samples):
+        jobs.start(job, archs)
+    stopped = jobs.stop(asked[2], samples[2])  # off the queue
+    assert not stopped.queued and not jobs.lock_path(asked[2]).exists()
+    jobs.stop(asked[0], samples[0])  # a slot comes free: the next one starts
+    assert jobs.status(asked[1], samples[1]).running
+    assert jobs.queue(limited) == []
+    assert wait(asked[1], samples[1]).complete

@@ -1,11 +1,15 @@
 """One-time import of an official NAS-Bench-201 / NATS-Bench (topology) benchmark file into
 the project's own ground-truth table, a gzip CSV nothing needs to unpickle again.
 
-The official files are pickles (NAS-Bench-201 `.pth` via torch.load; NATS-Bench
-`.pickle.pbz2` via bz2 + pickle), and unpickling runs code from the file. So this
-module is the only place in the project that unpickles, it runs only when the user
-asks (`python -m ssnr_core import-nb201 PATH`, for a file they downloaded and trust),
-and the rest of the project reads the CSV it writes (`load_table`).
+The official files are pickles (NAS-Bench-201 `.pth` via torch.save; NATS-Bench
+`.pickle.pbz2` via bz2 + pickle) of plain data: dicts, lists, strings and numbers.
+Unpickling an arbitrary file runs code from it, so nothing here unpickles freely: a
+`.pth` is read with `torch.load(weights_only=True)` and a `.pbz2` with an unpickler
+that refuses every class and function a file names; a file that needs more is refused
+with a message naming the official files. The records are then rebuilt with the
+benchmark's own `ArchResults.create_from_state_dict` (plain data in), the structure is
+checked before anything is written, and the rest of the project reads the CSV this
+writes (`load_table`).
 
 Read per architecture with the benchmark's own classes (`nas_201_api.ArchResults`,
 `nats_bench.ArchResults`; install with `pip install --no-deps nas-bench-201 nats_bench`),
@@ -23,14 +27,21 @@ Accepted inputs:
 
 from __future__ import annotations
 
+import bz2
 import math
 import os
+import pickle
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from tqdm import tqdm
+
+from ssnr_core.data.paths import user_path
 
 TABLE = "nasbench201/official_nb201.csv.gz"  # relative to the data directory
 TASKS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -76,33 +87,58 @@ COLUMNS: dict[str, str] = {
 KEYS = ("index", "arch")  # architecture index in the official API, official cell string
 
 
-def _classes(kind: str) -> tuple[type, Callable[[Path], object]]:
-    """The benchmark package's ArchResults class and its loader for this file kind."""
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds plain data only (dicts, lists, tuples, strings, numbers): every class or
+    function a pickle names is refused, so nothing in the file can run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("collections", "OrderedDict"):
+            return OrderedDict
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which is not plain data")
+
+
+def _plain_pickle(path: Path) -> object:
+    """A NATS-Bench `.pickle.pbz2` (bz2-compressed pickle), read as plain data."""
+    with bz2.open(path, "rb") as fh:
+        return _PlainUnpickler(fh).load()
+
+
+def _plain_torch(path: Path) -> object:
+    """A NAS-Bench-201 `.pth`, read with torch's weights-only loader (plain data and
+    tensors; anything else is refused before it can run)."""
+    with warnings.catch_warnings():  # a plain pickle's protocol note: it is refused anyway
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _archresults(kind: str) -> type:
+    """The benchmark package's ArchResults class (it rebuilds a record from plain data)."""
     try:
         if kind == "nb201":
-            import torch
             from nas_201_api import ArchResults
-
-            def load(path: Path) -> object:
-                return torch.load(path, map_location="cpu", weights_only=False)
-
-            return ArchResults, load
-        from nats_bench import ArchResults, pickle_load
-
-        return ArchResults, pickle_load
+        else:
+            from nats_bench import ArchResults
     except ImportError as exc:
         raise ValueError(
             f"reading this file needs the benchmark's package ({exc.name}): "
             "pip install --no-deps nas-bench-201 nats_bench"
         ) from None
+    return ArchResults
 
 
 def _records(path: Path) -> tuple[int, Iterator[tuple[int, str, dict[str, object]]]]:
-    """(number of archs, iterator of (index, cell string, {hp: ArchResults}))."""
+    """(number of archs, iterator of (index, cell string, {hp: ArchResults})). The file's
+    structure is checked as it is read; nothing is written before all of it is."""
     if path.is_dir():
-        archres, load = _classes("nats")
-        meta = _load(load, path / "meta.pickle.pbz2")
-        archs = _meta_archs(meta, path)
+        meta_file = path / "meta.pickle.pbz2"
+        if not meta_file.is_file():
+            raise ValueError(
+                f"{path}: not a NATS-Bench folder (no meta.pickle.pbz2 in it); give the "
+                "NATS-tss-v1_0-3ffb9-simple folder, a NATS-tss-*.pickle.pbz2 file or a "
+                "NAS-Bench-201-v1_*.pth file"
+            )
+        archres = _archresults("nats")
+        archs = _meta_archs(_load(_plain_pickle, meta_file), meta_file)
 
         def per_file() -> Iterator[tuple[int, str, dict[str, object]]]:
             for i, arch in enumerate(archs):
@@ -110,23 +146,30 @@ def _records(path: Path) -> tuple[int, Iterator[tuple[int, str, dict[str, object
                 f = f if f.is_file() else path / f"{i}.pickle.pbz2"
                 if not f.is_file():
                     continue  # not evaluated: no row
-                yield i, arch, _build(archres, _load(load, f), f)
+                yield i, arch, _build(archres, _load(_plain_pickle, f), f)
 
         return len(archs), per_file()
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file or folder")
     kind = "nb201" if path.suffix == ".pth" else "nats"
-    archres, load = _classes(kind)
-    data = _load(load, path)
+    archres = _archresults(kind)
+    data = _load(_plain_torch if kind == "nb201" else _plain_pickle, path)
     archs = _meta_archs(data, path)
     infos = data.get("arch2infos")
-    if not isinstance(infos, dict):
-        raise ValueError(f"{path}: no 'arch2infos'; not a NAS-Bench-201 / NATS-Bench file")
+    if not isinstance(infos, dict) or not infos:
+        raise ValueError(f"{path}: no 'arch2infos' records; not a NAS-Bench-201 / NATS-Bench file")
+    bad = [i for i in infos if not isinstance(i, int) or not 0 <= i < len(archs)]
+    if bad:
+        raise ValueError(
+            f"{path}: record index {bad[0]!r} is not one of the {len(archs):,} architectures"
+        )
 
     def in_memory() -> Iterator[tuple[int, str, dict[str, object]]]:
         for i in sorted(infos):
             info = infos.pop(i)  # free memory as we go: these files are gigabytes
-            if kind == "nb201":  # v1_0 / v1_1: 'less' is the 12-epoch, 'full' the 200
+            if kind == "nb201" and isinstance(info, dict):  # 'less': 12 epochs, 'full': 200
                 info = {"12": info.get("less"), "200": info.get("full")}
-            yield int(i), archs[int(i)], _build(archres, info, path)
+            yield i, archs[i], _build(archres, info, path)
 
     return len(infos), in_memory()
 
@@ -134,7 +177,15 @@ def _records(path: Path) -> tuple[int, Iterator[tuple[int, str, dict[str, object
 def _load(load: Callable[[Path], object], path: Path) -> dict:
     try:
         data = load(path)
-    except Exception as exc:  # anything a foreign pickle raises: one clear message
+    except pickle.UnpicklingError as exc:  # torch's weights-only loader raises this too
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{path}: refused: not plain data ({detail[:200]}); import-nb201 never runs code "
+            "from a file. Use the official files as downloaded: NAS-Bench-201-v1_0-e61699.pth"
+            " or NAS-Bench-201-v1_1-096897.pth (torch, plain data), or the "
+            "NATS-tss-v1_0-3ffb9-simple folder"
+        ) from None
+    except Exception as exc:  # anything else a damaged or foreign file raises: one message
         raise ValueError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: holds a {type(data).__name__}, not a benchmark dict")
@@ -149,8 +200,13 @@ def _meta_archs(data: dict, path: Path) -> list[str]:
 
 
 def _build(archres: Any, info: object, path: Path) -> dict[str, Any]:
-    if not isinstance(info, dict):
-        raise ValueError(f"{path}: an architecture's record is not a dict")
+    if not isinstance(info, dict) or not all(
+        isinstance(v, (dict, type(None))) for v in info.values()
+    ):
+        raise ValueError(
+            f"{path}: an architecture's record is a {type(info).__name__} of "
+            "non-records, not a dict of ArchResults states; not a NAS-Bench-201 / NATS-Bench file"
+        )
     try:
         return {
             hp: archres.create_from_state_dict(state)
@@ -158,7 +214,9 @@ def _build(archres: Any, info: object, path: Path) -> dict[str, Any]:
             if hp in EPOCHS and state
         }
     except Exception as exc:
-        raise ValueError(f"{path}: unexpected record layout ({exc})") from None
+        raise ValueError(
+            f"{path}: unexpected record layout ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _accuracy(result: Any, dataset: str, setname: str, seed: int | bool) -> float:
@@ -187,27 +245,64 @@ def _row(index: int, arch: str, hps: dict[str, Any]) -> dict[str, object]:
 
 
 def import_benchmark(path: Path, out: Path, progress: bool = False) -> Path:
-    """Read an official benchmark file (unpickling it: trusted files only) and write the
-    table to `out` (default `<data_dir>/nasbench201/official_nb201.csv.gz`), atomically."""
-    path = Path(path).expanduser()
+    """Read an official benchmark file as plain data (nothing in it runs), check all of
+    it, then write the table to `out` (default
+    `<data_dir>/nasbench201/official_nb201.csv.gz`) atomically. A table already at `out`
+    is replaced only by one at least as complete (as many architectures and filled
+    columns): an empty or partial import never overwrites a good table."""
+    path = user_path(path, "import-nb201")
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     out = Path(out)
     total, records = _records(path)
-    rows = [
-        _row(i, arch, hps)
-        for i, arch, hps in tqdm(records, total=total, unit="arch", disable=not progress)
-    ]
+    try:
+        rows = [
+            _row(i, arch, hps)
+            for i, arch, hps in tqdm(records, total=total, unit="arch", disable=not progress)
+        ]
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(
+            f"{path}: unexpected record layout ({type(exc).__name__}: {exc})"
+        ) from None
     if not rows:
-        raise ValueError(f"{path}: no evaluated architectures")
+        raise ValueError(f"{path}: no evaluated architectures; nothing was written")
     table = pd.DataFrame(rows)
     seeded = sorted(c for c in table.columns if c not in COLUMNS and c not in KEYS)
     table = table.reindex(columns=[*KEYS, *COLUMNS, *seeded])
+    filled = _filled(table)
+    if not filled:
+        raise ValueError(
+            f"{path}: no accuracy records in {len(table):,} architectures; nothing was written"
+        )
+    _keep_better(out, len(table), filled)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     table.to_csv(tmp, index=False, compression="gzip", float_format="%.6g")
     os.replace(tmp, out)
     return out
+
+
+def _filled(table: pd.DataFrame) -> list[str]:
+    """The mean-accuracy columns that hold at least one value."""
+    return [c for c in COLUMNS if table[c].notna().any()]
+
+
+def _keep_better(out: Path, rows: int, filled: list[str]) -> None:
+    """ValueError when `out` holds a readable table with more architectures or filled
+    columns than the new one (a damaged or missing table may be replaced)."""
+    if not out.is_file():
+        return
+    try:
+        old = load_table(out)
+    except ValueError:
+        return
+    old_filled = _filled(old)
+    if len(old) > rows or not set(old_filled) <= set(filled):
+        raise ValueError(
+            f"{out} holds {len(old):,} architectures with {len(old_filled)} accuracy columns; "
+            f"this import has {rows:,} with {len(filled)}: kept the existing table (move it "
+            "away, or give --out another folder, to write this one)"
+        )
 
 
 def load_table(path: Path) -> pd.DataFrame:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ssnr_core.data import fetch
+from ssnr_core.data.paths import user_path
 
 BATCH_SIZE = 64
 NONE = "none"  # the batch key of data-free saliencies
@@ -70,7 +71,7 @@ def resolve(source: str | None, needs_data: bool, data_dir: Path | None) -> str:
             )
         key = f"cifar10#{_cifar10_digest(path)}" if needs_data or given else name
     elif name.startswith("images:"):
-        folder = Path(name.removeprefix("images:")).expanduser().resolve()
+        folder = user_path(name.removeprefix("images:"), "--batch images:").resolve()
         files = _image_files(folder)
         key = f"images:{folder}#{_files_digest(folder, files)}" if needs_data or given else name
     else:

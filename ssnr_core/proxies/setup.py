@@ -19,6 +19,17 @@ from ssnr_core.proxies.saliency import REGISTRY, get
 # The manual knob: bump when a code change alters any stored statistic, so old rows stop
 # matching. "2": the saliency engine changed.
 CODE_VERSION = "2"
+MAX_SEED = 2**63 - 1  # SQLite's INTEGER: the bound of every seed (flags, JSON, the app's URL)
+INITS = ("slot", "fresh")  # module initialisation protocols (`Setup.init`)
+DTYPES = ("float32", "float64")
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """`seed` as a seed (an integer in 0..MAX_SEED, not a bool); ValueError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        shown = f"{seed:,}" if isinstance(seed, int) and not isinstance(seed, bool) else repr(seed)
+        raise ValueError(f"{what} must be an integer in 0..{MAX_SEED:,}, got {shown[:80]}")
+    return seed
 
 
 def default_dtype(setup: Setup) -> str:
@@ -107,4 +118,23 @@ class Setup:
             or not {"space", "task", "saliency"} <= set(data)
         ):
             raise ValueError(f"a setup has fields {', '.join(sorted(names))}; got {text[:80]!r}")
-        return cls(**data)
+        return cls(**_checked(data))
+
+
+def _checked(data: dict) -> dict:
+    """The fields of a setup given as JSON (`score --setup`), checked with the same bounds
+    as the flags before any of them reaches a network or the cache."""
+    for name, value in data.items():
+        if name != "seed" and not isinstance(value, str):
+            raise ValueError(f"setup field {name!r} must be a string, got {value!r:.80}")
+    check_seed(data.get("seed", 0), "setup field 'seed'")
+    get(data["saliency"])  # ValueError naming the known ones
+    if data.get("dtype", "") not in ("", *DTYPES):
+        raise ValueError(
+            f"setup field 'dtype' must be one of {', '.join(DTYPES)}, got {data['dtype']!r:.80}"
+        )
+    if data.get("init", "slot") not in INITS:
+        raise ValueError(
+            f"setup field 'init' must be one of {', '.join(INITS)}, got {data['init']!r:.80}"
+        )
+    return data

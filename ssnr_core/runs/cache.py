@@ -143,6 +143,13 @@ class Cache:
             tables = {
                 r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
+            tables = {t for t in tables if not t.startswith("sqlite_")}
+            if tables - {"stats", "claims"} or (tables and "stats" not in tables):
+                raise CacheError(
+                    f"{self.path} is an SQLite file but not an ssnr_core cache (tables: "
+                    f"{', '.join(sorted(tables))}): nothing was changed; move it away or set "
+                    "SSNR_CACHE_DIR to another folder"
+                )
             if "stats" in tables:
                 self._check_columns(con)
             if self.readonly:
@@ -160,10 +167,12 @@ class Cache:
         if set(found) == set(COLUMNS) - {"init"} and not self.readonly:
             _migrate(con)  # from before `Setup.init`: every row was slot-initialised
             return
-        if set(found) != set(COLUMNS):
+        key = {r[1] for r in con.execute("PRAGMA table_info(stats)") if r[5]}
+        if set(found) != set(COLUMNS) or key != set(COLUMNS) - {"layers"}:
             raise CacheError(
                 f"cache {self.path} was written by another version of ssnr_core (columns "
-                f"{', '.join(found)}; this one needs {', '.join(COLUMNS)}): move it away and "
+                f"{', '.join(found)}, key {', '.join(sorted(key)) or 'none'}; this one needs "
+                f"{', '.join(COLUMNS)}, keyed by all but layers): move it away and "
                 "rerun to start a new cache, or set SSNR_CACHE_DIR; nothing was changed"
             )
 
@@ -311,6 +320,25 @@ class Cache:
                 "SELECT arch, pid, pid_start FROM claims WHERE setup = ?", (setup.to_json(),)
             ).fetchall()
         return {arch: pid for arch, pid, start in rows if process_alive(pid, start)}
+
+    def holders(self, setup: Setup) -> dict[int, int]:
+        """Live runs holding claims on `setup`'s architectures: pid -> how many."""
+        out: dict[int, int] = {}
+        for pid in self.claimed(setup).values():
+            out[pid] = out.get(pid, 0) + 1
+        return out
+
+    def take_over(self, setup: Setup, pids: Iterable[int]) -> int:
+        """Drop the claims these (stopped) runs hold on `setup`, so that this run computes
+        their architectures; returns how many were dropped."""
+        if self.readonly:
+            return 0
+        key = setup.to_json()
+        with self._connect() as con:
+            cur = con.executemany(
+                "DELETE FROM claims WHERE setup = ? AND pid = ?", [(key, pid) for pid in pids]
+            )
+            return cur.rowcount
 
     def setups(self) -> list[tuple[Setup, int]]:
         """What the cache holds: each setup with its number of architectures."""

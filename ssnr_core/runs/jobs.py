@@ -12,6 +12,14 @@ key (setup + sample, not workers/device) records the pid; `start` under a file l
 returns the running job instead of starting a second one, and a rerun never kills
 it. `status` reads the pid and counts the cache.
 
+Why jobs are admitted, not spawned: each job starts a worker per core, so every app
+session starting its own (a class opening slightly different links) would take the
+machine down. `start` starts a job only while fewer than `Settings.max_jobs` run;
+otherwise its lock records it as queued (with all it needs to start: command and
+folders), and `admit` starts the queued ones in order as slots free. There is no
+daemon: `admit` runs whenever the app looks at its jobs (`status` of a queued job,
+`active`, `stop`), under one file lock per jobs folder taken before any job's own.
+
 Files, all under `Settings.jobs_dir`: `<key>.json` (lock), `<key>.log`
 (output; the previous run's is kept as `<key>.log.1`), `archs-<digest>.txt`
 (explicit architecture lists, for uploaded truth; `cleanup` removes those no lock
@@ -46,7 +54,12 @@ from pathlib import Path
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.processes import process_alive, process_cmdline, process_start
-from ssnr_core.runs.settings import PROJECT_ROOT, Settings
+from ssnr_core.runs.settings import PROJECT_ROOT, Settings, max_workers
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 STARTING_GRACE_S = 30.0  # a lock without pid yet is "starting" this long, then stale
 TAIL_LINES = 12
@@ -79,7 +92,7 @@ class Job:
 
     def command(self) -> list[str]:
         """`python -m ssnr_core score` with every field of the setup."""
-        workers = self.workers or self.settings.workers
+        workers = min(self.workers or self.settings.workers, max_workers())  # the flag's bound
         cmd = [sys.executable, "-m", "ssnr_core", "score", "--setup", self.setup.to_json()]
         cmd += ["--workers", str(workers), "--device", self.device]
         if self.archs_file:
@@ -93,8 +106,9 @@ class Job:
     def environment(self) -> dict[str, str]:
         """The child's environment: ours, with this job's settings."""
         env = os.environ.copy()
-        env["SSNR_CACHE_DIR"] = str(self.settings.cache_dir)
-        env["SSNR_DATA_DIR"] = str(self.settings.data_dir)
+        # Absolute: the child runs in another working directory (the project's).
+        env["SSNR_CACHE_DIR"] = os.path.abspath(self.settings.cache_dir)
+        env["SSNR_DATA_DIR"] = os.path.abspath(self.settings.data_dir)
         return env
 
 
@@ -107,6 +121,8 @@ class JobStatus:
     log_tail: str = ""
     started: float | None = None  # time.time() of the start
     unknown: bool = False  # the lock is damaged and no process table to look in: see error
+    queued: bool = False  # admitted later: other jobs hold every slot (`Settings.max_jobs`)
+    position: int = 0  # 1 = next to start, while queued
 
     @property
     def complete(self) -> bool:
@@ -194,18 +210,47 @@ def cleanup(settings: Settings, keep: Sequence[str] = (), now: float | None = No
 @contextmanager
 def _guard(job: Job) -> Iterator[None]:
     """Serialise start/stop of one job across threads and processes (flock where it exists)."""
-    path = jobs_dir(job.settings) / f"{job.key}.guard"
+    with _key_guard(job.settings, job.key):
+        yield
+
+
+@contextmanager
+def _key_guard(settings: Settings, key: str) -> Iterator[None]:
+    with _flock(jobs_dir(settings) / f"{key}.guard"):
+        yield
+
+
+_HELD = threading.local()  # the guard files this thread holds (the guards are reentrant)
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` across threads and processes (flock where it exists),
+    reentrant within a thread: two opens of one file exclude each other even in one
+    process, so a thread that holds it must not open it again."""
+    held: set[str] = _HELD.__dict__.setdefault("paths", set())
+    if str(path) in held:
+        yield
+        return
     with path.open("a") as fh:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no flock; reruns there are serial per session anyway
-            yield
+        if fcntl is None:  # Windows: no flock; one server process, its threads serialised
+            with _THREADS:
+                held.add(str(path))
+                try:
+                    yield
+                finally:
+                    held.discard(str(path))
             return
         fcntl.flock(fh, fcntl.LOCK_EX)
+        held.add(str(path))
         try:
             yield
         finally:
+            held.discard(str(path))
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_THREADS = threading.RLock()
 
 
 class LockDamaged(Exception):
@@ -257,7 +302,7 @@ def _find_process(job: Job) -> int | None:
     if not (proc / "self" / "cmdline").exists():
         raise LookupError("no /proc")
     want = _identity(job.command())
-    cache_env = f"SSNR_CACHE_DIR={job.settings.cache_dir}".encode()
+    cache_env = f"SSNR_CACHE_DIR={job.environment()['SSNR_CACHE_DIR']}".encode()
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -332,10 +377,21 @@ def status(job: Job, archs: Sequence[str]) -> JobStatus:
         return _damaged_status(job, done, total, str(exc))
     if info is None:
         return JobStatus(False, done, total)
+    if info.get("queued"):
+        if done >= total:  # other jobs scored all of it meanwhile: nothing to wait for
+            _drop_queued(job)
+            return JobStatus(False, done, total)
+        admit(job.settings)  # a slot may have come free since anyone last looked
+        info = _read_lock_quietly(job)
+        if info is not None and info.get("queued"):
+            position = _position(job.settings, job.key)
+            return JobStatus(False, done, total, queued=True, position=position)
+        return status(job, archs)
     started = info.get("started")
     pid = info.get("pid")
     if pid is None:  # between lock and spawn, or a start that died there
-        young = started is not None and time.time() - started < STARTING_GRACE_S
+        age = time.time() - started if isinstance(started, (int, float)) else -1.0
+        young = -2.0 <= age < STARTING_GRACE_S  # far "in the future": a damaged record
         return JobStatus(young, done, total, started=started)
     running, code = _alive(pid, info.get("pid_start"))
     if code is not None and info.get("returncode") != code:
@@ -374,50 +430,171 @@ def _damaged_status(job: Job, done: int, total: int, why: str) -> JobStatus:
 
 
 def start(job: Job, archs: Sequence[str]) -> JobStatus:
-    """Start the job unless it is running or its architectures are all cached; never twice."""
-    with _guard(job):
+    """Ask for the job: nothing when it runs, is queued or has all its architectures
+    cached; else it starts now if fewer than `settings.max_jobs` jobs run, or joins the
+    queue (started in order as slots come free). Never twice: one lock per key."""
+    with _admission(job.settings), _guard(job):
         current = status(job, archs)
-        if current.running or current.complete or current.unknown:
+        if current.running or current.queued or current.complete or current.unknown:
             return current
         with suppress(OSError):
             cleanup(job.settings, keep=[job.archs_file] if job.archs_file else [])
-        now = time.time()
-        _write_lock(job, {"pid": None, "started": now, "key": job.key})
-        log_file = log_path(job)
-        with suppress(FileNotFoundError):
-            os.replace(log_file, log_file.with_name(log_file.name + ".1"))  # keep the last run's
-        with log_file.open("wb") as log:
-            proc = subprocess.Popen(
-                job.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: survives our reruns
-                cwd=PROJECT_ROOT,
-                env=job.environment(),
-            )
-        _CHILDREN[proc.pid] = proc
-        _write_lock(
-            job,
-            {
-                "pid": proc.pid,
-                "pid_start": process_start(proc.pid),
-                "started": now,
-                "key": job.key,
-                "command": job.command(),
-                "setup": asdict(job.setup),
-                "sample": job.sample,
-                "truth": job.truth,
-                "archs_file": job.archs_file,
-                "total": len(archs),
-            },
-        )
+        record = _record(job, len(archs))
+        if _slots_used(job.settings) >= job.settings.max_jobs:
+            _write_lock(job, {**record, "queued": True, "queued_at": time.time()})
+            position = _position(job.settings, job.key)
+            return JobStatus(False, current.done, len(archs), queued=True, position=position)
+        now = _spawn(job.settings, record)
         return JobStatus(True, current.done, len(archs), started=now)
 
 
+def _record(job: Job, total: int) -> dict:
+    """What the lock names: enough for any process of the app to start the job later."""
+    return {
+        "key": job.key,
+        "command": job.command(),
+        "env": {k: job.environment()[k] for k in ("SSNR_CACHE_DIR", "SSNR_DATA_DIR")},
+        "setup": asdict(job.setup),
+        "sample": job.sample,
+        "truth": job.truth,
+        "archs_file": job.archs_file,
+        "total": total,
+    }
+
+
+def _spawn(settings: Settings, record: dict) -> float:
+    """Start the job a lock record names (its log rotated), under its key's guard; the
+    start time."""
+    key = record["key"]
+    lock = jobs_dir(settings) / f"{key}.json"
+    now = time.time()
+    _write_atomic(lock, json.dumps({"pid": None, "started": now, "key": key}))
+    log_file = jobs_dir(settings) / f"{key}.log"
+    with suppress(FileNotFoundError):
+        os.replace(log_file, log_file.with_name(log_file.name + ".1"))  # keep the last run's
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            record["command"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: survives our reruns
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **record["env"]},
+        )
+    _CHILDREN[proc.pid] = proc
+    info = {k: v for k, v in record.items() if k not in ("queued", "queued_at")}
+    info.update(pid=proc.pid, pid_start=process_start(proc.pid), started=now)
+    _write_atomic(lock, json.dumps(info))
+    return now
+
+
+# ---------------------------------------------------------------- admission
+
+
+@contextmanager
+def _admission(settings: Settings) -> Iterator[None]:
+    """One admission decision at a time per jobs folder (threads and processes alike).
+    Always taken before a key's `_guard`, never after, so the two cannot deadlock."""
+    with _flock(jobs_dir(settings) / "admission.guard"):
+        yield
+
+
+def _records(settings: Settings) -> list[tuple[Path, dict]]:
+    out = []
+    for path in sorted(jobs_dir(settings).glob("*.json")):
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict):
+            out.append((path, info))
+    return out
+
+
+def _holds_slot(info: dict) -> bool:
+    """Whether a lock record is a job that runs (or is being started) now."""
+    if info.get("queued"):
+        return False
+    pid, started = info.get("pid"), info.get("started")
+    if pid is None:
+        age = time.time() - started if isinstance(started, (int, float)) else -1.0
+        return -2.0 <= age < STARTING_GRACE_S
+    return isinstance(pid, int) and _alive(pid, info.get("pid_start"))[0]
+
+
+def _slots_used(settings: Settings) -> int:
+    return sum(_holds_slot(info) for _, info in _records(settings))
+
+
+def queue(settings: Settings) -> list[dict]:
+    """Lock records of the queued jobs, first to start first."""
+    waiting = [info for _, info in _records(settings) if info.get("queued")]
+    return sorted(waiting, key=lambda i: (float(i.get("queued_at") or 0), str(i.get("key"))))
+
+
+def _position(settings: Settings, key: str) -> int:
+    keys = [info.get("key") for info in queue(settings)]
+    return keys.index(key) + 1 if key in keys else 0
+
+
+def _read_lock_quietly(job: Job) -> dict | None:
+    try:
+        return _read_lock(job)
+    except LockDamaged:
+        return None
+
+
+def _drop_queued(job: Job) -> None:
+    with _admission(job.settings), _guard(job):
+        info = _read_lock_quietly(job)
+        if info is not None and info.get("queued"):
+            lock_path(job).unlink(missing_ok=True)
+
+
+def clear_queue(settings: Settings) -> int:
+    """Take every queued job off the queue (a server shutting down); how many."""
+    removed = 0
+    with _admission(settings):
+        for path, info in _records(settings):
+            if info.get("queued"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def admit(settings: Settings) -> list[str]:
+    """Start queued jobs, in order, while fewer than `settings.max_jobs` run; the keys
+    started. Called whenever the app looks at its jobs (their status, the running-jobs
+    box), so the queue moves on as long as someone has the app open."""
+    started: list[str] = []
+    with _admission(settings):
+        free = settings.max_jobs - _slots_used(settings)
+        for info in queue(settings)[: max(free, 0)]:
+            if not isinstance(info.get("command"), list) or not isinstance(info.get("env"), dict):
+                continue  # not a record this version wrote: left for its Stop button
+            key = str(info.get("key"))
+            with _key_guard(settings, key):
+                current = _read_lock_path(jobs_dir(settings) / f"{key}.json")
+                if current is None or not current.get("queued"):
+                    continue  # stopped or started meanwhile
+                _spawn(settings, current)
+            started.append(key)
+    return started
+
+
+def _read_lock_path(path: Path) -> dict | None:
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def stop(job: Job, archs: Sequence[str], wait_s: float = 5.0) -> JobStatus:
-    """Terminate the job's process group (its workers too); what it finished stays cached."""
-    with _guard(job):
+    """Terminate the job's process group (its workers too), or take it off the queue;
+    what it finished stays cached, and the next queued job may start."""
+    with _admission(job.settings), _guard(job):
         try:
             info = _read_lock(job)
         except LockDamaged:
@@ -435,11 +612,14 @@ def stop(job: Job, archs: Sequence[str], wait_s: float = 5.0) -> JobStatus:
                 time.sleep(0.05)
         if info is not None:
             lock_path(job).unlink(missing_ok=True)
+        admit(job.settings)
     return status(job, archs)
 
 
 def active(settings: Settings) -> list[dict]:
-    """Lock records of every job running now (for an overview of background work)."""
+    """Lock records of every job running now (for an overview of background work); the
+    queue moves on first (see `admit`)."""
+    admit(settings)
     out = []
     for path in sorted(jobs_dir(settings).glob("*.json")):
         try:

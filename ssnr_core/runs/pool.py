@@ -14,9 +14,11 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +54,23 @@ class LocalPool:
         yield from _supervised(units, self.workers)
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start workers with SIGINT ignored (they inherit it, before their first import):
+    Ctrl-C, which the terminal sends to every process of the run, is then handled by the
+    run alone (one line, and it stops the pool), not by a traceback from each worker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_init(parent: int | None = None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_threads(1)
     if parent is not None:
         _die_with_parent(parent)
@@ -88,7 +106,8 @@ def _supervised(units: list[Work], workers: int) -> Iterator[tuple[str, np.ndarr
             initargs=(os.getpid(),),
         )
         try:
-            running = {pool.submit(_worker, unit): unit for unit in pending}
+            with _sigint_ignored():  # the pool starts its workers as units are submitted
+                running = {pool.submit(_worker, unit): unit for unit in pending}
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -37,6 +37,16 @@ def process_alive(pid: int, start: str | None = None) -> bool:
     return start is None or stat[19] == start
 
 
+def process_stopped(pid: int) -> bool:
+    """Whether `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): alive, but computing
+    nothing until it is resumed. False where procfs cannot tell."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("T", "t")
+
+
 def process_cmdline(pid: int) -> bytes | None:
     """The command line of `pid` (NUL-separated), None where procfs cannot tell."""
     try:

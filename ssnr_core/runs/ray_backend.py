@@ -20,6 +20,7 @@ do not need it installed.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.threads import set_threads
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+CONNECT_S = 10.0  # how long a cluster's address may take to accept a connection
 
 
 class ChunksFailed(RuntimeError):
@@ -141,12 +143,33 @@ class RayBackend:
         import ray
 
         if not ray.is_initialized():
+            if self.address:
+                reachable(self.address)
             ray.init(
                 address=self.address or "local",  # "local": never a cluster found on its own
                 num_cpus=None if self.address else self.local_cpus,
                 include_dashboard=False,
                 logging_level=logging.WARNING,
             )
+
+
+def reachable(address: str, timeout_s: float = CONNECT_S) -> None:
+    """ValueError, within `timeout_s`, when nothing listens at a cluster's `host:port`
+    (`ray.init` itself retries a dead address for minutes, saying only that it retries).
+    "auto" (Ray finds a cluster it started on this machine) is left to Ray."""
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"Ray address {address!r}: expected host:port, e.g. head-node:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}; waited at most "
+            f"{timeout_s:.0f} s): start one there with `ray start --head --port={port}`, or "
+            "fix --ray-address / RAY_ADDRESS"
+        ) from None
 
 
 def _score_chunk(

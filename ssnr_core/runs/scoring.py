@@ -7,7 +7,13 @@ batch of architectures at a time, see `proxies.network`).
 
 Several runs on one setup share the work: each claims the architectures it computes
 in the cache (`Cache.claim`), so a second run computes what the first has not
-claimed and then waits for the rest.
+claimed and then waits for the rest. A wait is bounded: a run whose claims are held
+by a stopped process (Ctrl-Z) says so within `STOPPED_S` and stops, offering to take
+them over (`Settings.take_over`), instead of waiting forever.
+
+Progress: `progress(done, total)` after every result. A progress callback that also
+has a `waiting(note)` method is told what the run waits for (None once it computes
+again), so that its rate and time estimate can leave out what other runs store.
 """
 
 from __future__ import annotations
@@ -19,10 +25,17 @@ import numpy as np
 
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.processes import process_stopped
 from ssnr_core.runs.settings import Settings
 
 Progress = Callable[[int, int], None]
 WAIT_S = 0.5  # how often a run waiting for another run's claims looks again
+STOPPED_S = 5.0  # how long claims of a stopped run are waited for before saying so
+
+
+class ClaimsHeld(RuntimeError):
+    """Architectures this run needs are claimed by a stopped process; finished ones are
+    cached. The message says how to resume that process or take its claims over."""
 
 
 def score(
@@ -53,15 +66,55 @@ def score(
             report()
 
     report()
+    stopped_since: float | None = None
     while missing:
         mine = cache.claim(setup, missing)
+        if mine:
+            _note(progress, None)
         try:
             cache.put(setup, record(mine))
         finally:
             cache.release(setup, mine)  # what was not stored (an error, an interrupt)
         have.update(cache.get(setup, [a for a in missing if a not in have]))
         missing = [a for a in missing if a not in have]
-        if missing and not mine:  # all held by live runs: wait for them to store
-            time.sleep(WAIT_S)
-            report()
+        if not missing or mine:
+            continue
+        # All held by other live runs: wait for them to store, but not for a stopped one.
+        holders = cache.holders(setup)
+        stopped = {pid: n for pid, n in holders.items() if process_stopped(pid)}
+        if stopped and settings.take_over:
+            cache.take_over(setup, stopped)
+            continue
+        if stopped:
+            stopped_since = stopped_since or time.monotonic()
+            if time.monotonic() - stopped_since >= STOPPED_S:
+                raise ClaimsHeld(_stopped_text(stopped, len(have), len(archs)))
+        else:
+            stopped_since = None
+        _note(progress, _waiting_text(holders, stopped))
+        time.sleep(WAIT_S)
+        report()
     return {a: have[a] for a in archs}
+
+
+def _note(progress: Progress | None, note: str | None) -> None:
+    waiting = getattr(progress, "waiting", None)
+    if callable(waiting):
+        waiting(note)
+
+
+def _waiting_text(holders: dict[int, int], stopped: dict[int, int]) -> str:
+    held = sum(holders.values())
+    pids = ", ".join(f"{pid}{' (stopped)' if pid in stopped else ''}" for pid in holders)
+    return f"waiting for {held:,} architectures claimed by pid {pids}"
+
+
+def _stopped_text(stopped: dict[int, int], done: int, total: int) -> str:
+    pid = next(iter(stopped))
+    more = f" (and {len(stopped) - 1} other stopped runs)" if len(stopped) > 1 else ""
+    return (
+        f"{sum(stopped.values()):,} architectures of this run are claimed by pid {pid}{more}, "
+        f"which is stopped (Ctrl-Z or SIGSTOP) and computes nothing: resume it (`fg` in its "
+        f"terminal, or `kill -CONT {pid}`), or rerun with --take-over to score them here; "
+        f"{done:,} of {total:,} are cached"
+    )

@@ -13,13 +13,12 @@ import pandas as pd
 from ssnr_core import benchmarks
 from ssnr_core.data import pinned
 from ssnr_core.proxies import aggregation, batches
-from ssnr_core.proxies.setup import Setup
+from ssnr_core.proxies.setup import INITS, Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
 from ssnr_core.studies import baselines, correlation, naslib
 
-INITS = ("slot", "fresh")
 SEED_AVERAGE = "mean of per-seed ranks"  # how scores of several seeds are combined
 Paired = dict[str, tuple[float, float, float]]  # statistic -> (delta, lo, hi)
 
@@ -205,6 +204,13 @@ class Evaluation:
         out = {}
         for key, found in self.paired.items():
             a, b = key.split("-", 1)
+            absent = [_label(x) for x in (a, b) if x in self.summaries and not self.summaries[x].n]
+            if absent:  # a score with no values (baselines not counted): nothing to pair
+                out[key] = (
+                    f"{_label(a)} vs {_label(b)}: not compared ({' and '.join(absent)} not "
+                    "counted for these architectures)"
+                )
+                continue
             out[key] = correlation.verdict(_label(a), _label(b), *found[stat], symbol)
         return out
 
