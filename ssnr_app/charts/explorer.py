@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -341,7 +342,7 @@ def selected_archs(event: object, table: pd.DataFrame) -> list[str]:
 def _row(custom: object) -> int | None:
     """customdata's first value: a list, or (a typed array sent as such) an object keyed
     by position."""
-    first = custom.get("0", custom.get(0)) if isinstance(custom, dict) else custom[0]  # type: ignore[index]
+    first: Any = custom.get("0", custom.get(0)) if isinstance(custom, dict) else custom[0]  # type: ignore[index]
     try:
         return int(first)
     except (TypeError, ValueError):
