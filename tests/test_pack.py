@@ -19,6 +19,7 @@ from conftest import LOCAL
 from ssnr_core import benchmarks
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
+from ssnr_core.runs.settings import Settings, SettingsError
 from ssnr_core.studies import correlation, evaluation, pack
 
 REMAKE = f"the pack is stale: remake it with `{pack.COMMAND}`"
@@ -118,3 +119,11 @@ def test_the_stored_correlations_are_the_cores(bundled: pack.Pack):
     for other in pack.TASKS:
         stored = bundled.summaries(other, pack.SUMMARY_BOOT, pack.SUMMARY_SEED)
         assert stored and stored["layerwise_ssnr"].n == 15_625
+
+
+def test_the_pack_is_switched_by_the_environment():
+    assert Settings.from_env({}).pack is True
+    assert Settings.from_env({"SSNR_PACK": "0"}).pack is False
+    assert Settings.from_env({"SSNR_PACK": "1"}).pack is True
+    with pytest.raises(SettingsError, match="SSNR_PACK must be 0 or 1"):
+        Settings.from_env({"SSNR_PACK": "maybe"})
