@@ -28,6 +28,7 @@ page = st.navigation(
         st.Page(state.LAYER_PAGE, title="Layer saliency", icon=":material/stacked_bar_chart:"),
         st.Page(state.EXPLAIN_PAGE, title="Explain", icon=":material/school:"),
         st.Page(state.LECTURE_PAGE, title="Lecture", icon=":material/co_present:"),
+        st.Page("app_pages/models.py", title="Any model", icon=":material/memory:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/table_chart:"),
         st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
     ]

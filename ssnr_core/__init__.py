@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ssnr_core.proxies.models import ModelScore, score_model
     from ssnr_core.proxies.setup import Setup
     from ssnr_core.runs.cache import Cache
     from ssnr_core.runs.scoring import score
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 _PUBLIC = {
     "Cache": "ssnr_core.runs.cache",
     "Evaluation": "ssnr_core.studies.evaluation",
+    "ModelScore": "ssnr_core.proxies.models",
     "Settings": "ssnr_core.runs.settings",
     "Setup": "ssnr_core.proxies.setup",
     "Space": "ssnr_core.spaces",
@@ -30,10 +32,12 @@ _PUBLIC = {
     "evaluate": "ssnr_core.studies.evaluation",
     "get_space": "ssnr_core.spaces",
     "score": "ssnr_core.runs.scoring",
+    "score_model": "ssnr_core.proxies.models",
 }
 __all__ = [
     "Cache",
     "Evaluation",
+    "ModelScore",
     "Settings",
     "Setup",
     "Space",
@@ -41,6 +45,7 @@ __all__ = [
     "evaluate",
     "get_space",
     "score",
+    "score_model",
 ]
 
 

@@ -25,6 +25,7 @@ from typing import NoReturn, TextIO
 from tqdm import tqdm
 
 from ssnr_core import benchmarks
+from ssnr_core.benchmarks import user_truth
 from ssnr_core.proxies import batches, saliency
 from ssnr_core.proxies.setup import INITS, MAX_SEED, Setup
 from ssnr_core.runs import scoring
@@ -33,7 +34,7 @@ from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.runs.settings import Settings, max_workers, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.studies import compare, evaluation
+from ssnr_core.studies import compare, evaluation, export
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 
@@ -172,7 +173,13 @@ def _add_setup_args(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument(
         "--truth",
         default=None,
-        help="test200 (NB201), naslib, or official:<split>_<N>ep after import-nb201",
+        help="test200 (NB201), naslib, official:<split>_<N>ep after import-nb201, or "
+        "file:PATH, a CSV of architectures and values (as the app's upload)",
+    )
+    p.add_argument(
+        "--truth-columns",
+        default=None,
+        help="with --truth file:PATH: ARCH,VALUE column names (default: the first two)",
     )
     _add_init_arg(p)
     _add_run_args(p, settings)
@@ -304,7 +311,7 @@ def _check_device(device: str, backend: str = "local") -> str:
 def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     spec = benchmarks.get_task(args.benchmark, args.task)
     known = benchmarks.sources(spec.space, spec.task, settings.data_dir)
-    if args.truth is not None and args.truth not in known:
+    if args.truth is not None and not _is_file_truth(args) and args.truth not in known:
         raise ValueError(f"{spec.space}/{spec.task} has ground truth {', '.join(known)}")
     _check_device(args.device, args.backend)
     return Setup.resolved(
@@ -319,10 +326,40 @@ def _setup(args: argparse.Namespace, settings: Settings) -> Setup:
     )
 
 
+FILE_TRUTH = "file:"  # --truth file:PATH, a CSV in the format of the app's upload
+
+
+def _is_file_truth(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "truth", None)) and args.truth.startswith(FILE_TRUTH)
+
+
+def _truth_file(args: argparse.Namespace, setup: Setup) -> user_truth.TruthFile:
+    """The ground truth of `--truth file:PATH` (columns: --truth-columns, default the
+    header's first two), its skipped rows reported on stderr."""
+    cols = [c.strip() for c in (args.truth_columns or "").split(",") if c.strip()]
+    if args.truth_columns and len(cols) != 2:
+        raise ValueError(f"--truth-columns takes ARCH,VALUE, got {args.truth_columns!r}")
+    path = args.truth.removeprefix(FILE_TRUTH)
+    if not path:
+        raise ValueError("--truth file:PATH needs a path, e.g. file:my_accuracies.csv")
+    arch_col, value_col = cols if cols else (None, None)
+    found = user_truth.read_file(path, arch_col, value_col, space=setup.space)
+    got = found.truth
+    print(f"truth: {found.label}: {len(got.values):,} archs of {got.rows:,} rows", file=sys.stderr)
+    for line in got.errors[:10]:
+        print(f"  skipped {line}", file=sys.stderr)
+    if len(got.errors) > 10:
+        print(f"  ... {got.skipped:,} rows skipped in all", file=sys.stderr)
+    return found
+
+
 def _sample(args: argparse.Namespace, setup: Setup, settings: Settings) -> list[str]:
-    archs = evaluation.sample(
-        setup.space, setup.task, None, setup.seed, args.truth, settings.data_dir
-    )
+    if _is_file_truth(args):
+        archs = list(_truth_file(args, setup).truth.values.index)
+    else:
+        archs = evaluation.sample(
+            setup.space, setup.task, None, setup.seed, args.truth, settings.data_dir
+        )
     if args.sample is not None and args.sample > len(archs):
         print(f"--sample {args.sample:,}: only {len(archs):,} archs; using all", file=sys.stderr)
     return evaluation.draw(archs, args.sample, setup.seed)
@@ -363,7 +400,7 @@ def _clean(obj: object) -> object:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     setup = _setup(args, settings)
-    n = len(_sample(args, setup, settings)) if args.sample else None
+    n = len(_sample(args, setup, settings)) if args.sample and not _is_file_truth(args) else None
     run = _run_settings(args, settings)
     study = evaluation.Study(
         seeds=tuple(args.seeds or ()),
@@ -371,16 +408,30 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         n_boot=args.n_boot,
         count_baselines={"auto": None, "yes": True, "no": False}[args.baselines],
     )
+    truth_file = _truth_file(args, setup) if _is_file_truth(args) else None
     with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
-        result = evaluation.evaluate(
-            setup,
-            Cache(settings.cache_file),
-            settings=run,
-            study=study,
-            n=n,
-            source=args.truth,
-            progress=bar,
-        )
+        if truth_file is not None:
+            archs = evaluation.draw(list(truth_file.truth.values.index), args.sample, setup.seed)
+            result = evaluation.run(
+                setup,
+                Cache(settings.cache_file),
+                archs,
+                truth_file.truth.values,
+                truth_label=truth_file.label,
+                settings=run,
+                study=study,
+                progress=bar,
+            )
+        else:
+            result = evaluation.evaluate(
+                setup,
+                Cache(settings.cache_file),
+                settings=run,
+                study=study,
+                n=n,
+                source=args.truth,
+                progress=bar,
+            )
     uncounted = "params" in result.summaries and result.summaries["params"].n == 0
     if uncounted and result.n:
         why = (
@@ -393,7 +444,27 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(_clean(result.to_json())))
+        out = result.to_json()
+        archs = (
+            evaluation.draw(list(truth_file.truth.values.index), args.sample, setup.seed)
+            if truth_file
+            else _sample(args, setup, settings)
+        )
+        truth = (
+            truth_file.truth.values
+            if truth_file
+            else benchmarks.truth(setup.space, setup.task, args.truth, settings.data_dir)
+        )
+        out["per_arch"] = export.from_cache(setup, Cache(settings.cache_file), archs, truth)
+        if truth_file is not None:
+            out["truth_file"] = {
+                "path": truth_file.path,
+                "sha256": truth_file.sha256,
+                "column": truth_file.truth.values.name,
+                "rows": truth_file.truth.rows,
+                "skipped": truth_file.truth.skipped,
+            }
+        print(json.dumps(_clean(out)))
         return 0
     print(_evaluation_text(result))
     return 0
@@ -564,6 +635,150 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Score one PyTorch model: the per-layer table and the three scores."""
+    from ssnr_core.proxies import models
+
+    model, shape, note = models.load(args.model, seed=args.seed)
+    shape = _shape(args.input) if args.input else shape
+    batch, label = None, None
+    if saliency.get(args.saliency).needs_data:
+        key = batches.resolve(
+            "synthetic" if args.batch == "auto" else args.batch, True, settings.data_dir
+        )
+        classes = models.num_outputs(model, shape)
+        batch = batches.make_batch(
+            key, shape, classes, args.seed, args.batch_size, settings.data_dir
+        )
+        label = batches.describe(key, args.seed).replace(
+            str(batches.BATCH_SIZE), str(len(batch[0])), 1
+        )
+    print(f"model: {args.model} ({note})", file=sys.stderr)
+    found = models.score_model(
+        model,
+        shape,
+        saliency=args.saliency,
+        batch=batch,
+        seed=args.seed,
+        name=args.model,
+        batch_label=label,
+    )
+    if args.json:
+        print(json.dumps(_clean(found.to_json())))
+    else:
+        print(_model_text(found))
+    return 0
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        raise ValueError(f"--input takes sizes like 3,224,224, got {text!r}") from None
+
+
+def _model_text(found: object) -> str:
+    """The per-layer table, then the three scores, labelled as everywhere else."""
+    from ssnr_core.proxies import aggregation, models
+
+    assert isinstance(found, models.ModelScore)
+    table = found.table().rename(
+        columns={"count": "weights", "sum": "S_n^l", "sigma": "sigma^l", "snr": "S_n^l/sigma^l"}
+    )
+    shape = "x".join(map(str, found.input_shape))
+    lines = [
+        f"{found.name}: {found.saliency} per layer ({len(table)} Conv2d/Linear layers, input "
+        f"{shape}, {found.dtype}; batch: {found.batch})",
+        table.to_string(float_format=lambda v: f"{v:.6g}"),
+        "",
+    ]
+    lines += [f"{aggregation.LABELS[k]:>16s}: {v:.7g}" for k, v in found.scores.items()]
+    dead = found.dead_layers()
+    if len(dead) == len(table):
+        lines.append(
+            f"note: {found.saliency} is zero in every layer: something blocks every path "
+            "(a zero-initialised layer, e.g. a ViT head, or saturated activations)"
+        )
+    elif dead:
+        lines.append(
+            f"note: {len(dead)} of {len(table)} layers have zero {found.saliency} "
+            "(nothing flows through them, e.g. saturated ReLU6/hard-sigmoid): "
+            + ", ".join(dead[:4])
+            + (" ..." if len(dead) > 4 else "")
+        )
+    return "\n".join(lines)
+
+
+def _add_model_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
+    m = sub.add_parser(
+        "model",
+        help="score any PyTorch model: per-layer saliency and sum / overall SSNR / layer-wise SSNR",
+    )
+    m.add_argument(
+        "model",
+        help="torchvision:NAME (vgg16, resnet18, ...), zoo:NAME or package.module:function",
+    )
+    m.add_argument("--input", default=None, help="one sample's shape, e.g. 3,224,224 (default)")
+    m.add_argument("--saliency", default="synflow", help=", ".join(saliency.REGISTRY))
+    m.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="init and batch")
+    m.add_argument(
+        "--batch",
+        default="auto",
+        help="data-dependent saliencies: synthetic (auto), cifar10 or images:<dir>",
+    )
+    m.add_argument("--batch-size", type=_int_in(1, 1024), default=batches.BATCH_SIZE)
+    cores = usable_cores()
+    m.add_argument("--threads", type=_int_in(1, cores), default=cores, help="torch threads")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.set_defaults(func=cmd_model)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Score (what is missing) and write per-arch scores in NASLib's zero-cost JSON shape."""
+    tasks = benchmarks.tasks_of(args.benchmark)
+    wanted = tasks if args.task == "all" else (args.task or tasks[0]).split(",")
+    out: dict[str, dict] = {}
+    run = _run_settings(args, settings)
+    cache = Cache(settings.cache_file)
+    for task in wanted:
+        one = argparse.Namespace(**{**vars(args), "task": task.strip()})
+        setup = _setup(one, settings)
+        if _is_file_truth(one):
+            truth = _truth_file(one, setup).truth.values
+            archs = evaluation.draw(list(truth.index), one.sample, setup.seed)
+        else:
+            truth = benchmarks.truth(setup.space, setup.task, one.truth, settings.data_dir)
+            archs = _sample(one, setup, settings)
+        with _connected(run), _bar(f"{setup.space}/{setup.task} {setup.saliency}") as bar:
+            scoring.score(setup, archs, cache, settings=run, progress=bar)
+        export.merge(out, export.from_cache(setup, cache, archs, truth))
+        print(
+            f"{setup.space}/{setup.task}: {len(out[setup.task]):,} archs, {setup.saliency} "
+            f"(seed {setup.seed}, {setup.init} init; batch: "
+            f"{batches.describe(setup.batch, setup.seed)})",
+            file=sys.stderr,
+        )
+    text = json.dumps(out)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"written: {args.out} (NASLib zero-cost JSON shape)", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _add_export_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
+    x = sub.add_parser(
+        "export",
+        help="per-arch scores in NASLib's zero-cost JSON shape {task: {arch: {proxy: "
+        "{score, time}, val_accuracy}}}; --task a,b or all",
+    )
+    _add_setup_args(x, settings)
+    x.add_argument("--out", type=Path, default=None, help="JSON file (default: stdout)")
+    x.set_defaults(func=cmd_export)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, not the usage block: the flag and what is wrong with it."""
@@ -651,6 +866,8 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     i.add_argument("path", type=Path, help="NAS-Bench-201-v1_*.pth, NATS-tss-*-simple/ or .pbz2")
     i.add_argument("--out", type=Path, default=None, help="folder (default: <data>/nasbench201)")
     i.set_defaults(func=cmd_import_nb201)
+    _add_model_parser(sub, settings)
+    _add_export_parser(sub, settings)
     return p
 
 

@@ -176,7 +176,9 @@ def test_offline_names_every_url_destination_and_manual_route(tmp_path, monkeypa
     base = _closed_port_url()
     assert cli.main(["fetch", "--base-url", base]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: could not fetch 4 file(s)")
+    assert err.count("\n") == 1 and err.startswith(
+        f"error: could not fetch {len(fetch.FILES)} file(s)"
+    )
     for f in fetch.FILES:
         assert f"{base}/{f.path}" in err and str((data / f.path).parent) in err
     assert "by hand" in err and "SSNR_DATA_DIR" in err

@@ -55,6 +55,9 @@ TASKS["nb301", "cifar10"] = Task(
 )
 for _t, _m in _TNB_METRICS.items():
     TASKS["tnb101", _t] = Task("tnb101", _t, _m, ("naslib",), "accuracy" in _m)
+TASKS["nb101", "cifar10"] = Task("nb101", "cifar10", "validation accuracy (%)", ("naslib",))
+for _t, _m in _TNB_METRICS.items():
+    TASKS["tnb101_macro", _t] = Task("tnb101_macro", _t, _m, ("naslib",), "accuracy" in _m)
 
 SOURCE_LABELS = {
     "test200": "NB201 mean 200-epoch test accuracy (NATS-Bench, mean over seeds)",

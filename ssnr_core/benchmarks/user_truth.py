@@ -18,10 +18,12 @@ User text reaches the page in: `UserTruth.errors` (cell snippets, the file name)
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -213,3 +215,46 @@ def _check_row(
     if not math.isfinite(value):
         return f"value {raw_value[:40]!r} is not a finite number"
     return arch, value
+
+
+@dataclass(frozen=True)
+class TruthFile:
+    """A ground-truth CSV read from disk (the command line's `--truth file:PATH`): the same
+    parser, checks and caps as an upload, and the file's identity for every report."""
+
+    path: str
+    sha256: str  # of the bytes read
+    truth: UserTruth
+
+    @property
+    def label(self) -> str:
+        column = self.truth.values.name
+        return f"file {self.path} (SHA-256 {self.sha256}), column {column!r}"
+
+
+def read_file(
+    path: str | Path,
+    arch_column: str | None = None,
+    value_column: str | None = None,
+    space: str = "nb201",
+    max_bytes: int = MAX_BYTES,
+) -> TruthFile:
+    """Parse a CSV file like an upload; the columns default to the header's first two.
+    ValueError (naming the file) when it cannot be read or used."""
+    path = Path(path).expanduser()
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # one byte over the cap is enough to refuse it
+    except OSError as exc:
+        raise ValueError(f"cannot read ground-truth file {path}: {exc.strerror or exc}") from None
+    try:
+        names = columns(data, max_bytes, space)
+        if arch_column is None or value_column is None:
+            if len(names) < 2:
+                raise ValueError("the header needs an architecture and a value column")
+            arch_column = arch_column or names[0]
+            value_column = value_column or next(n for n in names if n != arch_column)
+        parsed = parse(data, arch_column, value_column, space, max_bytes, filename=path.name)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return TruthFile(str(path), hashlib.sha256(data).hexdigest(), parsed)

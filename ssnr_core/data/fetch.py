@@ -30,8 +30,8 @@ import numpy as np
 from tqdm import tqdm
 
 _NASLIB = "https://raw.githubusercontent.com/automl/NASLib/{commit}/naslib/data/{name}"
-_ZC_COMMIT = "6639fd1579010457885c641553c55b0c153045aa"  # NB201 and NB301 files
-_TNB_COMMIT = "e5a821c2dadf608042e4e046e386006cf6bd0564"  # TransNAS-Bench-101 micro file
+_ZC_COMMIT = "6639fd1579010457885c641553c55b0c153045aa"  # NB101, NB201 and NB301 files
+_TNB_COMMIT = "e5a821c2dadf608042e4e046e386006cf6bd0564"  # TransNAS-Bench-101 micro, macro
 
 MARGIN = 64 * 1024  # bytes a body may exceed the known size by before it is cut off
 RETRIES = 5  # attempts per file when the connection drops mid-body
@@ -78,6 +78,18 @@ FILES = (
         _NASLIB.format(commit=_TNB_COMMIT, name="zc_transbench101_micro.json"),
         "f9f2c5d6d9b9a73964f1bffb2869f218e1110755d84ddd4a46a8cf482f799cd1",
         4121429,
+    ),
+    RemoteFile(
+        "naslib_zc/zc_nasbench101.json",
+        _NASLIB.format(commit=_ZC_COMMIT, name="zc_nasbench101.json"),
+        "c34840bc9af68b6ebaa7f052e42c1749a9a737d7243078be2a5548052bc5a0c2",
+        259564,
+    ),
+    RemoteFile(
+        "naslib_zc/zc_transbench101_macro.json",
+        _NASLIB.format(commit=_TNB_COMMIT, name="zc_transbench101_macro.json"),
+        "f1d393373855bd7ba29bc81b33adb947ef2518d82aa0e6c003809ce6a4d94212",
+        4107092,
     ),
 )
 

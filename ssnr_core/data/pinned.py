@@ -57,6 +57,16 @@ NASLIB_FILES = {
         "naslib_zc/zc_transbench101_micro.json",
         dict.fromkeys((*_TNB_TASKS, "room_layout", "segmentsemantic"), 711),
     ),
+    "nb101": _pinned("naslib_zc/zc_nasbench101.json", {"cifar10": 500}),
+    "tnb101_macro": _pinned(
+        "naslib_zc/zc_transbench101_macro.json",
+        {
+            "class_scene": 662,
+            "class_object": 662,
+            **dict.fromkeys(("autoencoder", "normal", "jigsaw", "room_layout"), 725),
+            "segmentsemantic": 725,
+        },
+    ),
 }
 FILES = (NB201_CSV, *NASLIB_FILES.values())
 
@@ -68,7 +78,7 @@ def where(file: DataFile, data_dir: Path | None = None) -> Path:
     return BUNDLED / f"{file.path}.xz"
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=12)
 def read_bytes(file: DataFile, data_dir: Path | None = None) -> bytes:
     """The verified content of a pinned file (decompressed when bundled)."""
     path = where(file, data_dir)
@@ -93,7 +103,7 @@ def _damage(file: DataFile, data: bytes) -> str:
         found = {"all": max(0, data.count(b"\n") - 1)}
     else:
         try:
-            found = {k: len(v) for k, v in json.loads(data).items() if isinstance(v, dict)}
+            found = {k: len(v) for k, v in naslib_tasks(json.loads(data)).items()}
         except (ValueError, AttributeError):
             return "not valid JSON: truncated or altered"
     short = [
@@ -114,6 +124,37 @@ def nb201_cell_strings(data_dir: Path | None = None) -> list[str]:
     return nb201_table(data_dir)["ArchitectureString"].tolist()
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def naslib_json(space: str, data_dir: Path | None) -> dict:
-    return json.loads(read_bytes(NASLIB_FILES[space], data_dir))
+    """`{task: {arch key: record}}` of a NASLib file (`naslib_tasks`)."""
+    return naslib_tasks(json.loads(read_bytes(NASLIB_FILES[space], data_dir)))
+
+
+_NOT_PROXIES = ("idx", "arch", "val_accuracy")
+
+
+def naslib_tasks(data: object) -> dict[str, dict]:
+    """NASLib's files in one shape, `{task: {arch key: {proxy: {"score", "time"}, ...,
+    "val_accuracy"}}}`: the NB101 file nests its one task under "nasbench101" and stores
+    each proxy as a bare number (its time then None). Anything else that is not a dict of
+    dicts is dropped."""
+    if not isinstance(data, dict):
+        return {}
+    if set(data) == {"nasbench101"} and isinstance(data["nasbench101"], dict):
+        data = data["nasbench101"]
+    out: dict[str, dict] = {}
+    for task, recs in data.items():
+        if not isinstance(recs, dict):
+            continue
+        out[task] = {
+            key: {
+                name: {"score": v, "time": None}
+                if name not in _NOT_PROXIES and not isinstance(v, dict)
+                else v
+                for name, v in rec.items()
+            }
+            if isinstance(rec, dict)
+            else rec
+            for key, rec in recs.items()
+        }
+    return out

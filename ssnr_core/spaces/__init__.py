@@ -1,4 +1,5 @@
-"""Search spaces: one small module each (`nb201`, `nb301`, `tnb101`), registered here.
+"""Search spaces: one small module each (`nb201`, `nb301`, `tnb101`, `nb101`,
+`tnb101_macro`), registered here.
 
 Every module ends with a `SPACE = Space(...)` that says what the rest of the code may
 ask of it; pages, the CLI and scoring look spaces up in `REGISTRY` and never branch on
@@ -7,7 +8,7 @@ a space's name.
 
 from __future__ import annotations
 
-from ssnr_core.spaces import nb201, nb301, tnb101
+from ssnr_core.spaces import nb101, nb201, nb301, tnb101, tnb101_macro
 from ssnr_core.spaces.space import Space
 
 __all__ = ["REGISTRY", "Space", "canonical", "get_space", "names", "register"]
@@ -24,7 +25,7 @@ def register(space: Space) -> Space:
     return space
 
 
-for _module in (nb201, nb301, tnb101):  # display order
+for _module in (nb201, nb301, tnb101, nb101, tnb101_macro):  # display order
     register(_module.SPACE)
 
 

@@ -260,4 +260,5 @@ SPACE = Space(
     ),
     size=5**6,
     indexed=True,
+    naslib=to_naslib,
 )

@@ -29,9 +29,14 @@ class Space:
     indexed: bool = False  # an integer 0..size-1 names an architecture (benchmark order)
     shared_slots: bool = True  # `build` keys modules by slot: one bank serves every arch
     choices: tuple[str, ...] = ()  # the op names an edge chooses from (empty: see `op_names`)
+    naslib: Callable[[Any], str] | None = None  # canonical arch -> NASLib's key (None: to_str)
 
     def canonical(self, arch: object) -> str:
         return self.to_str(self.parse(arch))
+
+    def naslib_key(self, arch: object) -> str:
+        """The key NASLib's zero-cost files and predictors know the architecture by."""
+        return (self.naslib or self.to_str)(self.parse(arch))
 
     def op_names(self) -> tuple[str, ...]:
         """The ops an edge chooses from, else those the examples use: the choices for

@@ -274,9 +274,11 @@ def _num_upsample(in_width: int = 7, out_width: int = IMAGE[1]) -> int:
     return int(math.log2(out_width / in_width))
 
 
-def generative_decoder(c_in: int, c_out: int) -> nn.Sequential:
-    """TNB101's 14-layer pix2pix decoder (autoencoder, normal), 512x8x8 -> c_out x256x256."""
-    up = _num_upsample()
+def generative_decoder(c_in: int, c_out: int, in_width: int = 7) -> nn.Sequential:
+    """TNB101's 14-layer pix2pix decoder (autoencoder, normal), 512x8x8 -> c_out x256x256.
+    `in_width`: the encoder's output width as TNB101 computes it for a 224-pixel input
+    (7 here; 28/14/7/3 in the macro space), which picks the deconv layers."""
+    up = _num_upsample(in_width)
     widths = [
         (c_in, 1024, False),
         (1024, 1024, False),
@@ -296,9 +298,10 @@ def generative_decoder(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(*layers, _conv(16, c_out, "tanh", bn=False))
 
 
-def segmentation_decoder(c_in: int, c_out: int) -> nn.Sequential:
-    """TNB101's segmentation decoder, 512x8x8 -> c_out x256x256 logits."""
-    up = _num_upsample()
+def segmentation_decoder(c_in: int, c_out: int, in_width: int = 7) -> nn.Sequential:
+    """TNB101's segmentation decoder, 512x8x8 -> c_out x256x256 logits (`in_width`: as in
+    `generative_decoder`)."""
+    up = _num_upsample(in_width)
     layers, c = [_conv(c_in, 1024)], 1024
     for _ in range(6 - up):
         layers.append(_conv(c, c // 2))
