@@ -265,8 +265,9 @@ def test_after_compute_the_bar_moves_without_a_reload(
                 seen.append(text)
             time.sleep(0.2)
         assert len(seen) >= 3, seen  # a frozen bar shows one text (or two: one rerun)
-        expect(bar).to_contain_text(re.compile(r"([3-9]\d|[12]\d\d) of 300 scored"), timeout=90_000)
-        expect(metric(page, "architectures")).to_have_text("300", timeout=90_000)
+        # it fills (a quiet machine may finish before the bar shows a middle value)
+        done = metric(page, "architectures")
+        expect(done).to_have_text("300", timeout=90_000)
         print(f"Compute: the bar changed {len(seen) - 1} times in its first 5 s: {seen[-1]}")
         assert page.get_by_test_id("stException").count() == 0
     assert "fragment rerun was triggered with a callback" not in log.read_text()
