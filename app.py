@@ -27,6 +27,7 @@ page = st.navigation(
         ),
         st.Page(state.LAYER_PAGE, title="Layer saliency", icon=":material/stacked_bar_chart:"),
         st.Page(state.EXPLAIN_PAGE, title="Explain", icon=":material/school:"),
+        st.Page(state.LECTURE_PAGE, title="Lecture", icon=":material/co_present:"),
         st.Page("app_pages/models.py", title="Any model", icon=":material/memory:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/table_chart:"),
         st.Page("app_pages/pruning.py", title="Pruning demo", icon=":material/content_cut:"),
@@ -38,5 +39,7 @@ try:
 except ValueError as exc:  # a setting from the environment that cannot be used
     st.error(f"The app cannot start: {exc}")
     st.stop()
+panels.presentation_switch()
+panels.image_format_choice()
 panels.jobs_indicator(settings)
 page.run()

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import compare as compare_charts
 from ssnr_core import benchmarks
 from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.runs import Settings, jobs
@@ -35,6 +37,11 @@ class Grid:
     saliencies: list[str]
     seed: int
     metric: str
+    protocol: str = "default"  # a key of PROTOCOLS: which ground truth every column uses
+
+    def source(self, space: str, task: str) -> str:
+        """The ground-truth source of a column under the grid's protocol."""
+        return compare.source_for(space, task, self.protocol)
 
     def setups(self) -> list[Setup]:
         return [cell_setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
@@ -49,8 +56,11 @@ column_name = compare.column_name
 
 
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs=loaders.HASH_FUNCS)
-def truth_archs(space: str, task: str, settings: Settings) -> loaders.Archs:
-    return loaders.Archs(loaders.truth(space, task, None, settings.data_dir).index.tolist())
+def truth_archs(space: str, task: str, source: str, settings: Settings) -> loaders.Archs:
+    return loaders.Archs(loaders.truth(space, task, source, settings.data_dir).index.tolist())
+
+
+PROTOCOLS = compare.PROTOCOLS
 
 
 def paper_setup() -> None:
@@ -59,6 +69,7 @@ def paper_setup() -> None:
     st.session_state[state.COLUMNS] = [c for c in PAPER_COLUMNS if c in available]
     st.session_state[state.SALIENCIES] = ["synflow"]
     st.session_state[state.MARK_BY] = "kendall"
+    st.session_state["protocol"] = "naslib"  # the paper's samples and truth, not ours
 
 
 def available_columns() -> list[tuple[str, str]]:
@@ -73,7 +84,16 @@ def grid_inputs() -> Grid:
         on_click=paper_setup,
         key="paper_setup",
         help="NB201 CIFAR-10 and CIFAR-100, NB301, TNB101 jigsaw, class_object and "
-        "class_scene; synflow; marked by Kendall τ.",
+        "class_scene; synflow; marked by Kendall τ; on NASLib's samples and val_accuracy, "
+        "as the paper.",
+    )
+    protocol = widgets.choose(
+        "Protocol",
+        list(PROTOCOLS),
+        "protocol",
+        kind="radio",
+        format_func=PROTOCOLS.get,
+        help="Which architectures and accuracy every column is correlated with.",
     )
     available = available_columns()
     first = available[0][0] if available else None
@@ -109,7 +129,7 @@ def grid_inputs() -> Grid:
         format_func=METRICS.get,
         help="★ marks each column's best row by this rank correlation.",
     )
-    return Grid(list(columns), list(sals), seed, str(metric))
+    return Grid(list(columns), list(sals), seed, str(metric), str(protocol))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -124,6 +144,7 @@ def collect(
         columns=grid.columns,
         saliencies=grid.saliencies,
         seed=grid.seed,
+        protocol=grid.protocol,
     )
 
 
@@ -164,15 +185,15 @@ def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataF
 
 def with_truth_row(text: pd.DataFrame, best: pd.DataFrame, grid: Grid) -> tuple:
     """The grid with a first row naming each column's ground truth."""
-    truth = {column_name(s, t): truth_label(s, t) for s, t in grid.columns}
+    truth = {column_name(s, t): truth_label(s, t, grid.source(s, t)) for s, t in grid.columns}
     head = pd.DataFrame([truth], index=[TRUTH_ROW]).reindex(columns=text.columns)
     return pd.concat([head, text]), pd.concat(
         [pd.DataFrame(False, index=[TRUTH_ROW], columns=text.columns), best]
     )
 
 
-def truth_label(space: str, task: str) -> str:
-    return benchmarks.SOURCE_LABELS[benchmarks.get_task(space, task).sources[0]]
+def truth_label(space: str, task: str, source: str | None = None) -> str:
+    return benchmarks.SOURCE_LABELS[source or benchmarks.get_task(space, task).sources[0]]
 
 
 def batch_labels(setups: list[Setup]) -> str:
@@ -184,6 +205,7 @@ def batch_labels(setups: list[Setup]) -> str:
 def provenance(grid: Grid) -> str:
     """What the cells were computed on: batch, seed, and how to read a cell."""
     return (
+        f"Protocol: {PROTOCOLS[grid.protocol]} · "
         f"Batch: {batch_labels(grid.setups())} · seed {grid.seed} · each cell: value "
         "[95% bootstrap interval] · n architectures (cached, with ground truth; "
         f"⚠ below {SMALL_N}) · '{NOT_COMPUTED}': nothing cached for that setup yet · "
@@ -209,13 +231,13 @@ def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
             n = long.loc[long["status"] == "ok", "n"]
             head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
             sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
-            fig = charts.compare_bars(
+            fig = compare_charts.compare_bars(
                 long[long["saliency"] != BASELINE],
                 grid.metric,
                 METRICS[grid.metric],
-                charts.titled(head, sub),
+                axes.titled(head, sub),
             )
-            st.plotly_chart(fig, key="compare_chart", config=charts.PLOT_CONFIG)
+            panels.chart(fig, key="compare_chart")
         else:
             st.info("Nothing computed yet: the chart appears with the first cached cell.")
 
@@ -276,8 +298,9 @@ def compute_cell(grid: Grid, settings: Settings) -> None:
         format_func=labels.get,
         help="A benchmark/task and saliency of the grid; those not computed come first.",
     )
+    source = grid.source(setup.space, setup.task)
     try:
-        total = len(truth_archs(setup.space, setup.task, settings))
+        total = len(truth_archs(setup.space, setup.task, source, settings))
     except loaders.READ_ERRORS:
         return
     n = widgets.number(
@@ -290,9 +313,11 @@ def compute_cell(grid: Grid, settings: Settings) -> None:
         help=f"Up to {total:,}: the same seeded sample as the explorer's.",
     )
     sample = None if n >= total else n
-    archs = loaders.sample(setup.space, setup.task, sample, setup.seed, None, settings.data_dir)
+    archs = loaders.sample(setup.space, setup.task, sample, setup.seed, source, settings.data_dir)
     label = f"{setup.space}/{setup.task} {setup.saliency}"
-    panels.live_job(jobs.Job(setup, settings, sample), archs, label)
+    default = benchmarks.get_task(setup.space, setup.task).sources[0]
+    truth = None if source == default else source
+    panels.live_job(jobs.Job(setup, settings, sample, truth), archs, label)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import explain as explain_charts
 from ssnr_app.text import plain_html
 from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.spaces import Space, get_space
@@ -28,20 +30,6 @@ SCORES = {
         "each layer's signal-to-noise ratio, added: no layer dominates by its scale",
     ),
 }
-
-
-def presentation_toggle() -> bool:
-    """The toggle sits on the page (the sidebar is hidden in presentation mode)."""
-    st.session_state.setdefault(state.PRESENT, False)
-    on = st.toggle(
-        "Presentation mode",
-        key=state.PRESENT,
-        help="Large type for a projector; hides the sidebar (the setup stays as chosen, "
-        "and in the URL).",
-    )
-    if on:
-        panels.presentation()
-    return bool(on)
 
 
 def pick_arch(space: Space) -> str | None:
@@ -66,10 +54,10 @@ def step_figure(e: explain.Explanation, present: bool) -> None:
     s = e.setup
     head = f"{s.space}/{s.task} · {s.saliency} · one network, three steps"
     sub = f"{plain_html(e.arch)} · seed {s.seed} · batch: {batches.describe(s.batch, s.seed)}"
-    fig = charts.explain_figure(
-        e.layers, e.saliency, e.conservation, charts.titled(head, sub), font=20 if present else 12
+    fig = explain_charts.explain_figure(
+        e.layers, e.saliency, e.conservation, axes.titled(head, sub), font=20 if present else 12
     )
-    st.plotly_chart(fig, key="explain_figure", config=charts.PLOT_CONFIG)
+    panels.chart(fig, key="explain_figure")
 
 
 def step_saliency(e: explain.Explanation) -> None:
@@ -116,14 +104,16 @@ def step_scores(e: explain.Explanation) -> None:
     cols = panels.card_row(4)
     for col, name in zip(cols, aggregation.AGGREGATIONS):
         formula, why = SCORES[name]
-        col.metric(aggregation.LABELS[name], f"{e.scores[name]:.4g}", border=True, help=why)
+        col.metric(aggregation.LABELS[name], panels.sci(e.scores[name], 4), border=True, help=why)
         col.latex(formula)
-    cols[3].metric("σ (all weights)", f"{e.scores['sigma']:.4g}", border=True)
+    cols[3].metric("σ (all weights)", panels.sci(e.scores["sigma"], 4), border=True)
     top = e.layers.sort_values("share_of_sum", ascending=False).iloc[0]
+    live = int((e.layers["sum"] != 0).sum())
     st.markdown(
-        f"The largest layer, `{top['layer']}`, holds {top['share_of_sum']:.0%} of S_n but "
-        f"{top['share_of_layerwise']:.0%} of layer-wise SSNR (right panel): the sum is "
-        "ruled by a few layers' scale, layer-wise SSNR hears every layer."
+        f"The layer with the largest share of S_n, `{top['layer']}`, holds "
+        f"{top['share_of_sum']:.1%} of it and {top['share_of_layerwise']:.1%} of layer-wise "
+        f"SSNR (right panel); an even split over the {live} live layers would give "
+        f"{1 / max(live, 1):.1%} each."
     )
 
 
@@ -134,9 +124,9 @@ def step_conservation(e: explain.Explanation) -> None:
         return
     st.subheader("Synflow's conservation law")
     cols = panels.card_row(3)
-    cols[0].metric("R − Σ|b|", f"{c['R_minus_bias']:.6g}", border=True)
-    cols[1].metric("stem layer sum", f"{c['first_layer_sum']:.6g}", border=True)
-    cols[2].metric("last layer sum", f"{c['last_layer_sum']:.6g}", border=True)
+    cols[0].metric("R − Σ|b|", panels.sci(c["R_minus_bias"], 7), border=True)
+    cols[1].metric("stem layer sum", panels.sci(c["first_layer_sum"], 7), border=True)
+    cols[2].metric("last layer sum", panels.sci(c["last_layer_sum"], 7), border=True)
     st.markdown(
         "With absolute weights and an all-ones input, synflow's saliency flows like a "
         "current: every path from input to output crosses the stem and the classifier, so "
@@ -150,7 +140,7 @@ def step_conservation(e: explain.Explanation) -> None:
 def render() -> None:
     st.title("Explain: from saliencies to a score")
     state.restore(state.EXPLAIN_PARAMS)
-    present = presentation_toggle()
+    present = panels.presenting()
     settings = loaders.settings()
     st.sidebar.header("Network")
     choice = widgets.setup_inputs()

@@ -10,18 +10,26 @@ answer appears without a click.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ssnr_app import charts, loaders, panels, research, state, widgets
+from ssnr_app import loaders, panels, research, state, widgets
+from ssnr_app.charts import axes, cells
+from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
 from ssnr_core import benchmarks
 from ssnr_core.proxies import Setup, aggregation
 from ssnr_core.runs import Settings, jobs
+from ssnr_core.spaces import nb201
 from ssnr_core.studies import Evaluation, Summary
 
 UPLOAD = "upload"
@@ -29,11 +37,12 @@ FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unask
 LIVE_BOOT = 200  # bootstrap resamples while results still arrive (cheaper redraws)
 BOOT_CHOICES = ("auto", 200, 1000, 2000)
 INSPECT_MAX = 500
+SELECTION_ROWS = INSPECT_MAX  # rows of the selection table, each one inspectable below
 HEATMAP_ROWS = 15  # the heatmap shows the highest and lowest scored this many each
 HEATMAP_MAX = 40  # or up to this many of the selection
 CHARTS = {
-    "scatter": "score vs accuracy",
     "figure2": "three aggregations side by side (Figure 2)",
+    "scatter": "score vs accuracy",
     "ranks": "rank vs rank",
     "topk": "top-k curves",
     "heatmap": "per-layer SSNR heatmap",
@@ -74,6 +83,14 @@ class View:
     boot: str | int
 
     @property
+    def key(self) -> tuple:
+        """Names the scores and the truth this view shows, cheaply (no 15,625-row hash):
+        the setup, the sample, where the scores come from and which truth."""
+        scores = "pack" if loaders.packed(self.setup) else self.job.key
+        truth = loaders.digest(self.truth.values) if self.truth.source == UPLOAD else ""
+        return (self.setup, self.archs.digest, scores, self.truth.source, truth)
+
+    @property
     def label(self) -> str:
         s = self.setup
         return f"{s.space}/{s.task} {s.saliency}"
@@ -87,16 +104,21 @@ class View:
 
 
 def display_inputs(space: str) -> Display:
-    """Aggregation (with its formula), axis, figure and colouring."""
+    """Aggregation (with its formula), axis, figure and colouring. In presentation mode
+    (no sidebar) the aggregation and the figure sit in one row on the page."""
+    on_page = panels.presenting()
+    row = st.container(horizontal=True, gap="medium") if on_page else st.sidebar
     agg = str(
         widgets.choose(
             "Aggregation",
             list(aggregation.AGGREGATIONS),
             state.AGGREGATION,
             kind="radio",
+            container=row,
             format_func=aggregation.LABELS.get,
             help="How the per-weight saliencies S_p become one score per network. SSNR: "
             "saliency signal-to-noise ratio.",
+            **({"horizontal": True} if on_page else {}),
         )
     )
     st.sidebar.latex(FORMULAS[agg])
@@ -112,6 +134,7 @@ def display_inputs(space: str) -> Display:
             "Figure",
             list(CHARTS),
             state.CHART,
+            container=row,
             format_func=CHARTS.get,
             help="Figure 2: the three aggregations on one accuracy axis. Rank vs rank: "
             "the ranking each score induces. Top-k: how good the best-scored k are. "
@@ -173,14 +196,17 @@ def _follow_cache() -> None:
 
 
 def sample_size(setup: Setup, truth: Truth, settings: Settings) -> int:
-    """The sample size: by default the largest wholly cached seeded sample (at least
-    FIRST_SAMPLE), re-read for every setup until the user picks a number."""
+    """The sample size: by default the largest wholly cached (or packed) seeded sample,
+    at least FIRST_SAMPLE; for an uploaded truth every architecture it names. Re-read
+    for every setup until the user picks a number."""
     total = len(truth.values)
     cached = 0
-    if truth.source != UPLOAD:
-        with suppress(*loaders.READ_ERRORS):  # a broken cache: the results say why
+    with suppress(*loaders.READ_ERRORS):  # a broken cache: the results say why
+        if truth.source == UPLOAD:
+            cached = loaders.scored_count(setup, loaders.Archs(list(truth.values.index)), settings)
+        else:
             cached = loaders.largest_cached_sample(setup, truth.source, settings)
-    default = max(cached, min(FIRST_SAMPLE, total))
+    default = total if truth.source == UPLOAD else max(cached, min(FIRST_SAMPLE, total))
     chosen = st.session_state.get(state.SAMPLE_CHOSEN, False)
     if not chosen:
         st.session_state[state.SAMPLE] = default
@@ -197,6 +223,16 @@ def sample_size(setup: Setup, truth: Truth, settings: Settings) -> int:
     if chosen and n != default:
         st.sidebar.button(
             f"Largest cached sample ({default:,})", on_click=_follow_cache, key="follow_cache"
+        )
+    elif truth.source == UPLOAD:
+        st.sidebar.caption(
+            f"Your file names {total:,} architectures; {cached:,} of them are scored "
+            "and correlated."
+        )
+    elif loaders.packed(setup):
+        st.sidebar.caption(
+            f"All {total:,} architectures are in the bundled pack "
+            "(`python -m ssnr_core pack`): nothing to compute."
         )
     else:
         st.sidebar.caption(
@@ -275,7 +311,11 @@ def start_first_view(view: View, status: jobs.JobStatus) -> jobs.JobStatus:
 
 
 def results(view: View, settings: Settings) -> None:
-    """Job progress, cards, scatter, selection and hand-off: live while a job runs."""
+    """Job progress, cards, scatter, selection and hand-off: live while a job runs; from
+    the bundled pack, with no job, when it holds the setup."""
+    if loaders.packed(view.setup):
+        packed_results(view, settings)
+        return
     status = panels.job_status(view.job, view.archs)
     if status is None:
         return
@@ -322,44 +362,91 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
             "terminal with `python -m ssnr_core score` (the app reads the same cache)."
         )
         return
-    agg = view.display.agg
+    show_results(view, table, running)
+
+
+def packed_results(view: View, settings: Settings) -> None:
+    """The view from the bundled pack: nothing to compute, nothing live."""
+    table = loaders.cached_scores(view.setup, view.archs, settings)
+    s = view.setup
+    if not panels.presenting():
+        st.markdown(
+            f"**{loaders.space_label(s.space)} · {s.task} · {s.saliency} · seed {s.seed}** — "
+            f"{len(table):,} of {len(view.archs):,} sampled architectures, from the bundled "
+            "pack (made by `python -m ssnr_core pack`, rechecked by its test)"
+        )
+    summaries = show_results(view, table, running=False)
+    all_aggregations(view, settings)
+    warm(view, table, summaries)
+
+
+def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Summary]:
+    """The headline (named by what the figure shows), the figure, the selection and the
+    hand-off, for the scored part of the sample; the summaries it showed."""
+    s, agg = view.setup, view.display.agg
     n_boot = view.n_boot(len(table), running)
     summaries = correlate_all(view, table, n_boot)
     summary = summaries[agg] if summaries else None
     provenance = loaders.Provenance.of(s, summary.n if summary else 0, view.truth.label)
-    st.subheader(f"{aggregation.LABELS[agg]} vs {plain(view.truth.label)}")
-    panels.metric_cards(summary, n_boot, provenance)
+    both = view.display.chart == "figure2" and summaries
+    head = "Three aggregations" if both else aggregation.LABELS[agg]
+    if not panels.presenting():  # on a projector the figure's titles say it
+        st.subheader(f"{head} vs {plain(view.truth.label)}")
+    cards = st.container()  # above the figure, or below it on a projector
     selection = figure(view, table, summaries, provenance)
+    with st.container() if panels.presenting() else cards:
+        if both:
+            panels.figure2_cards(summaries, n_boot, provenance)
+        else:
+            panels.metric_cards(summary, n_boot, provenance)
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
+    return summaries
 
 
-def correlate_all(view: View, table: pd.DataFrame, n_boot: int) -> dict[str, Summary]:
+def correlate_all(
+    view: View, table: pd.DataFrame, n_boot: int, rows: str = "scored"
+) -> dict[str, Summary]:
     """`evaluation.correlate` of every aggregation (cached per column): the cards, Figure
     2's titles and the all-aggregations table read the same summaries."""
     if table.empty:
         return {}
-    values, seed = view.truth.values, view.setup.seed
-    return {a: loaders.correlate(table[a], values, n_boot, seed) for a in aggregation.AGGREGATIONS}
+    stored = loaders.pack_summaries(view.setup, view.truth.source, len(table), n_boot)
+    if stored is not None and rows == "scored":
+        return stored
+    return loaders.summaries(
+        table_key(view, table, rows), table, view.truth.values, n_boot, view.setup.seed
+    )
+
+
+def table_key(view: View, table: pd.DataFrame, *more: object) -> tuple:
+    """`View.key` and the size of `table`: the scored part of a sample only grows, so its
+    size names its rows (a selection adds its own digest to `more`)."""
+    return (*view.key, len(table), *more)
+
+
+def memo(key: tuple, build: Callable[[], Any]) -> Any:
+    """`loaders.figure`: built once per key (title, display and rows included)."""
+    return loaders.figure(key, build)
 
 
 def title(view: View, provenance: loaders.Provenance, head: str) -> dict:
     """A figure title saying what it shows and on what (so an exported PNG does too)."""
     s = view.setup
-    return charts.titled(
+    return axes.titled(
         f"{s.space}/{s.task} · {s.saliency} · {head}",
         f"ground truth: {plain_html(provenance.truth)} · batch: {provenance.batch} · seed {s.seed}",
     )
 
 
-def colour(view: View, table: pd.DataFrame) -> charts.Colour | None:
+def colour(view: View, table: pd.DataFrame) -> explorer_charts.Colour | None:
     op = view.display.colour
     if op == NO_COLOUR or table.empty:
         return None
     mix = loaders.op_mix(view.setup.space, loaders.Archs(list(table.index)))
     counts = mix[op] if op in mix else pd.Series(0, index=mix.index)
-    return charts.Colour(counts, f"# {op}")
+    return explorer_charts.Colour(counts, f"# {op}")
 
 
 def figure(
@@ -380,8 +467,37 @@ def figure(
         top_k_plot(view, table, provenance)
     else:
         heatmap(view, table, provenance)
-    chosen = set(st.session_state.get(state.SELECTION, ()))
-    return [a for a in table.index if a in chosen]
+    chosen = list(st.session_state.get(state.SELECTION, ()))
+    return table.index[table.index.isin(chosen)].tolist() if chosen else []
+
+
+def scatter_figure(
+    view: View,
+    table: pd.DataFrame,
+    summaries: dict[str, Summary],
+    provenance: loaders.Provenance,
+    agg: str,
+) -> tuple[go.Figure, int]:
+    """The scatter of one aggregation (memoised; `warm` builds the others ahead)."""
+    d = view.display
+    rho = summaries[agg].spearman if summaries else float("nan")
+    head = title(view, provenance, f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}")
+    return memo(
+        table_key(view, table, "scatter", agg, d.log_x, d.colour, json.dumps(head)),
+        lambda: explorer_charts.scatter(
+            table, view.truth.values, agg, d.log_x, head, colour(view, table)
+        ),
+    )
+
+
+def warm(view: View, table: pd.DataFrame, summaries: dict[str, Summary]) -> None:
+    """After the page is drawn: build the scatters of the other aggregations, so that a
+    switch to them only sends a figure (a tenth of a second each, once per server)."""
+    if view.display.chart != "scatter" or view.display.density or not summaries:
+        return
+    provenance = loaders.Provenance.of(view.setup, summaries[view.display.agg].n, view.truth.label)
+    for agg in aggregation.AGGREGATIONS:
+        scatter_figure(view, table, summaries, provenance, agg)
 
 
 def scatter(
@@ -391,23 +507,20 @@ def scatter(
     session until cleared, so it survives an aggregation switch."""
     agg, d = view.display.agg, view.display
     rho = summaries[agg].spearman if summaries else float("nan")
-    head = f"{aggregation.LABELS[agg]}: {charts.rho_text(rho, provenance.n)}"
+    head = f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}"
     if d.density:
-        fig = charts.density(table, view.truth.values, agg, d.log_x, title(view, provenance, head))
-        st.plotly_chart(fig, key="density_chart", config=charts.PLOT_CONFIG)
+        fig = explorer_charts.density(
+            table, view.truth.values, agg, d.log_x, title(view, provenance, head)
+        )
+        panels.chart(fig, key="density_chart")
         return
-    fig, hidden = charts.scatter(
-        table, view.truth.values, agg, d.log_x, title(view, provenance, head), colour(view, table)
-    )
-    charts.highlight(fig, st.session_state.get(state.SELECTION, ()))
-    event = st.plotly_chart(
-        fig,
-        key="scatter",
-        on_select="rerun",
-        selection_mode=("box", "lasso"),
-        config=charts.PLOT_CONFIG,
-    )
-    picked = charts.selected_archs(event)
+    fig, hidden = scatter_figure(view, table, summaries, provenance, agg)
+    chosen = st.session_state.get(state.SELECTION, ())
+    if chosen:  # marks go on a copy: the memo's figure is shared
+        fig = go.Figure(fig)
+        explorer_charts.highlight(fig, table, chosen)
+    event = panels.chart(fig, key="scatter", on_select="rerun", selection_mode=("box", "lasso"))
+    picked = explorer_charts.selected_archs(event, table)
     if picked and picked != st.session_state.get(state.SELECTION_EVENT):
         # A new box or lasso (the widget repeats its last event on every rerun, and
         # forgets it when the figure changes: the session keeps the selection instead).
@@ -425,42 +538,70 @@ def scatter(
 def figure2(
     view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
 ) -> None:
-    rhos = {a: (summaries[a].spearman, summaries[a].n) for a in aggregation.AGGREGATIONS}
-    fig = charts.figure2(
-        table,
-        view.truth.values,
-        rhos,
-        view.display.log_x,
-        title(view, provenance, "three aggregations vs accuracy (Spearman ρ)"),
-        colour(view, table),
-    )
-    st.plotly_chart(fig, key="figure2", config=charts.PLOT_CONFIG)
+    """The paper's Figure 2 as three panels side by side (stacked on a phone), each
+    titled with its aggregation, Spearman, Kendall and n."""
+    s, d = view.setup, view.display
+    painted = colour(view, table) if d.colour != NO_COLOUR else None
+    for col, agg in zip(st.columns(3, gap="small"), aggregation.AGGREGATIONS):
+        found = summaries[agg]
+        head = axes.titled(
+            f"{aggregation.LABELS[agg]}: ρ = {panels.fmt(found.spearman)}",
+            f"τ = {panels.fmt(found.kendall)} · n = {found.n:,}<br>{s.space}/{s.task} "
+            f"{s.saliency} · seed {s.seed} · truth: {plain_html(view.truth.source)}"
+            + ("" if s.batch == "none" else f" · batch: {s.batch}"),
+        )
+        fig = memo(
+            table_key(view, table, "figure2", agg, d.log_x, d.colour, json.dumps(head)),
+            lambda agg=agg, head=head: explorer_charts.figure2_panel(
+                table, view.truth.values, agg, d.log_x, head, painted
+            ),
+        )
+        panels.chart(fig, key=f"figure2_{agg}", container=col)
     st.caption(
-        "The paper's Figure 2: one panel per aggregation, on a shared accuracy axis; ρ is "
+        "The paper's Figure 2: one panel per aggregation, on one accuracy axis; ρ is "
         "Spearman's rank correlation over the n architectures with a finite score."
+    )
+
+
+def rank_figure(
+    view: View,
+    table: pd.DataFrame,
+    summaries: dict[str, Summary],
+    provenance: loaders.Provenance,
+    agg: str,
+) -> go.Figure:
+    head = title(view, provenance, "rank by score vs true rank")
+    return memo(
+        table_key(view, table, "ranks", agg, json.dumps(head)),
+        lambda: explorer_charts.rank_rank(
+            loaders.ranks(table[agg], view.truth.values), agg, summaries[agg].spearman, head
+        ),
     )
 
 
 def rank_plot(
     view: View, table: pd.DataFrame, summaries: dict[str, Summary], provenance: loaders.Provenance
 ) -> None:
-    agg = view.display.agg
-    ranks = loaders.ranks(table[agg], view.truth.values)
-    fig = charts.rank_rank(
-        ranks, agg, summaries[agg].spearman, title(view, provenance, "rank by score vs true rank")
-    )
-    st.plotly_chart(fig, key="ranks", config=charts.PLOT_CONFIG)
+    panels.chart(rank_figure(view, table, summaries, provenance, view.display.agg), key="ranks")
     st.caption(
         "Each architecture at (true rank, rank by score), 1 = best; Spearman's ρ is the "
         "correlation of these two ranks. Points above the diagonal are over-rated."
     )
 
 
+def top_k_figure(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> go.Figure:
+    def build() -> go.Figure:
+        curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
+        found = int(curves["sum"]["k"][-1])
+        return explorer_charts.top_k(
+            curves, found, title(view, provenance, f"top-k by score (n = {found:,})")
+        )
+
+    return memo(table_key(view, table, "topk", provenance.truth, provenance.batch), build)
+
+
 def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
-    curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
-    n = int(curves["sum"]["k"][-1])
-    fig = charts.top_k(curves, n, title(view, provenance, f"top-k by score (n = {n:,})"))
-    st.plotly_chart(fig, key="topk", config=charts.PLOT_CONFIG)
+    panels.chart(top_k_figure(view, table, provenance), key="topk")
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
@@ -493,8 +634,8 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
         for i, a in enumerate(groups.index)
     ]
     head = f"layer-wise SSNR by layer group · {len(groups)} architectures ({which})"
-    fig = charts.group_heatmap(groups, labels, title(view, provenance, head))
-    st.plotly_chart(fig, key="heatmap", config=charts.PLOT_CONFIG)
+    fig = explorer_charts.group_heatmap(groups, labels, title(view, provenance, head))
+    panels.chart(fig, key="heatmap")
     st.caption(
         "Each cell: Σ S_n^l/σ^l over the layer group's weight layers; a row sums to the "
         "architecture's layer-wise SSNR. Select points on the scatter to show those instead."
@@ -510,7 +651,7 @@ def selection_cards(view: View, sub: pd.DataFrame) -> None:
     st.subheader(f"Selection: {len(sub):,} architectures")
     st.button("Clear the selection", key="clear_selection", on_click=clear_selection)
     n_boot = loaders.n_boot_for(len(sub))
-    summaries = correlate_all(view, sub, n_boot)
+    summaries = correlate_all(view, sub, n_boot, loaders.Archs(list(sub.index)).digest)
     summary = summaries[view.display.agg]
     provenance = loaders.Provenance.of(view.setup, summary.n, view.truth.label)
     panels.metric_cards(summary, n_boot, provenance, prefix="selection ")
@@ -519,6 +660,41 @@ def selection_cards(view: View, sub: pd.DataFrame) -> None:
     )
     st.dataframe(result.table()[["n", "spearman", "kendall", "top10%_precision"]])
     st.caption("The selection under each aggregation (the same architectures, ranked three ways).")
+    selection_table(view, sub)
+
+
+def selection_table(view: View, sub: pd.DataFrame) -> None:
+    """The selected architectures, one row each, sortable by any column (click a
+    header); picking a row makes it the architecture inspected below."""
+    shown = sub.head(SELECTION_ROWS)
+    rows = pd.DataFrame(
+        {
+            "arch": shown.index.to_numpy(),
+            "accuracy": view.truth.values.reindex(shown.index).to_numpy(float),
+            "log10 S_n": np.log10(shown["sum"].where(shown["sum"] > 0)).to_numpy(float),
+            "S_n": [panels.sci(v, 4) for v in shown["sum"]],
+            "overall SSNR": shown["ssnr"].to_numpy(float),
+            "layer-wise SSNR": shown["layerwise_ssnr"].to_numpy(float),
+        }
+    )
+    event = st.dataframe(
+        rows,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="selection_table",
+        column_config={
+            "accuracy": st.column_config.NumberColumn(format="%.2f"),
+            "log10 S_n": st.column_config.NumberColumn(format="%.3f"),
+            "overall SSNR": st.column_config.NumberColumn(format="%.4g"),
+            "layer-wise SSNR": st.column_config.NumberColumn(format="%.4g"),
+        },
+    )
+    picked = getattr(getattr(event, "selection", None), "rows", None) or []
+    if picked:
+        st.session_state["inspect_arch"] = str(rows["arch"].iloc[picked[0]])
+    which = f"The first {SELECTION_ROWS:,} of the" if len(sub) > SELECTION_ROWS else "All"
+    st.caption(f"{which} {len(sub):,} selected: click a header to sort, a row to inspect it.")
 
 
 def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
@@ -541,6 +717,7 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
         "computation step by step.",
         format_func=lambda a: f"{a}  ·  accuracy {values.get(a, float('nan')):.2f}",
     )
+    cell(view.setup.space, str(arch), values)
     left, right = st.columns(2)
     if left.button("Open on the layer page", key="open_layers"):
         rest = [a for a in options if a != arch]
@@ -548,6 +725,17 @@ def inspect(view: View, table: pd.DataFrame, selection: list[str]) -> None:
     if right.button("Explain this architecture", key="open_explain"):
         st.session_state[state.EXPLAIN_ARCH] = arch
         st.switch_page(state.EXPLAIN_PAGE)
+
+
+def cell(space: str, arch: str, values: pd.Series) -> None:
+    """The inspected architecture's cell as a small graph (NAS-Bench-201's cells)."""
+    if space != "nb201":
+        return
+    ops = nb201.parse(arch)
+    fig = cells.cell_graph(
+        nb201.EDGES, ops, nb201.live_edges(ops), f"accuracy {values.get(arch, float('nan')):.2f}%"
+    )
+    panels.chart(fig, key="inspect_cell", static=True)
 
 
 def all_aggregations(view: View, settings: Settings) -> None:
@@ -572,10 +760,18 @@ def all_aggregations(view: View, settings: Settings) -> None:
     )
     export = table.assign(accuracy=view.truth.values.reindex(table.index))
     s = view.setup
+    full = len(view.archs) >= len(view.truth.values)
+    source = None if view.truth.source in (UPLOAD, "test200") else view.truth.source
+    reproduce = (
+        "uploaded ground truth: score with python -m ssnr_core score --archs FILE"
+        if view.truth.source == UPLOAD
+        else loaders.command(s, None if full else len(view.archs), source)
+    )
     panels.download_csv(
         "Download scores and accuracy (CSV)",
         export.reset_index(),
         f"ssnr_{s.space}_{s.task}_{s.saliency}_seed{s.seed}.csv",
+        about=loaders.about(s, view.truth.label, len(table), reproduce),
     )
     research.section(
         view.job,
@@ -600,13 +796,14 @@ def publish_url() -> None:
 
 
 def render() -> None:
-    st.title("SSNR Explorer")
-    st.caption(
-        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
-        "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
-        "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
-        "network through the computation."
-    )
+    if not panels.presenting():  # on a projector, the figure comes first
+        st.title("SSNR Explorer")
+        st.caption(
+            "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
+            "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
+            "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
+            "network through the computation; the Lecture tells the argument step by step."
+        )
     settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import charts, loaders, panels, state, widgets
+from ssnr_app import loaders, panels, state, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import layers as layers_charts
 from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.runs import Settings
 from ssnr_core.spaces import Space, get_space
@@ -125,7 +127,8 @@ def side_by_side(networks: dict[str, loaders.Network]) -> None:
     # As text: sums near 1e49 lose their formatting in the grid widget otherwise.
     rows = {
         side.upper(): {
-            k: f"{v:,}" if isinstance(v, int) else f"{v:.4g}" for k, v in net.figures().items()
+            k: f"{v:,}" if isinstance(v, int) else panels.sci(v, 4)
+            for k, v in net.figures().items()
         }
         for side, net in networks.items()
     }
@@ -147,14 +150,12 @@ def network_panel(
         figures = net.figures()
         for col, name in zip(panels.card_row(3), aggregation.AGGREGATIONS):
             label = aggregation.LABELS[name]
-            col.metric(label, f"{figures[label]:.4g}", border=True)
+            col.metric(label, panels.sci(figures[label], 4), border=True)
     dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
-    edges = charts.log_bins(values)
-    st.plotly_chart(
-        charts.heatmap(net.names, values, edges), key=f"heat_{side}", config=charts.PLOT_CONFIG
-    )
+    edges = axes.log_bins(values)
+    panels.chart(layers_charts.heatmap(net.names, values, edges), key=f"heat_{side}")
     nonzero = [i for i, v in enumerate(values) if (v > 0).any()] or [0]
     picks = sorted({nonzero[0], nonzero[len(nonzero) // 3], nonzero[2 * len(nonzero) // 3]})
     chosen = st.multiselect(
@@ -166,26 +167,24 @@ def network_panel(
         format_func=lambda i: f"{i:02d} {net.names[i]}",
     )
     if chosen:
-        st.plotly_chart(
-            charts.histograms(net.names, values, edges, chosen),
-            key=f"hists_{side}",
-            config=charts.PLOT_CONFIG,
+        panels.chart(
+            layers_charts.histograms(net.names, values, edges, chosen), key=f"hists_{side}"
         )
     quantity = st.radio(
         "Per-layer quantity",
-        list(charts.QUANTITIES),
+        list(layers_charts.QUANTITIES),
         key=f"quantity_{side}",
         help="Which per-layer number the bars show.",
-        format_func=charts.QUANTITIES.get,
+        format_func=layers_charts.QUANTITIES.get,
         horizontal=True,
     )
     table = net.table()
-    st.plotly_chart(
-        charts.layer_bars(table, str(quantity)), key=f"bars_{side}", config=charts.PLOT_CONFIG
-    )
+    panels.chart(layers_charts.layer_bars(table, str(quantity)), key=f"bars_{side}")
     # As text: the grid widget cannot show floats beyond ~1e21 (synflow sums reach 1e48);
     # the CSV below keeps every digit.
-    st.dataframe(table.assign(**{c: table[c].map("{:.4e}".format) for c in ("S_n^l", "sigma^l")}))
+    st.dataframe(
+        table.assign(**{c: table[c].map(lambda v: panels.sci(v, 4)) for c in ("S_n^l", "sigma^l")})
+    )
     panels.download_csv(
         "Per-layer table (CSV)",
         table,

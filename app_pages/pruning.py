@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import charts, panels, widgets
+from ssnr_app import panels, widgets
+from ssnr_app.charts import axes
+from ssnr_app.charts import pruning as pruning_charts
 from ssnr_core.proxies import aggregation
 from ssnr_core.studies import pruning
 
@@ -164,10 +166,9 @@ def render() -> None:
         f"{int(table['remaining'].iloc[0]):,} weights · test accuracy on 30% held out · "
         f"seed {demo.seed} · {demo.epochs} epochs · no retraining"
     )
-    st.plotly_chart(
-        charts.pruning_curves(table, pruning.relative(table), charts.titled(head, sub)),
+    panels.chart(
+        pruning_charts.pruning_curves(table, pruning.relative(table), axes.titled(head, sub)),
         key="prune_figure",
-        config=charts.PLOT_CONFIG,
     )
     st.caption(
         f"Weights are masked on the trained network ({CRITERIA[demo.criterion]}), never "

@@ -22,7 +22,17 @@ from ssnr_core import benchmarks
 from ssnr_core.proxies import Setup, aggregation, batches, network
 from ssnr_core.runs import Cache, Settings
 from ssnr_core.spaces import get_space
-from ssnr_core.studies import Summary, baselines, correlation, evaluation, explain, figures
+from ssnr_core.studies import (
+    Summary,
+    baselines,
+    correlation,
+    evaluation,
+    explain,
+    figures,
+    lecture,
+    pack,
+    pruning,
+)
 
 # What reading ground truth or the cache can raise (DataError is a ValueError, CacheError
 # an OSError): shown with st.error, never as a traceback.
@@ -108,12 +118,45 @@ def scores(setup: Setup, archs: Archs, cache_file: Path, rows: int) -> pd.DataFr
     return evaluation.score_table(found, setup.saliency, weights=True)
 
 
+@st.cache_resource(show_spinner=False)
+def bundled_pack() -> pack.Pack | None:
+    """The pack shipped with the package (`studies.pack`), read once per server; None
+    when it is missing or damaged (the app then reads the cache alone)."""
+    try:
+        return pack.read()
+    except pack.PackError:
+        return None
+
+
+def packed(setup: Setup) -> bool:
+    """Whether the bundled pack holds this setup's scores (all its cells, no computing)."""
+    found = bundled_pack() if settings().pack else None
+    return found is not None and found.covers(setup)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
+def pack_scores(setup: Setup, archs: Archs) -> pd.DataFrame:
+    """The pack's rows of `archs`, in their order (shared, not copied: never modified)."""
+    found = bundled_pack()
+    assert found is not None and found.covers(setup)
+    table = found.tables[setup.task]
+    return table.loc[[a for a in archs if a in table.index]]
+
+
 def cached_scores(setup: Setup, archs: Archs, settings: Settings) -> pd.DataFrame:
-    """`scores` keyed by the cache's current row count for the setup."""
+    """The pack's scores when it holds the setup, else `scores`, keyed by the cache's
+    current row count for the setup."""
+    if packed(setup):
+        return pack_scores(setup, archs)
     rows = version(setup, settings)
     if not rows:
         return evaluation.score_table({}, setup.saliency, weights=True)
     return scores(setup, archs, settings.cache_file, rows)
+
+
+def scored_count(setup: Setup, archs: Archs, settings: Settings) -> int:
+    """How many of `archs` are scored (packed or cached)."""
+    return len(cached_scores(setup, archs, settings))
 
 
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
@@ -123,12 +166,14 @@ def _cached_prefix(setup: Setup, ordered: Archs, cache_file: Path, rows: int) ->
 
 
 def largest_cached_sample(setup: Setup, source: str | None, settings: Settings) -> int:
-    """The largest n whose seeded sample is wholly cached: the longest cached prefix of
-    `evaluation.draw_order`."""
+    """The largest n whose seeded sample is wholly cached (or packed): the sample of n
+    is cached exactly when the first n of `evaluation.draw_order` are."""
+    all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
+    if packed(setup):
+        return len(all_archs)
     rows = version(setup, settings)
     if not rows:
         return 0
-    all_archs = truth(setup.space, setup.task, source, settings.data_dir).index.tolist()
     order = evaluation.draw_order(len(all_archs), setup.seed)
     ordered = Archs([all_archs[i] for i in order])
     return _cached_prefix(setup, ordered, settings.cache_file, rows)
@@ -142,6 +187,42 @@ def correlate(scores: pd.Series, values: pd.Series, n_boot: int, seed: int) -> S
     """`evaluation.correlate` for one score column (cached per column and sample)."""
     name = str(scores.name)
     return evaluation.correlate(scores.to_frame(name), values, n_boot, seed)[name]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def summaries(
+    key: tuple, _table: pd.DataFrame, _values: pd.Series, n_boot: int, seed: int
+) -> dict[str, Summary]:
+    """`evaluation.correlate` of every aggregation of `_table`, cached under `key`, which
+    must name the table and the truth (e.g. `View.key`): hashing 15,625 scores and arch
+    names on every rerun would cost more than a switch may."""
+    return evaluation.correlate(_table[list(aggregation.AGGREGATIONS)], _values, n_boot, seed)
+
+
+def pack_summaries(
+    setup: Setup, source: str | None, n: int, n_boot: int
+) -> dict[str, Summary] | None:
+    """The pack's stored correlations, when they are exactly what would be computed: the
+    packed setup, all its cells, the task's default truth and the same bootstrap."""
+    found = bundled_pack()
+    default = benchmarks.get_task(setup.space, setup.task).sources[0]
+    if found is None or not packed(setup) or (source or default) != default or n != found.n:
+        return None
+    return found.summaries(setup.task, n_boot, setup.seed)
+
+
+def digest(values: pd.Series) -> str:
+    """A short digest of a Series (index and values), to key what is computed from it."""
+    hashed = pd.util.hash_pandas_object(values, index=True).to_numpy()
+    return hashlib.blake2b(hashed.tobytes(), digest_size=16).hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=48)
+def figure(key: tuple, _build: Callable[[], Any]) -> Any:
+    """A figure built once per `key` (which must name everything it shows) and shared:
+    a switch back to a figure shown before costs its serialisation only. Callers that
+    change a figure (e.g. marking a selection) change a copy."""
+    return _build()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -174,8 +255,13 @@ def op_mix(space: str, archs: Archs) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=HASH_FUNCS)
 def group_table(setup: Setup, archs: Archs, cache_file: Path) -> pd.DataFrame:
-    """`figures.group_table` of cached architectures: layer-wise SSNR per layer group."""
+    """`figures.group_table` of cached architectures: layer-wise SSNR per layer group.
+    The pack holds no per-layer statistics: for a packed setup the few archs the cache
+    lacks (a heatmap's 30 or 40) are scored here, in this process."""
     stats = Cache(cache_file).get(setup, archs)
+    missing = [a for a in archs if a not in stats]
+    if missing and packed(setup):
+        stats |= dict(zip(missing, network.many_stats(setup, missing), strict=True))
     return figures.group_table(setup, {a: stats[a] for a in archs if a in stats})
 
 
@@ -238,6 +324,63 @@ def one_network(setup: Setup, arch: str) -> Network:
     names, tensors = network.saliencies(setup, arch)
     params = sum(p.numel() for p in network.build_network(setup, arch).parameters())
     return Network(arch, names, [t.numpy().reshape(-1) for t in tensors], params)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def lecture_facts(task: str, data_dir: Path) -> lecture.Facts:
+    """`lecture.facts` of the bundled pack's table for one task (all 15,625 cells)."""
+    found = bundled_pack()
+    if found is None:
+        raise pack.PackError(f"the bundled pack is missing or damaged: `{pack.COMMAND}`")
+    values = truth(pack.SPACE, task, None, data_dir)
+    n_boot = n_boot_for(found.n)
+    stored = found.summaries(task, n_boot, 0)
+    return lecture.facts(found.tables[task], values, n_boot=n_boot, summaries=stored)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def pruning_curve(seed: int = 0) -> pd.DataFrame:
+    """`pruning.prune_curve` with its defaults (synflow, magnitude, global), once per
+    server (training the small CNN takes seconds)."""
+    return pruning.prune_curve(seed=seed)
+
+
+def truth_label(setup: Setup, source: str | None = None) -> str:
+    """What a setup's ground truth is (its task's default source unless named)."""
+    source = source or benchmarks.get_task(setup.space, setup.task).sources[0]
+    return benchmarks.source_label(setup.space, setup.task, source)
+
+
+def command(setup: Setup, n: int | None, truth_source: str | None) -> str:
+    """The CLI command that reproduces a view's numbers (`evaluate`, same sample)."""
+    parts = [
+        "python -m ssnr_core evaluate",
+        f"--benchmark {setup.space} --task {setup.task} --saliency {setup.saliency}",
+        f"--seed {setup.seed} --init {setup.init}",
+    ]
+    if n is not None:
+        parts.append(f"--sample {n}")
+    if truth_source:
+        parts.append(f"--truth {truth_source}")
+    return " ".join([*parts, "--json"])
+
+
+def about(setup: Setup, truth_label: str, n: int, reproduce: str) -> dict[str, object]:
+    """What an export was computed on, for its metadata header."""
+    return {
+        "benchmark": setup.space,
+        "task": setup.task,
+        "saliency": setup.saliency,
+        "truth": truth_label,
+        "batch": batches.describe(setup.batch, setup.seed),
+        "seed": setup.seed,
+        "init": setup.init,
+        "dtype": setup.dtype,
+        "code version": setup.version,
+        "n": n,
+        "digits": f"{aggregation.SIGNIFICANT} significant",
+        "reproduce": reproduce,
+    }
 
 
 @dataclass(frozen=True)

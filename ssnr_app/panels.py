@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from ssnr_app import loaders, state
-from ssnr_core.proxies import Setup
+from ssnr_app.charts import axes
+from ssnr_core.proxies import Setup, aggregation
 from ssnr_core.runs import Settings, jobs
 from ssnr_core.studies import Summary
 
@@ -26,23 +28,33 @@ QUEUED_S = 3.0  # how often a view whose job waits in the queue redraws
 WATCH_S = 3.0  # how often an idle view looks for a job of its setup started elsewhere
 RATE_WINDOW_S = 20.0  # the rate is measured over this much recent progress
 METRICS = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top10": "top-10% precision"}
-# On a phone, card values ("6.083e+49") shrink to fit two cards side by side.
-NARROW_CSS = """
+# Cards: values are never cut to "6.…": a card is as wide as its value needs (at least
+# 150 px; `card_row`) and wraps to the next line of the row instead. On a phone, values
+# shrink to fit two cards side by side.
+CARD_CSS = """
 <style>
+[data-testid="stMetricValue"] > div { overflow: visible; text-overflow: clip; }
+[data-testid="stMetric"] { min-width: 150px; }
 @media (max-width: 640px) { [data-testid="stMetricValue"] { font-size: 1.45rem; } }
 </style>
 """
+# Presentation: large type, no sidebar or toolbar, little padding above the page, so a
+# step's figure sits above the fold at 1280x720.
 PRESENTATION_CSS = """
 <style>
-html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.35rem; }
-h1 { font-size: 3.2rem !important; }
-h2, h3 { font-size: 2.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+html, .stMarkdown p, .stMarkdown li, [data-testid="stCaptionContainer"] { font-size: 1.3rem; }
+h1 { font-size: 2.6rem !important; padding-top: 0 !important; }
+h2, h3 { font-size: 2.0rem !important; padding-top: 0.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.0rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
-[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stHeader"] {
+  display: none;
+}
 </style>
 """
+IMAGE_FORMATS = ("png", "svg")
 
 
 # ---------------------------------------------------------------- formatting
@@ -50,6 +62,27 @@ h2, h3 { font-size: 2.2rem !important; }
 
 def fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SMALL_N = 100  # below this many architectures a headline correlation carries a warning
+
+
+def sci(x: float | None, digits: int = 3) -> str:
+    """A number for reading: 6.08 × 10⁴⁷ for very large or small magnitudes, else plain
+    (1,234.6; 0.0123), `digits` significant digits; never an "e+47" to decode."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    if -3 <= exponent < 6:
+        decimals = max(0, digits - 1 - exponent)
+        return f"{x:,.{decimals}f}"
+    mantissa = x / 10.0**exponent
+    if round(abs(mantissa), digits - 1) >= 10:  # 9.996 rounds up a decade
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPT)}"
 
 
 def fmt_range(ci: tuple[float, float]) -> str:
@@ -66,13 +99,58 @@ def fmt_duration(seconds: float) -> str:
 
 
 def narrow_screens() -> None:
-    """Compact cards on a phone (every page)."""
-    st.markdown(NARROW_CSS, unsafe_allow_html=True)
+    """Cards that never truncate, compact on a phone (every page)."""
+    st.markdown(CARD_CSS, unsafe_allow_html=True)
 
 
-def presentation() -> None:
-    """Large type, no sidebar or toolbar: for a projector in a lecture hall."""
-    st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+def presentation_switch() -> bool:
+    """Presentation mode, on every page (in the URL as `present=1`): large type and
+    figures, no sidebar. The toggle sits on the page, the sidebar being hidden then."""
+    state.restore([state.PRESENT_PARAM])
+    st.session_state.setdefault(state.PRESENT, False)
+    on = st.toggle(
+        "Presentation mode",
+        key=state.PRESENT,
+        help="Large type and figures for a projector (1280x720); hides the sidebar (the "
+        "setup stays as chosen, and in the URL).",
+    )
+    state.publish([state.PRESENT_PARAM])
+    if on:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    return bool(on)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(state.PRESENT))
+
+
+def image_format() -> str:
+    """What the camera icon of every figure saves (chosen in the sidebar)."""
+    return str(st.session_state.get(state.IMAGE_FORMAT) or IMAGE_FORMATS[0])
+
+
+def image_format_choice() -> None:
+    st.sidebar.radio(
+        "Figures save as",
+        IMAGE_FORMATS,
+        key=state.IMAGE_FORMAT,
+        horizontal=True,
+        format_func=str.upper,
+        help="What the camera icon above each figure downloads (its title included).",
+    )
+
+
+def chart(fig: go.Figure, key: str, container: object = st, static: bool = False, **kw: object):
+    """`st.plotly_chart` with the app's config (the chosen image format) and, in
+    presentation mode, large type on a copy (a figure may be shared by the memo)."""
+    if presenting():
+        fig = axes.presented(fig)
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": image_format(), "scale": 2},
+        **({"staticPlot": True} if static else {}),
+    }
+    return container.plotly_chart(fig, key=key, config=config, **kw)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- cards, captions
@@ -111,6 +189,8 @@ def metric_cards(
         if key in intervals:
             col.caption(fmt_ci(intervals[key]))
     cols[3].metric(f"{prefix}architectures", f"{summary.n if summary else 0:,}", border=True)
+    if summary is not None:
+        small_n(summary.n)
     if summary is None:
         cols[3].caption("waiting for the first scores")
     elif summary.dropped:
@@ -120,23 +200,73 @@ def metric_cards(
     st.caption(provenance.text())
 
 
+def small_n(n: int) -> None:
+    """The warning a headline correlation on few architectures carries."""
+    if 0 < n < SMALL_N:
+        st.warning(
+            f"Only n = {n:,} architectures: a rank correlation this small moves a lot from "
+            "sample to sample (see the interval); read it as a first look, not a result.",
+            icon=":material/warning:",
+        )
+
+
+def figure2_cards(
+    summaries: dict[str, Summary], n_boot: int, provenance: loaders.Provenance
+) -> None:
+    """Figure 2's headline: Spearman of each aggregation, one card each, named by it,
+    with Kendall and both intervals under it, and n."""
+    from_core = [(a, summaries[a]) for a in aggregation.AGGREGATIONS if a in summaries]
+    cols = card_row(len(from_core) + 1)
+    for col, (agg, found) in zip(cols, from_core):
+        col.metric(
+            f"Spearman ρ · {aggregation.LABELS[agg]}",
+            fmt(found.spearman),
+            border=True,
+            help=f"rank correlation of {aggregation.LABELS[agg]} and accuracy",
+        )
+        col.caption(
+            f"{fmt_ci(found.spearman_ci95)}  \nKendall τ {fmt(found.kendall)} "
+            f"{fmt_range(found.kendall_ci95)}"
+        )
+    n = max((found.n for _, found in from_core), default=0)
+    cols[-1].metric("architectures", f"{n:,}", border=True)
+    cols[-1].caption(f"bootstrap: {n_boot:,} resamples")
+    small_n(n)
+    st.caption(provenance.text())
+
+
 def card_row(n: int) -> list:
     """n card slots in a row that wraps: side by side on a wide screen, two by two on a
     phone (390 px) rather than one tall column."""
     row = st.container(horizontal=True, gap="small")
-    return [row.container(width=170) for _ in range(n)]
+    return [row.container(width="content") for _ in range(n)]
 
 
-def download_csv(label: str, table: pd.DataFrame, file_name: str, key: str | None = None) -> None:
-    """A CSV download of `table` that does not rerun the page when clicked."""
+def download_csv(
+    label: str,
+    table: pd.DataFrame,
+    file_name: str,
+    key: str | None = None,
+    about: dict[str, object] | None = None,
+) -> None:
+    """A CSV download of `table` that does not rerun the page when clicked: numbers at 7
+    significant digits, and `about` (what it was computed on, the command that
+    reproduces it) as `# key: value` lines above the header."""
+
     st.download_button(
         label,
-        lambda: table.to_csv(index=False).encode(),  # built on click, not on every rerun
+        lambda: csv_bytes(table, about),  # built on click, not on every rerun
         file_name=file_name,
         mime="text/csv",
         on_click="ignore",
         key=key,
     )
+
+
+def csv_bytes(table: pd.DataFrame, about: dict[str, object] | None = None) -> bytes:
+    """`table` as CSV, numbers at 7 significant digits, below `# key: value` lines."""
+    head = "".join(f"# {k}: {v}\n" for k, v in (about or {}).items())
+    return (head + table.to_csv(index=False, float_format="%.7g")).encode()
 
 
 def read_error(exc: Exception) -> None:

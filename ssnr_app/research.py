@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -99,17 +100,42 @@ def counting(setup: Setup, scored: Sequence[str], settings: Settings) -> None:
 
 
 def summary_table(result: Evaluation) -> pd.DataFrame:
-    """One row per score (aggregations, then params and FLOPs): n, ρ and τ with 95% CIs."""
+    """One row per score with a value (aggregations, then params and FLOPs): n, ρ and τ
+    with 95% CIs. A score with no value at all (baselines not counted) is left out: the
+    caption says so, instead of a row of empty cells."""
     table = result.table()
-    return table.loc[[s for s in SCORES if s in table.index], COLUMNS]
+    rows = [s for s in SCORES if s in table.index and table.loc[s, "n"] > 0]
+    return table.loc[rows, COLUMNS]
+
+
+def missing_verdict(result: Evaluation, pair: str) -> str | None:
+    """Why a paired verdict has no number (instead of printing nan), or None."""
+    a, b = pair.split("-", 1)
+    uncounted = [k for k in (a, b) if k in result.summaries and result.summaries[k].n == 0]
+    if uncounted:
+        return (
+            f"{' and '.join(uncounted)} not counted for these architectures: count them "
+            "above to compare"
+        )
+    n = min((result.summaries[k].n for k in (a, b) if k in result.summaries), default=0)
+    if n < 3:
+        return f"only {n} architecture(s) with both scores: a correlation needs at least 3"
+    return None
 
 
 def verdicts(result: Evaluation) -> None:
-    """The paired-bootstrap differences as plain sentences."""
+    """The paired-bootstrap differences as plain sentences; where there is none, why."""
     st.markdown("**Paired bootstrap: layer-wise SSNR against the others**")
     for stat in ("kendall", "spearman"):
-        for sentence in result.verdicts(stat).values():
-            st.markdown(sentence)
+        for pair, sentence in result.verdicts(stat).items():
+            delta = result.paired[pair][stat][0]
+            why = None if np.isfinite(delta) else missing_verdict(result, pair)
+            if why is not None or not np.isfinite(delta):
+                a, b = pair.split("-", 1)
+                label = aggregation.LABELS.get(a, a), aggregation.LABELS.get(b, b)
+                st.markdown(f"{label[0]} vs {label[1]}: no verdict ({why or 'no finite scores'}).")
+            else:
+                st.markdown(sentence)
     st.caption(
         "Δ is the difference of the two scores' correlation with the ground truth on the "
         "same bootstrap resamples, with its 95% interval; an interval containing 0 is no "
@@ -215,7 +241,14 @@ def section(
             st.info("No architecture of this sample is scored for every chosen seed yet.")
             return
         st.markdown("**Scores and size baselines**")
-        st.dataframe(summary_table(result), key="research_scores")
+        shown_scores = summary_table(result)
+        st.dataframe(shown_scores, key="research_scores")
+        absent = [s for s in SCORES if s in result.summaries and s not in shown_scores.index]
+        if absent:
+            st.caption(
+                f"Not shown: {', '.join(absent)}, not counted for these architectures yet "
+                "(count them above)."
+            )
         provenance = loaders.Provenance.of(setup, result.n, truth_label)
         st.caption(
             f"{provenance.text()} · init seeds {', '.join(map(str, result.seeds))} · 95% "

@@ -35,6 +35,9 @@ DENSITY = "density"  # density contours instead of points
 EXPLAIN_ARCH = "explain_arch"
 SEEDS = "init_seeds"  # the explorer research section's init seeds, "0,1,2"
 PRESENT = "present"  # presentation mode (large type, no sidebar)
+IMAGE_FORMAT = "image_format"  # what a figure's camera icon saves: png or svg
+LECTURE_STEP = "lecture_step"  # the lecture's step, by name
+LECTURE_TASK = "lecture_task"
 # Plain session values, not widgets.
 SAMPLE_CHOSEN = "sample_chosen"  # the user (or the URL) fixed the sample size
 HANDOFF = "handoff"  # architectures sent from the explorer to the layer page
@@ -98,6 +101,13 @@ EXPLORER_PARAMS = (
     Param(SEEDS, "seeds"),
 )
 SAMPLE_PARAM = Param(SAMPLE, "sample", int)
+PRESENT_PARAM = Param(PRESENT, "present", _flag, _show_flag)
+LECTURE_PARAMS = (
+    Param(LECTURE_STEP, "step"),
+    Param(LECTURE_TASK, "task"),
+    PRESENT_PARAM,
+)
+LECTURE_PAGE = "app_pages/lecture.py"
 COMPARE_PARAMS = (
     Param(COLUMNS, "columns", _columns, _show_columns),
     Param(SALIENCIES, "saliencies", _list, ",".join),  # type: ignore[arg-type]
@@ -107,9 +117,13 @@ COMPARE_PARAMS = (
 EXPLAIN_PARAMS = (
     *SETUP_PARAMS,
     Param(EXPLAIN_ARCH, "arch"),
-    Param(PRESENT, "present", _flag, _show_flag),
+    PRESENT_PARAM,
 )
-KEPT = {p.key for p in (*EXPLORER_PARAMS, SAMPLE_PARAM, *COMPARE_PARAMS, *EXPLAIN_PARAMS)} | {
+KEPT = {
+    p.key
+    for p in (*EXPLORER_PARAMS, SAMPLE_PARAM, *COMPARE_PARAMS, *EXPLAIN_PARAMS, *LECTURE_PARAMS)
+} | {
+    IMAGE_FORMAT,
     BOOTSTRAP,
     DEVICE,
 }

@@ -1,4 +1,4 @@
-"""Command line: `python -m ssnr_core {score,evaluate,reproduce,fetch,import-nb201,list}`.
+"""Command line: `python -m ssnr_core {score,evaluate,reproduce,pack,fetch,import-nb201,list}`.
 
 The one CLI: the app's background jobs run `score` too, with the setup passed whole
 (`--setup JSON`) and the architectures in a file (`--archs FILE`). Unknown names, a
@@ -616,6 +616,34 @@ def cmd_reproduce(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace, settings: Settings) -> int:
+    from ssnr_core.studies import pack
+
+    if args.check:
+        found = pack.read(args.out or pack.PATH)
+        cache = Cache(settings.cache_dir / pack.WORK_CACHE / "check.sqlite")
+        bad = [
+            line
+            for task in found.setups
+            for line in pack.check(
+                found, settings, cache, task=task, batches=args.check, seed=args.seed
+            )
+        ]
+        for line in bad[:20]:
+            print(line, file=sys.stderr)
+        print(
+            f"pack check: {len(bad):,} values differ in {args.check} batch(es) per task",
+            file=sys.stderr,
+        )
+        return 1 if bad else 0
+    run = _run_settings(args, settings)
+    with _connected(run), _bar("pack") as bar:
+        path = pack.make(run, out=args.out or pack.PATH, tasks=args.tasks, progress=bar)
+    size = path.stat().st_size
+    print(f"pack written: {path} ({size / 1024:,.0f} KiB)", file=sys.stderr)
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     """The Compare grid from the cache alone (as the app's Compare page shows it)."""
     spaces = args.benchmarks or names()
@@ -866,6 +894,25 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="the long table as JSON records")
     c.set_defaults(func=cmd_compare)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)
+    k = sub.add_parser(
+        "pack",
+        help="score all NB201 cells with synflow (three tasks) and write the bundled pack",
+    )
+    k.add_argument(
+        "--tasks", nargs="*", default=["cifar10", "cifar100", "ImageNet16-120"], help="tasks"
+    )
+    k.add_argument("--out", type=Path, default=None, help="default: the bundled pack file")
+    k.add_argument(
+        "--check",
+        type=_int_in(0, 1000),
+        default=0,
+        help="recompute this many seeded engine batches per task and compare digit for digit",
+    )
+    k.add_argument(
+        "--seed", type=_int_in(0, MAX_SEED), default=0, help="which batches --check takes"
+    )
+    _add_run_args(k, settings)
+    k.set_defaults(func=cmd_pack)
     i = sub.add_parser(
         "import-nb201",
         help="one-time import of an official NAS-Bench-201 / NATS-Bench file into a gzip "

@@ -17,7 +17,9 @@ import streamlit as st
 from conftest import LOCAL, SAMPLE, SETUP
 from streamlit.testing.v1 import AppTest
 
-from ssnr_app import charts, loaders, panels
+from ssnr_app import loaders, panels
+from ssnr_app.charts import axes
+from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
 from ssnr_core.data import pinned
@@ -39,6 +41,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     environment once per process, as in a server), and no job left running."""
     monkeypatch.setenv("SSNR_WORKERS", "1")
     monkeypatch.setenv("SSNR_CACHE_DIR", str(tmp_path / "unused-cache"))  # cache_dir overrides
+    monkeypatch.setenv("SSNR_PACK", "0")  # the small cache, not the pack (test_app_pack.py)
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -57,8 +60,9 @@ def cache() -> Cache:
 
 
 def fresh_app(query: dict[str, str] | None = None) -> AppTest:
+    """The app on the explorer's one-aggregation scatter (unless `query` says otherwise)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(query or {})
+    at.query_params.update({"chart": "scatter", **(query or {})})
     at.run()
     assert not at.exception, at.exception
     return at
@@ -265,17 +269,21 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     victim, nan = table["sum"].idxmax(), table["sum"].idxmin()
     table.loc[victim, "sum"] = -1.0  # no log: drawn at the axis floor, never left out
     table.loc[nan, "sum"] = np.nan  # not drawable at all: counted
-    fig, hidden = charts.scatter(table, truth, "sum", True, charts.titled("t"))
+    fig, hidden = explorer_charts.scatter(table, truth, "sum", True, axes.titled("t"))
     points, floor = fig.data
     assert points.type == "scattergl" and hidden == 1
-    drawn = [c[0] for c in points.customdata]
-    at_floor = [c[0] for c in floor.customdata]
+    drawn = [table.index[int(c[0])] for c in points.customdata]
+    at_floor = [table.index[int(c[0])] for c in floor.customdata]
+    assert list(points.text) == drawn  # a small sample names its points for the hover
     assert victim in at_floor and nan not in drawn + at_floor
     assert sorted(drawn + at_floor) == sorted(table.index.drop(nan))
     assert floor.name.startswith(f"score ≤ 0: {len(at_floor)}")
     assert set(floor.x) == {min(points.x) // 1 - 1}  # a decade below the smallest
-    for (arch, weights, score), x, y in zip(points.customdata, points.x, points.y):
-        assert x == np.log10(table.loc[arch, "sum"]) and y == truth[arch]
+    for (row, weights, score), x, y in zip(points.customdata, points.x, points.y):
+        arch = table.index[int(row)]
+        # positions in float32 on the wire; the hover's numbers exact
+        assert x == pytest.approx(np.log10(table.loc[arch, "sum"]), rel=1e-6)
+        assert y == pytest.approx(truth[arch], rel=1e-6)
         assert weights == table.loc[arch, evaluation.WEIGHTS] and score == table.loc[arch, "sum"]
     # Ticks at whole powers of ten only, written as superscripts.
     assert all(t == "1" or t == "10" or t.startswith("10<sup>") for t in fig.layout.xaxis.ticktext)
@@ -285,13 +293,16 @@ def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     event = {
         "selection": {
             "points": [
-                {"point_index": 0, "customdata": [drawn[3], 1.0]},
-                {"point_index": 7, "customdata": [drawn[1], 1.0]},
+                {"point_index": 0, "customdata": [table.index.get_loc(drawn[3]), 1.0]},
+                {"point_index": 7, "customdata": [table.index.get_loc(drawn[1]), 1.0]},
             ]
         }
     }
-    assert charts.selected_archs(event) == [drawn[3], drawn[1]]
-    assert charts.selected_archs({"selection": {"points": []}}) == []
+    assert explorer_charts.selected_archs(event, table) == [drawn[3], drawn[1]]
+    assert explorer_charts.selected_archs({"selection": {"points": []}}, table) == []
+    # The browser sends a typed array's row as an object keyed by position.
+    keyed = {"selection": {"points": [{"customdata": {"0": 2.0, "1": 5.0, "2": 1.0}}]}}
+    assert explorer_charts.selected_archs(keyed, table) == [table.index[2]]
 
 
 def test_uploaded_ground_truth_is_validated_and_correlated(cache_dir: Path):
@@ -336,14 +347,14 @@ def test_layer_page_from_the_explorer_matches_the_core(cache_dir: Path):
     stats = aggregation.layer_stats(tensors)
     shown = metrics(at)
     for name, fn in aggregation.AGGREGATIONS.items():
-        assert shown[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+        assert shown[aggregation.LABELS[name]] == panels.sci(fn(stats), 4)
     # The page's numbers are the cached ones: same seeded weights.
     # the page scores one network, the cache an engine batch: float32, equal to 1e-5
     np.testing.assert_allclose(stats, cache().get(SETUP, [arch])[arch], rtol=1e-5)
     table = frame_with(at, "S_n^l")
     assert list(table["layer"]) == names
     per_layer = aggregation.per_layer(stats)
-    assert list(table["S_n^l"]) == [f"{v:.4e}" for v in per_layer["sum"]]
+    assert list(table["S_n^l"]) == [panels.sci(v, 4) for v in per_layer["sum"]]
     np.testing.assert_allclose(table["S_n^l/sigma^l"], per_layer["snr"])
 
 
@@ -359,7 +370,7 @@ def test_layer_page_compares_two_cells(cache_dir: Path):
         stats = aggregation.layer_stats(network.saliencies(SETUP, arch)[1])
         row = side_by_side.loc[side.upper()]
         for name, fn in aggregation.AGGREGATIONS.items():
-            assert row[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+            assert row[aggregation.LABELS[name]] == panels.sci(fn(stats), 4)
         accuracy = truth[canonical(SETUP.space, arch)]
         assert any(f"{truth.name}: {accuracy:.2f}" in c.value for c in at.caption)
     assert side_by_side.loc["A", "layer-wise SSNR"] != side_by_side.loc["B", "layer-wise SSNR"]

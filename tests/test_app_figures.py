@@ -64,16 +64,27 @@ def explorer(cache_dir: Path) -> AppTest:
 
 def test_figure2_titles_carry_the_cores_rho_and_n(explorer: AppTest):
     table, truth = scores()
-    spec = chart(explorer, "figure2")
-    titles = [a.text for a in spec.layout.annotations if "ρ =" in a.text]
-    assert len(titles) == 3
-    for text, agg in zip(titles, aggregation.AGGREGATIONS):
-        rho = correlation.spearman(table[agg].to_numpy(), truth.reindex(table.index).to_numpy())
-        assert text == f"{aggregation.LABELS[agg]}<br>ρ = {rho:.3f} (n = {SAMPLE})"
-    # One shared accuracy axis; the figure title says what it was computed on.
-    assert spec.layout.yaxis2.matches == "y"
-    assert "nb201/cifar10 · synflow" in spec.layout.title.text
-    assert "seed 0" in spec.layout.title.text
+    chart(explorer, "figure2")
+    panels_drawn = [figure(explorer, i) for i in range(3)]
+    y = truth.reindex(table.index).to_numpy()
+    ranges = set()
+    for spec, agg in zip(panels_drawn, aggregation.AGGREGATIONS):
+        rho = correlation.spearman(table[agg].to_numpy(), y)
+        tau = correlation.kendall(table[agg].to_numpy(), y)
+        title = spec.layout.title.text
+        assert title.startswith(f"{aggregation.LABELS[agg]}: ρ = {rho:.3f}")
+        assert f"τ = {tau:.3f} · n = {SAMPLE}" in title
+        assert "nb201/cifar10 synflow" in title and "seed 0" in title and "truth: test200" in title
+        ranges.add(tuple(spec.layout.yaxis.range))
+    assert len(ranges) == 1  # one accuracy axis for the three panels
+    # The headline names what is shown: one Spearman card per aggregation.
+    shown = metrics(explorer)
+    for agg in aggregation.AGGREGATIONS:
+        rho = correlation.spearman(table[agg].to_numpy(), y)
+        assert shown[f"Spearman ρ · {aggregation.LABELS[agg]}"] == f"{rho:.3f}"
+    assert any(h.value.startswith("Three aggregations vs") for h in explorer.subheader)
+    # Fewer than 100 architectures: the headline says so.
+    assert any(f"Only n = {SAMPLE}" in w.value for w in explorer.warning)
     # The URL keeps the figure.
     assert explorer.query_params["chart"] == "figure2"
 
@@ -128,6 +139,20 @@ def test_the_selection_survives_an_aggregation_switch(explorer: AppTest):
         small = frame_with(explorer, "top10%_precision")  # all three aggregations
         for a in aggregation.AGGREGATIONS:
             assert small.loc[aggregation.LABELS[a], "kendall"] == sub[a].kendall
+    # The selection as a table, one row per architecture, with the core's numbers; the
+    # inspected architecture's cell drawn beside the hand-off buttons.
+    rows = frame_with(explorer, "log10 S_n")
+    assert list(rows["arch"]) == [a for a in table.index if a in chosen]
+    first = rows.iloc[0]
+    assert first["layer-wise SSNR"] == table.loc[first["arch"], "layerwise_ssnr"]
+    assert first["accuracy"] == truth[first["arch"]]
+    assert first["S_n"] == panels.sci(table.loc[first["arch"], "sum"], 4)
+    shown = {
+        json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+        for c in explorer.get("plotly_chart")
+    }
+    inspected = explorer.selectbox(key="inspect_arch").value
+    assert f"accuracy {truth[inspected]:.2f}%" in shown
     explorer.button(key="clear_selection").click().run()
     assert not any(h.value.startswith("Selection:") for h in explorer.subheader)
 
@@ -139,7 +164,8 @@ def test_the_formula_sits_beside_the_aggregation(explorer: AppTest):
 
 
 def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Path):
-    arch = evaluation.sample(SETUP.space, SETUP.task, 1, SETUP.seed)[0]
+    table, _ = scores()
+    arch = table.index[table["sum"] > 0][0]  # a cell whose output its input reaches
     at = fresh_app()
     at.query_params["arch"] = arch
     at.switch_page("app_pages/explain.py").run()
@@ -147,9 +173,12 @@ def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Pat
     e = explain.explain(SETUP, arch)
     shown = metrics(at)
     for name in aggregation.AGGREGATIONS:
-        assert shown[aggregation.LABELS[name]] == f"{e.scores[name]:.4g}"
+        assert shown[aggregation.LABELS[name]] == panels.sci(e.scores[name], 4)
     c = e.conservation
-    assert shown["R − Σ|b|"] == f"{c['R_minus_bias']:.6g}"
+    # Seven digits, written for reading (× 10 and a superscript, never "e+21" or "1.27…"),
+    # and the three are the same number.
+    assert shown["R − Σ|b|"] == panels.sci(c["R_minus_bias"], 7)
+    assert re.fullmatch(r"\d\.\d{6} × 10[⁰¹²³⁴⁵⁶⁷⁸⁹]+", shown["R − Σ|b|"])
     assert shown["stem layer sum"] == shown["last layer sum"] == shown["R − Σ|b|"]
     table = frame_with(at, "S_n^l/sigma^l")
     np.testing.assert_allclose(table["S_n^l/sigma^l"], e.layers["snr"])
@@ -200,6 +229,12 @@ def test_compare_offers_the_papers_table(cache_dir: Path):
     columns = at.sidebar.multiselect(key="columns").value
     assert ("nb301", "cifar10") in columns and ("tnb101", "class_scene") in columns
     assert len(at.error) <= 1  # missing data: one message at most
+    # The paper's protocol: every column on NASLib's sample and its val_accuracy, said so.
+    assert at.sidebar.radio(key="protocol").value == "naslib"
+    grid = next(f.value for f in at.dataframe if "nb201/cifar10" in f.value.columns)
+    truth_row = grid.iloc[0]
+    assert all("NASLib" in str(v) for v in truth_row.to_numpy())
+    assert any("Protocol: the paper's: NASLib's samples" in c.value for c in at.caption)
 
 
 def test_chart_choice_and_colouring_come_from_the_url(cache_dir: Path):

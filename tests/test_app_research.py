@@ -60,7 +60,12 @@ def test_baselines_are_counted_on_request_and_match_the_core(cache_dir: Path):
     at = at_sample()
     count = [b for b in at.button if b.label.startswith("Count params and FLOPs of 24")]
     assert count, [b.label for b in at.button]
-    assert research_frame(at, "params").loc["params", "n"] == 0  # nothing counted yet
+    # Nothing counted yet: no row of empty cells and no "nan" verdict, but why.
+    assert "params" not in research_frame(at, "layerwise_ssnr").index
+    assert any("Not shown: params, flops" in c.value for c in at.caption)
+    texts = [m.value for m in at.markdown]
+    assert not any("nan" in t for t in texts)
+    assert any("no verdict (params not counted for these architectures" in t for t in texts)
     count[0].click().run()
     assert not at.exception and not at.error
     assert not any(b.label.startswith("Count params") for b in at.button)

@@ -55,13 +55,24 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    cache_dir: Path, log_path: Path, env: dict[str, str] | None = None, started: list | None = None
+    cache_dir: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    started: list | None = None,
+    pack: bool = False,
 ) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port over `cache_dir` (`env` adds to or
-    overrides its environment; `started` receives the server's Popen); on exit, the
-    server and every scoring job it started are stopped."""
+    """`streamlit run app.py` on a free loopback port over `cache_dir`, with the bundled
+    pack or the cache alone (`env` adds to or overrides its environment; `started`
+    receives the server's Popen); on exit, the server and every scoring job it started
+    are stopped."""
     port = free_port()
-    env = {**os.environ, "SSNR_CACHE_DIR": str(cache_dir), "SSNR_WORKERS": "1", **(env or {})}
+    env = {
+        **os.environ,
+        "SSNR_CACHE_DIR": str(cache_dir),
+        "SSNR_WORKERS": "1",
+        "SSNR_PACK": "1" if pack else "0",
+        **(env or {}),
+    }
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -117,7 +128,9 @@ def test_a_first_view_on_an_empty_cache_fills_in_without_a_click(browser: Browse
         page.goto(url)
         chart = page.get_by_test_id("stPlotlyChart").first
         expect(chart.locator("canvas").first).to_be_attached(timeout=FIRST_VIEW_S * 1000)
-        expect(metric(page, "Spearman ρ")).to_have_text(NUMBER, timeout=FIRST_VIEW_S * 1000)
+        # The default figure is the paper's Figure 2: one Spearman card per aggregation.
+        rho = metric(page, "Spearman ρ · layer-wise SSNR")
+        expect(rho).to_have_text(NUMBER, timeout=FIRST_VIEW_S * 1000)
         seconds = time.time() - opened
         print(f"first view: chart and Spearman {seconds:.1f} s after opening")
         assert seconds < FIRST_VIEW_S
@@ -155,7 +168,7 @@ def test_explorer_url_state_selection_and_layer_page(
         expect(nav).to_contain_text("Pruning demo", timeout=WAIT_MS)
         expect(page.get_by_test_id("stDataFrame").first).to_contain_text("tnb101/jigsaw")
 
-        page.goto(f"{url}/?sample={SAMPLE}")
+        page.goto(f"{url}/?sample={SAMPLE}&chart=scatter")
         expect_metric(page, "Spearman ρ", panels.fmt(expected["sum"].spearman))
 
         # Choose layer-wise SSNR: the cards follow, and so does the URL.
@@ -252,8 +265,9 @@ def test_after_compute_the_bar_moves_without_a_reload(
                 seen.append(text)
             time.sleep(0.2)
         assert len(seen) >= 3, seen  # a frozen bar shows one text (or two: one rerun)
-        expect(bar).to_contain_text(re.compile(r"([3-9]\d|[12]\d\d) of 300 scored"), timeout=90_000)
-        expect(metric(page, "architectures")).to_have_text("300", timeout=90_000)
+        # it fills (a quiet machine may finish before the bar shows a middle value)
+        done = metric(page, "architectures")
+        expect(done).to_have_text("300", timeout=90_000)
         print(f"Compute: the bar changed {len(seen) - 1} times in its first 5 s: {seen[-1]}")
         assert page.get_by_test_id("stException").count() == 0
     assert "fragment rerun was triggered with a callback" not in log.read_text()

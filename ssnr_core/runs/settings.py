@@ -48,6 +48,13 @@ def _folder(name: str, text: str) -> Path:
         raise SettingsError(str(exc)) from None
 
 
+def _switch(name: str, text: str) -> bool:
+    """An on/off setting: 1 or 0."""
+    if text.strip() not in ("0", "1"):
+        raise SettingsError(f"{name} must be 0 or 1, got {text.strip()[:40]!r}")
+    return text.strip() == "1"
+
+
 def _count(name: str, text: str, hi: int, why: str) -> int:
     """An integer setting in 1..hi, with the same bound as its command-line flag."""
     try:
@@ -67,7 +74,9 @@ class Settings:
     and the app's job files. `workers`: scoring processes of the local pool. `device`:
     where networks are computed ("cpu", "cuda", "cuda:1"). `ray`: run on a Ray cluster
     instead of the local pool. `max_jobs`: how many of the app's background scoring jobs
-    run at once (each uses `workers` processes); the others wait in a queue."""
+    run at once (each uses `workers` processes); the others wait in a queue. `pack`: the
+    app shows the bundled pack's scores for the setups it holds (off: the cache alone,
+    e.g. to watch a live scoring run)."""
 
     data_dir: Path = PROJECT_ROOT / "data"
     cache_dir: Path = PROJECT_ROOT / "cache"
@@ -76,6 +85,7 @@ class Settings:
     ray: RayBackend | None = None
     max_jobs: int = 1  # background scoring jobs one server runs at once; the rest queue
     take_over: bool = False  # compute what stopped runs (Ctrl-Z) claimed instead of stopping
+    pack: bool = True  # the app may show the bundled pack (`studies.pack`) for its setups
 
     @property
     def backend(self) -> Backend:
@@ -85,8 +95,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """`SSNR_DATA_DIR`, `SSNR_CACHE_DIR` (absolute paths from here on),
-        `SSNR_WORKERS`, `SSNR_MAX_JOBS`, each optional; SettingsError for a value that
-        cannot be used (never silently ignored)."""
+        `SSNR_WORKERS`, `SSNR_MAX_JOBS`, `SSNR_PACK` (0: the app reads the cache alone,
+        never the bundled pack; 1: the default), each optional; SettingsError for a value
+        that cannot be used (never silently ignored)."""
         settings = cls()
         if env.get("SSNR_DATA_DIR"):
             settings = replace(settings, data_dir=_folder("SSNR_DATA_DIR", env["SSNR_DATA_DIR"]))
@@ -101,6 +112,8 @@ class Settings:
             why = "background scoring jobs at once"
             max_jobs = _count("SSNR_MAX_JOBS", env["SSNR_MAX_JOBS"], MAX_JOBS, why)
             settings = replace(settings, max_jobs=max_jobs)
+        if env.get("SSNR_PACK", "").strip():
+            settings = replace(settings, pack=_switch("SSNR_PACK", env["SSNR_PACK"]))
         return settings
 
     @property

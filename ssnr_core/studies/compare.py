@@ -34,6 +34,21 @@ def column_name(space: str, task: str) -> str:
     return f"{space}/{task}"
 
 
+PROTOCOLS = {
+    "default": "each task's default ground truth (NB201: all 15,625 cells, test accuracy)",
+    "naslib": "the paper's: NASLib's samples and their val_accuracy",
+}
+
+
+def source_for(space: str, task: str, protocol: str = "default") -> str:
+    """The ground-truth source of a column under a protocol: "naslib" puts every column
+    on NASLib's sample and its val_accuracy (the paper's protocol) where the task has it."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    sources = benchmarks.get_task(space, task).sources
+    return "naslib" if protocol == "naslib" and "naslib" in sources else sources[0]
+
+
 def grid(
     cache: Cache,
     *,
@@ -41,6 +56,7 @@ def grid(
     columns: Sequence[tuple[str, str]],
     saliencies: Sequence[str],
     seed: int = 0,
+    protocol: str = "default",
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """A long table, one row per (column, saliency, aggregation) with the summary record
     (`Summary.row()`, its `n_boot` by `n_boot_for`) or a status saying why there is
@@ -51,7 +67,9 @@ def grid(
     for space, task in columns:
         col = column_name(space, task)
         try:
-            truth = benchmarks.truth(space, task, None, settings.data_dir)
+            truth = benchmarks.truth(
+                space, task, source_for(space, task, protocol), settings.data_dir
+            )
         except (ValueError, OSError) as exc:
             problems[col] = str(exc)
             continue

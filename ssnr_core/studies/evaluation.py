@@ -208,7 +208,8 @@ class Evaluation:
             values = np.array([getattr(r[name], stat) for r in runs], dtype=float)
             mean[name] = float(np.mean(values))
             spread = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-            sd[name] = 0.0 if np.ptp(values) == 0 else spread  # exactly 0 for params, flops
+            # exactly 0 for params, flops over several seeds; NaN (no spread) for one seed
+            sd[name] = 0.0 if len(values) > 1 and np.ptp(values) == 0 else spread
         return mean, sd
 
     def verdicts(self, stat: str = "kendall") -> dict[str, str]:

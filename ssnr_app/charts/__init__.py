@@ -1,0 +1,2 @@
+"""The app's Plotly figures, one module beside each page that shows them, and `axes`
+for what they share (ticks, floors, titles, config, presentation styling)."""
