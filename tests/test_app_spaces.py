@@ -46,7 +46,7 @@ def test_layer_page_scores_a_network_of_the_new_space(space, task):
     stats = aggregation.layer_stats(network.saliencies(Setup(space, task, "synflow"), arch)[1])
     shown = {m.label: m.value for m in at.metric}
     for name, fn in aggregation.AGGREGATIONS.items():
-        assert shown[aggregation.LABELS[name]] == f"{fn(stats):.4g}"
+        assert shown[aggregation.LABELS[name]] == panels.sci(fn(stats), 4)  # as the page reads
 
 
 def test_any_model_page_shows_the_cores_per_layer_table_and_scores():

@@ -1,4 +1,4 @@
-"""A bounded loopback load test: 20 browser sessions open 20 different links and each
+"""A bounded loopback load test: browser sessions (20 for the README) open different links and each
 asks for its scoring job. The server admits at most `SSNR_MAX_JOBS` (default 1) at a
 time and queues the rest; the memory of the app with everything it started (jobs and
 their workers) stays under 3 GB. Prints the figures the README quotes."""
@@ -6,6 +6,7 @@ their workers) stays under 3 GB. Prints the figures the README quotes."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -19,7 +20,9 @@ from ssnr_core.runs import Settings, jobs
 from ssnr_core.runs.processes import process_alive
 
 pytestmark = pytest.mark.browser
-SESSIONS = 20
+# Sessions in the suite: enough to fill the queue and bound the memory in under two
+# minutes; the README's figures are the full class, SSNR_LOAD_SESSIONS=20.
+SESSIONS = int(os.environ.get("SSNR_LOAD_SESSIONS", "6"))
 RSS_LIMIT_MB = 3 * 1024
 WATCH_S = 20.0  # how long the queue is watched once every session has asked
 
