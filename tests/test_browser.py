@@ -264,7 +264,9 @@ def test_after_compute_the_bar_moves_without_a_reload(
             if text != seen[-1]:
                 seen.append(text)
             time.sleep(0.2)
-        assert len(seen) >= 3, seen  # a frozen bar shows one text (or two: one rerun)
+        # it moved by itself (a quiet machine may finish in two steps); a frozen view also
+        # never reaches the count below without a reload
+        assert len(seen) >= 2, seen
         # it fills (a quiet machine may finish before the bar shows a middle value)
         done = metric(page, "architectures")
         expect(done).to_have_text("300", timeout=90_000)
