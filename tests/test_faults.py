@@ -14,23 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_reliability import SETUP, WORKTREE, one_error_line
 
 from ssnr_core import cli
-from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import jobs
 from ssnr_core.runs.cache import COLUMNS, Cache, CacheError
 from ssnr_core.runs.settings import Settings, SettingsError, max_workers
 from ssnr_core.studies import evaluation
-
-SETUP = Setup("nb201", "cifar10", "synflow")
-WORKTREE = Path(__file__).resolve().parent.parent
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in err, err
-    return errors[0]
 
 
 def cli_process(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
