@@ -106,6 +106,11 @@ def _protocol_batch(setup: Setup, device: str, data_dir: Path | None) -> Batch:
     if measure.protocol.data and not benchmarks.get_task(setup.space, setup.task).classification:
         raise ValueError(f"{setup.saliency} needs class labels; {setup.task} has none")
     x, y = batches.make_batch(setup.batch, shape, classes, setup.seed, size, data_dir)
+    if len(x) < size:
+        raise ValueError(
+            f"{setup.saliency} needs {size} images ({measure.protocol.describe()}); "
+            f"{batches.describe(setup.batch, setup.seed)} has {len(x)}"
+        )
     if not measure.protocol.data:
         y = torch.tensor([setup.seed], dtype=torch.int64)
     return x.to(device), y.to(device)
@@ -122,6 +127,11 @@ def saliencies(
     """Layer names and per-parameter saliency tensors of one network (float64); `batch`
     overrides `inputs(setup, ...)`."""
     x, y = batch if batch is not None else inputs(setup, device, data_dir)
+    measure = zero_cost.get(setup.saliency)
+    if measure is not None and measure.protocol.repeats > 1:  # draws weights in place
+        model = build_network(setup, arch, False, device)
+        names = [name for name, _ in saliency.weight_layers(model)]
+        return names, zero_cost.repeated(measure, model, x.to(device), y.to(device), setup.seed)
     model = build_network(setup, arch, share, device)  # in train mode, as built
     names = [name for name, _ in saliency.weight_layers(model)]
     return names, saliency.compute(setup.saliency, model, x.to(device), y.to(device))

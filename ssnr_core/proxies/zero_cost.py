@@ -35,12 +35,13 @@ import torch.nn.functional as F
 from scipy import stats as st
 from torch import nn
 
-from ssnr_core.spaces import nb201
+from ssnr_core.spaces import nb201, nb301, tnb101, tnb101_macro
 from ssnr_core.spaces.layers import ReLUConvBN
 from ssnr_core.spaces.modules import Factory, derive_seed
 
 Fn = Callable[[nn.Module, torch.Tensor, torch.Tensor], list[torch.Tensor]]
 INITS = ("kaiming_normal_fan_in", "normal", "default")
+REDRAWN = ("kaiming_normal_fan_in", "normal")  # the inits `redraw` can draw again
 # BatchNorm in training mode: batch statistics (Zen-NAS reads the running variances that
 # its two passes leave, emulated per network: shared modules' buffers are never read)
 BN_MODES = ("train",)
@@ -57,16 +58,23 @@ class Protocol:
     init: str = "kaiming_normal_fan_in"  # weights; BatchNorm always weight 1, bias 0
     bn: str = "train"
     batches: int = 1
+    # > 1: the measure is the mean over this many weight draws of the same network on the
+    # same batch (SWAP's 32 re-initialisations); see `repeated`
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         if self.init not in INITS or self.bn not in BN_MODES:
             raise ValueError(f"unknown protocol {self}")
-        if self.batch_size < 2 or self.batches < 1:
-            raise ValueError(f"a protocol needs a batch of >= 2 and >= 1 batch: {self}")
+        if self.batch_size < 2 or self.batches < 1 or self.repeats < 1:
+            raise ValueError(f"a protocol needs a batch of >= 2, >= 1 batch and draw: {self}")
+        if self.repeats > 1 and self.init not in REDRAWN:
+            raise ValueError(f"repeated draws need an init of {', '.join(REDRAWN)}: {self}")
 
     def key(self) -> str:
-        """The protocol part of the cache key, e.g. "b64x1,kaiming_normal_fan_in,bn=train"."""
-        return f"b{self.batch_size}x{self.batches},{self.init},bn={self.bn}"
+        """The protocol part of the cache key, e.g. "b64x1,kaiming_normal_fan_in,bn=train"
+        (",r32" appended for 32 weight draws; one draw adds nothing, so older keys hold)."""
+        draws = f",r{self.repeats}" if self.repeats > 1 else ""
+        return f"b{self.batch_size}x{self.batches},{self.init},bn={self.bn}{draws}"
 
     def describe(self) -> str:
         inputs = "the run's data batch" if self.data else "Gaussian N(0, 1) inputs"
@@ -74,6 +82,7 @@ class Protocol:
             f"{inputs}, batch {self.batch_size}"
             + (f" x {self.batches} batches" if self.batches > 1 else "")
             + f", {self.init.replace('_', ' ')} init, BatchNorm in {self.bn} mode"
+            + (f", mean over {self.repeats} weight draws" if self.repeats > 1 else "")
         )
 
 
@@ -147,6 +156,40 @@ def drawn(make: Factory, init: str) -> Factory:
         return make(key, lambda: initialise(constructor(), init))
 
     return wrapped
+
+
+def redraw(model: nn.Module, init: str, seed: int) -> nn.Module:
+    """Draw `model`'s Conv/Linear weights again, in place, from `init` (N(0, 1), or
+    Kaiming-normal fan-in), each from its own generator seeded by (seed, the module's
+    name): the same module gets the same draw whatever else the network holds (a
+    classifier of another width draws nothing else anew). Biases 0; BatchNorm untouched
+    (weight 1, bias 0 as built). Drawn on the CPU and copied, so every device gets the
+    same weights."""
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                gen = torch.Generator().manual_seed(derive_seed(seed, name))
+                w = torch.randn(m.weight.shape, generator=gen)
+                if init == "kaiming_normal_fan_in":
+                    w *= math.sqrt(2.0 / (m.weight[0].numel()))
+                m.weight.copy_(w)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return model
+
+
+def repeated(
+    measure: Measure, model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
+) -> list[torch.Tensor]:
+    """A measure whose protocol has `repeats` > 1: the mean of each component over that
+    many weight draws (`redraw`, draw r seeded by (seed, measure, r)) of one network on
+    one batch, as SWAP's authors average 32 re-initialisations. `model` is changed in
+    place: give it a network of its own, not one of shared modules."""
+    draws = []
+    for r in range(measure.protocol.repeats):
+        redraw(model, measure.protocol.init, derive_seed(seed, f"{measure.name}.draw{r}"))
+        draws.append(torch.cat([t.reshape(1) for t in measure.fn(model, x, y)]))
+    return list(torch.stack(draws).mean(dim=0).reshape(-1, 1))
 
 
 # ---- shared helpers ---------------------------------------------------------------
@@ -289,9 +332,13 @@ def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     progressivity min_i H(f_i) - H(f_{i-1}); trainability the mean over blocks of
     -s - 1/s + 2, s the spectral norm of E[∂f_i/∂f_{i-1}] estimated with ±1 vectors;
     complexity the benchmark's FLOPs (all ops, dead edges included). Combined over a
-    population by Σ_k log(rank_k / N) (`scores`). `y` holds the seed of the ±1 draws."""
-    net = _nb201(model, "az_nas")
+    population by Σ_k log(rank_k / N) (`scores`). `y` holds the seed of the ±1 draws.
+    Other spaces: see `az_nas_blocks` for what a block is there, and `network_flops`
+    for their complexity."""
     seed = int(y.reshape(-1)[0])
+    if not isinstance(model, nb201.Network):
+        return _az_nas_other(model, x, seed)
+    net = model
     h, w = x.shape[2:]
     entropies, terms = [], []
     feature = x.contiguous(memory_format=torch.channels_last)  # ~1.8x faster convs and pools
@@ -319,18 +366,130 @@ def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     return _values(expressivity, progressivity, trainability, benchmark_flops(net, (h, w)))
 
 
+Step = Callable[[torch.Tensor], torch.Tensor]
+
+
+def az_nas_blocks(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[Step]]:
+    """The input and the blocks of AZ-NAS outside NB201, each block a map from the
+    previous block's output to its own. TNB101 (micro and macro encoders alike): the
+    encoder's stem, then each cell, a chain as NB201's; jigsaw's nine tiles go through
+    the shared encoder as nine samples each. NB301: the stem, then each cell as a map of
+    its nearer input (the previous cell's output) with the farther one (the cell before)
+    held fixed, so trainability is the partial Jacobian through the nearer input. The
+    heads (pooling, classifier, decoders) are not blocks, as in NB201. TNB101 macro: its
+    residual blocks. ValueError otherwise (NB101: not defined here)."""
+    encoder = getattr(model, "encoder", None)
+    if isinstance(encoder, (tnb101.Encoder, tnb101_macro.Encoder)):
+        if isinstance(model, (tnb101.Jigsaw, tnb101_macro.Jigsaw)):
+            x = x.reshape(len(x) * tnb101.JIGSAW_TILES, -1, *x.shape[-2:])
+        body = encoder.cells if isinstance(encoder, tnb101.Encoder) else encoder.blocks
+        return x, [encoder.stem, *body]
+    if isinstance(model, nb301.Network):
+        outputs: list[torch.Tensor] = []
+
+        def stem(t: torch.Tensor) -> torch.Tensor:
+            outputs.append(model.stem(t).detach())
+            return outputs[-1]
+
+        def cell(i: int, t: torch.Tensor) -> torch.Tensor:
+            farther = outputs[max(len(outputs) - 2, 0)]  # s0; the stem for the first cell
+            out = model.cells[i](farther, t)
+            outputs.append(out.detach())
+            return out
+
+        return x, [stem, *(functools.partial(cell, i) for i in range(len(model.cells)))]
+    raise ValueError(f"az_nas has no block structure for {type(model).__name__} networks")
+
+
+def _az_nas_other(model: nn.Module, x: torch.Tensor, seed: int) -> list[torch.Tensor]:
+    """AZ-NAS outside NB201: `az_nas`'s formulas over `az_nas_blocks`, complexity the
+    network's Conv/Linear multiply-adds (`network_flops`)."""
+    feature, steps = az_nas_blocks(model, x.contiguous(memory_format=torch.channels_last))
+    entropies, terms = [], []
+    with torch.no_grad():
+        feature = steps[0](feature)
+    entropies.append(entropy(feature))
+    for i, run in enumerate(steps[1:], start=1):
+        f_in = feature.detach().requires_grad_(True)
+        f_out = run(f_in)
+        g_out = random_signs(tuple(f_out.shape), seed, i).to(f_out)
+        if f_out.requires_grad:
+            (g_in,) = torch.autograd.grad(f_out, f_in, g_out, allow_unused=True)
+            g_in = torch.zeros_like(f_in) if g_in is None else g_in
+        else:  # the cell ignores its input (all `none`): no gradient reaches it
+            g_in = torch.zeros_like(f_in)
+        terms.append(spectral_term(g_in, g_out))
+        feature = f_out.detach()
+        entropies.append(entropy(feature))
+    e = np.array(entropies)
+    with np.errstate(invalid="ignore"):
+        values = float(e.sum()), float(np.min(np.diff(e))), float(np.mean(terms))
+    return _values(*values, network_flops(model, x[:1]))
+
+
+def network_flops(model: nn.Module, x: torch.Tensor) -> float:
+    """A network's FLOPs in millions as the spaces other than NB201 define none: the
+    multiply-adds of every Conv2d, ConvTranspose2d and Linear call (biases included)
+    for one input, counted by hooks over a forward of `x[:1]`. Every op runs in these
+    spaces' networks, so this counts all of them; BatchNorm, pooling and sums are not
+    counted (NASLib's stored `flops` count a little more: NB301 and TNB101 rank alike)."""
+    total = [0.0]
+
+    def conv(m: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        assert isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        kh, kw = m.kernel_size
+        bias = out[0].numel() if m.bias is not None else 0
+        if isinstance(m, nn.Conv2d):  # each output value: a k x k x c_in / g dot product
+            total[0] += out[0].numel() * (kh * kw * m.in_channels // m.groups) + bias
+        else:  # transposed: each input value spreads to k x k x c_out / g outputs
+            total[0] += inp[0][0].numel() * (kh * kw * m.out_channels // m.groups) + bias
+
+    def linear(m: nn.Module, _inp: tuple, _out: torch.Tensor) -> None:
+        assert isinstance(m, nn.Linear)
+        total[0] += (m.in_features + (1 if m.bias is not None else 0)) * m.out_features
+
+    hooks = [
+        m.register_forward_hook(conv if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) else linear)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0] / 1e6
+
+
 # ---- Zen-NAS and NASWOT: hooks over the whole network ---------------------------
 
 
-def _cell_inputs(net: nb201.Network) -> tuple[dict[nn.Module, torch.Size], list]:
-    """Forward hooks recording each cell's input shape (to size the ops it skips)."""
+def _cell_inputs(net: nn.Module) -> tuple[dict[nn.Module, torch.Size], list]:
+    """Forward hooks recording each NB201 cell's input shape (to size the ops it skips);
+    none for the other spaces, whose cells run every op."""
     shapes: dict[nn.Module, torch.Size] = {}
 
     def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
         shapes[module] = inp[0].shape
 
-    cells = [b for b in net.cells if isinstance(b, nb201.Cell)]
+    cells = [b for b in net.modules() if isinstance(b, nb201.Cell)]
     return shapes, [c.register_forward_hook(keep) for c in cells]
+
+
+def _pooled_input(net: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
+    """The features a network's one global pooling sees (its pre-pooling features), from
+    a forward of `x`; ValueError for a network without exactly one (a dense task)."""
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    if len(pools) != 1:
+        raise ValueError(f"{name} reads the pre-pooling features of a classification network")
+    seen: list[torch.Tensor] = []
+    hook = pools[0].register_forward_hook(lambda _m, inp, _o: seen.append(inp[0]))
+    try:
+        net(x)
+    finally:
+        hook.remove()
+    return seen[-1]
 
 
 ZEN = Protocol(init="normal", batches=2)
@@ -344,8 +503,13 @@ def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor
     forwards in training mode (momentum 0.1 from 1: 0.81 + 0.09 v1 + 0.1 v2, v the
     unbiased batch variance). BatchNorms of ops on all-zero nodes, which the authors'
     network runs on zeros (v = 0), add log sqrt(0.81) each. x holds the input and the
-    mixup noise, one batch each."""
-    net = _nb201(model, "zen")
+    mixup noise, one batch each. Other spaces: the features the global pooling sees
+    (NB301: the last cell's; TNB101: the encoder's, the nine tiles' side by side for
+    jigsaw), every BatchNorm's running variance folded over all its calls (jigsaw's
+    encoder runs once per tile)."""
+    if not isinstance(model, nb201.Network):
+        return _zen_other(model, x)
+    net = model
     x1, x2 = x.contiguous(memory_format=torch.channels_last).chunk(2)
     seen: dict[nn.Module, list[torch.Tensor]] = {}
 
@@ -371,14 +535,41 @@ def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor
     return _values((math.log(float(diff)) if diff > 0 else -math.inf) + log_bn)
 
 
+def _zen_other(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Zen-score of a network of another space (see `zen`)."""
+    x1, x2 = x.contiguous(memory_format=torch.channels_last).chunk(2)
+    seen: dict[nn.Module, list[torch.Tensor]] = {}
+
+    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        seen.setdefault(module, []).append(inp[0].double().var(dim=(0, 2, 3), unbiased=True))
+
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    hooks = [m.register_forward_hook(keep) for m in norms]
+    try:
+        with torch.no_grad():
+            out = [_pooled_input(net, v, "zen") for v in (x1, x1 + 1e-2 * x2)]
+    finally:
+        for h in hooks:
+            h.remove()
+    diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
+    log_bn = 0.0
+    for m in norms:
+        running = torch.ones(m.num_features, dtype=torch.float64)  # never run: stays 1
+        for v in seen.get(m, []):
+            running = (1 - 0.1) * running + 0.1 * v
+        log_bn += 0.5 * math.log(float(running.mean()))
+    return _values((math.log(float(diff)) if diff > 0 else -math.inf) + log_bn)
+
+
 NASWOT = Protocol()
 
 
-def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
+def naswot_kernel(net: nn.Module, x: torch.Tensor) -> np.ndarray:
     """K = Σ over ReLUs of c cᵀ + (1-c)(1-c)ᵀ, c the binary code (input > 0) of each
     sample: the Hamming-similarity kernel of activation patterns (Mellor et al. 2021).
     ReLUs our cells skip (ops on all-zero nodes) see zeros in the authors' network:
-    code 0, so each adds its input size D to every entry."""
+    code 0, so each adds its input size D to every entry. The other spaces' cells run
+    every op: there every ReLU call counts as it comes (jigsaw's encoder: once per tile)."""
     k = torch.zeros(len(x), len(x), dtype=torch.float64)
     ran: set[nn.Module] = set()
 
@@ -400,7 +591,7 @@ def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
     finally:
         for h in hooks:
             h.remove()
-    for cell in net.cells:
+    for cell in net.modules():
         if isinstance(cell, nb201.Cell) and cell in shapes:
             size = math.prod(shapes[cell][1:])
             idle = [m for op in cell.ops for m in op.modules() if isinstance(m, nn.ReLU)]
@@ -412,9 +603,8 @@ def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
 def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT (Mellor et al., ICML 2021) as AZ-NAS's NB201 code runs it: Kaiming-normal
     fan-in weights, Gaussian inputs, log|det K| of the activation-pattern kernel
-    (`naswot_kernel`), in float64."""
-    net = _nb201(model, "naswot")
-    _sign, logdet = np.linalg.slogdet(naswot_kernel(net, x))
+    (`naswot_kernel`), in float64. Any space: hooks over the network's ReLUs."""
+    _sign, logdet = np.linalg.slogdet(naswot_kernel(model, x))
     return _values(float(logdet))
 
 
@@ -438,10 +628,14 @@ def min_eig_corr(rows: torch.Tensor) -> float:
     return float(torch.linalg.eigvalsh(corr.reshape(len(f), len(f))).min())
 
 
-def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nb201.Network) -> int:
+def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nn.Module) -> int:
     """How often the authors' NB201 network (xautodl's TinyNetwork) calls a module that
     produces this output: its ReLU-conv-BN and pooling ops wrap an inner `op`, so each
-    counts twice; the cells' container is a ModuleList there (never called)."""
+    counts twice; the cells' container is a ModuleList there (never called). Other
+    spaces: once per call of each of our modules (containers included, as MeCo hooks
+    every module), the network itself left out (its output is the logits)."""
+    if not isinstance(net, nb201.Network):
+        return 0 if module is net else 1
     if module is net.cells or module is net:
         return 0
     if isinstance(module, ReLUConvBN):
@@ -458,8 +652,10 @@ def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
     feature map, plus, for the network itself, of the samples' pooled features; PyTorch
     default weights, Gaussian inputs, training mode. Modules are counted as the authors'
     network calls them (`_meco_weight`); outputs with one value per channel (pooling,
-    the classifier) and all-zero ones contribute 0 there and are left out here."""
-    net = _nb201(model, "meco")
+    the classifier) and all-zero ones contribute 0 there and are left out here. Other
+    spaces: every module call of our network with a feature-map output (`_meco_weight`),
+    no pooled term (their networks return logits)."""
+    net = model
     parents = {c: p for p in net.modules() for c in p.children()}
     total = [0.0]
 
@@ -472,6 +668,9 @@ def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
     hooks = [m.register_forward_hook(keep) for m in net.modules()]
     try:
         with torch.no_grad():
+            if not isinstance(net, nb201.Network):
+                net(x.contiguous(memory_format=torch.channels_last))
+                return _values(total[0])
             features = net.head(
                 net.cells(net.stem(x.contiguous(memory_format=torch.channels_last)))
             )
@@ -480,6 +679,109 @@ def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
             h.remove()
     root = min_eig_corr(features.mean(dim=(2, 3)))  # the network's own (pooled) output
     return _values(total[0] + (0.0 if math.isnan(root) else root))
+
+
+# ---- ZiCo and SWAP ------------------------------------------------------------------
+
+# two batches of 32: the fetched CIFAR-10 batch holds 64 images, so both come from it
+ZICO = Protocol(data=True, batch_size=32, init="default", batches=2)
+
+
+def _weight_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def zico_terms(grads: Sequence[torch.Tensor]) -> float:
+    """One layer's ZiCo term from its weight gradients on each batch (stacked along the
+    first axis): log Σ_θ mean_b |g_θ| / std_b g_θ (population std) over the weights whose
+    std is not 0; NaN where that sum is 0 (no weight varies: a layer no gradient reaches),
+    which `zico` leaves out, as the authors' code does."""
+    g = torch.stack([t.reshape(-1).to(torch.float64) for t in grads])
+    std = g.std(dim=0, unbiased=False)
+    varies = std != 0
+    total = float((g.abs().mean(dim=0)[varies] / std[varies]).sum())
+    return math.log(total) if total != 0 else math.nan
+
+
+@register("zico", ("zico",), ZICO)
+def zico(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """ZiCo (Li et al., ICLR 2023; SLDGroup/ZiCo `compute_zico.py`): Σ over Conv/Linear
+    layers of log(Σ_θ mean|∂L/∂θ| / std ∂L/∂θ), the inverse coefficient of variation of
+    each weight's gradient across batches (natural log; std over batches, not unbiased;
+    weights of std 0 left out; a layer whose sum is 0 adds nothing), L the cross-entropy
+    on the run's data batch split into `batches` batches, PyTorch default weights,
+    training mode. Each batch's gradient on its own (the authors' released loop does not
+    zero gradients between batches; their formula, and their later code, does).
+    One number per network although the terms are per layer: ZiCo is Σ_l log S_l of
+    per-layer sums S_l, which none of the sum / SSNR aggregations gives, and with two
+    batches a weight's ratio (|g1| + |g2|) / |g1 - g2| is unbounded, so its per-weight
+    SSNR would mean nothing."""
+    layers = _weight_layers(model)
+    weights = [m.weight for m in layers]
+    per_batch: list[list[torch.Tensor]] = [[] for _ in layers]
+    for xb, yb in zip(x.chunk(ZICO.batches), y.chunk(ZICO.batches)):
+        loss = F.cross_entropy(model(xb), yb)
+        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        for keep, w, g in zip(per_batch, weights, grads):
+            keep.append(torch.zeros_like(w) if g is None else g.detach())
+    terms = [zico_terms(g) for g in per_batch]
+    return _values(float(sum(t for t in terms if not math.isnan(t))))
+
+
+SWAP = Protocol(data=True, batch_size=16, init="normal", repeats=32)
+
+
+def swap_patterns(net: nn.Module, x: torch.Tensor) -> int:
+    """The number of distinct sample-wise activation patterns of a forward of `x`: each
+    ReLU output value of a feature map (4-D input) is a neuron, its pattern the signs of
+    its values over the B samples; patterns are counted over all neurons of all ReLU
+    calls. A ReLU our NB201 cells skip (an op on an all-zero node) gives all-zero
+    patterns in the authors' network: one pattern, counted if no neuron already has it.
+    Patterns are packed into integers (B <= 62)."""
+    if len(x) > 62:
+        raise ValueError(f"SWAP packs a pattern of B signs into an int64: B <= 62, got {len(x)}")
+    bits = (2 ** torch.arange(len(x), dtype=torch.int64, device=x.device))[:, None]
+    codes: list[torch.Tensor] = []
+    ran: set[nn.Module] = set()
+
+    def keep(module: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        if inp[0].dim() == 4:
+            on = (out > 0).reshape(len(x), -1).to(torch.int64)
+            codes.append(torch.unique((on * bits).sum(dim=0)))  # no integer matmul on CUDA
+            ran.add(module)
+
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks = [m.register_forward_hook(keep) for m in relus]
+    try:
+        with torch.no_grad():
+            net(x.contiguous(memory_format=torch.channels_last))
+    finally:
+        for h in hooks:
+            h.remove()
+    found = torch.unique(torch.cat(codes)) if codes else torch.zeros(0, dtype=torch.int64)
+    idle = any(
+        m not in ran
+        for cell in net.modules()
+        if isinstance(cell, nb201.Cell)
+        for op in cell.ops
+        for m in op.modules()
+        if isinstance(m, nn.ReLU)
+    )
+    return len(found) + int(idle and not bool((found == 0).any()))
+
+
+@register("swap", ("swap",), SWAP)
+def swap(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """SWAP (Peng et al., ICLR 2024; pym1024/SWAP `src/metrics/swap.py`): the number of
+    distinct sample-wise activation patterns over every ReLU (`swap_patterns`), on 16
+    images of the run's data batch, N(0, 1) weights (BatchNorm weight 1, bias 0),
+    training mode, the mean over 32 weight draws (`repeated`), as the authors'
+    `correlation.py`. Their regularisation exp(-(params - μ)² / σ) is off there, and no
+    μ, σ for NB201 come with the code: it is off here too. Their DARTS experiment scores
+    a one-cell, 3-channel network; we score each space's own network. One number per
+    network: the count is over the union of all layers' patterns (a pattern two layers
+    share counts once), so it has no per-layer decomposition."""
+    return _values(float(swap_patterns(model, x)))
 
 
 # ---- scores over a population -----------------------------------------------------
