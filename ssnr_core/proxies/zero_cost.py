@@ -169,7 +169,7 @@ def redraw(model: nn.Module, init: str, seed: int) -> nn.Module:
         for name, m in model.named_modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 gen = torch.Generator().manual_seed(derive_seed(seed, name))
-                w = torch.randn(m.weight.shape, generator=gen)
+                w = torch.randn(m.weight.shape, generator=gen, device="cpu")
                 if init == "kaiming_normal_fan_in":
                     w *= math.sqrt(2.0 / (m.weight[0].numel()))
                 m.weight.copy_(w)
@@ -203,7 +203,10 @@ def _nb201(model: nn.Module, name: str) -> nb201.Network:
 
 def _values(*values: float) -> list[torch.Tensor]:
     """Components as the one-element float64 tensors the statistics are made of; NaN -> -inf."""
-    return [torch.tensor([-math.inf if math.isnan(v) else v], dtype=torch.float64) for v in values]
+    return [
+        torch.tensor([-math.inf if math.isnan(v) else v], dtype=torch.float64, device="cpu")
+        for v in values
+    ]
 
 
 def _pixels(t: torch.Tensor, channels: int) -> torch.Tensor:
@@ -308,7 +311,7 @@ def random_signs(shape: tuple[int, ...], seed: int, index: int) -> torch.Tensor:
     """The ±1 (Rademacher) backward seed of block `index`: one seeded draw per run and
     block, the same for every architecture (drawn once per process)."""
     gen = torch.Generator().manual_seed(derive_seed(seed, f"az_nas.signs.{index}"))
-    signs = torch.randint(0, 2, tuple(shape), generator=gen).to(torch.float32) * 2 - 1
+    signs = torch.randint(0, 2, tuple(shape), generator=gen, device="cpu").float() * 2 - 1
     return signs.contiguous(memory_format=torch.channels_last) if signs.dim() == 4 else signs
 
 
@@ -554,7 +557,7 @@ def _zen_other(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
     log_bn = 0.0
     for m in norms:
-        running = torch.ones(m.num_features, dtype=torch.float64)  # never run: stays 1
+        running = torch.ones(m.num_features, dtype=torch.float64, device=x.device)  # unrun: 1
         for v in seen.get(m, []):
             running = (1 - 0.1) * running + 0.1 * v
         log_bn += 0.5 * math.log(float(running.mean()))
@@ -570,7 +573,7 @@ def naswot_kernel(net: nn.Module, x: torch.Tensor) -> np.ndarray:
     ReLUs our cells skip (ops on all-zero nodes) see zeros in the authors' network:
     code 0, so each adds its input size D to every entry. The other spaces' cells run
     every op: there every ReLU call counts as it comes (jigsaw's encoder: once per tile)."""
-    k = torch.zeros(len(x), len(x), dtype=torch.float64)
+    k = torch.zeros(len(x), len(x), dtype=torch.float64, device=x.device)
     ran: set[nn.Module] = set()
 
     def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
@@ -596,7 +599,7 @@ def naswot_kernel(net: nn.Module, x: torch.Tensor) -> np.ndarray:
             size = math.prod(shapes[cell][1:])
             idle = [m for op in cell.ops for m in op.modules() if isinstance(m, nn.ReLU)]
             k += size * sum(m not in ran for m in idle)
-    return k.numpy()
+    return k.cpu().numpy()
 
 
 @register("naswot", ("naswot",), NASWOT)
@@ -758,7 +761,8 @@ def swap_patterns(net: nn.Module, x: torch.Tensor) -> int:
     finally:
         for h in hooks:
             h.remove()
-    found = torch.unique(torch.cat(codes)) if codes else torch.zeros(0, dtype=torch.int64)
+    none = torch.zeros(0, dtype=torch.int64, device=x.device)
+    found = torch.unique(torch.cat(codes)) if codes else none
     idle = any(
         m not in ran
         for cell in net.modules()
