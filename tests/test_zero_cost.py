@@ -4,6 +4,7 @@ with the measure's code but the network and the ±1 draws it is given."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -21,9 +22,9 @@ from ssnr_core.proxies import aggregation, batches, network, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
-from ssnr_core.spaces import nb201
-from ssnr_core.spaces.modules import SeededModules
-from ssnr_core.studies import compare, ensemble, evaluation
+from ssnr_core.spaces import nb201, nb301, tnb101
+from ssnr_core.spaces.modules import SeededModules, derive_seed
+from ssnr_core.studies import compare, ensemble, evaluation, naslib
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 AZ_BEST = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
@@ -398,3 +399,367 @@ def test_the_compare_grid_shows_a_measure_by_its_own_scores(tmp_path):
     mine = rows[rows["saliency"] == "az_nas"].set_index("aggregation")
     assert not problems and list(mine.index) == list(zero_cost.score_names("az_nas"))
     assert (mine["n"] == 6).all() and (mine["status"] == "ok").all()
+
+
+# ---- NB201 values as main's code computed them --------------------------------------
+
+MAIN_VALUES = {  # float.hex of network.many_stats(Setup("nb201", "cifar10", m), ARCHS)
+    "az_nas": [
+        [
+            "0x1.beddc5c017cc5p+5",
+            "-0x1.05008225b3700p-4",
+            "-0x1.2c0eb4c9c6378p-4",
+            "0x1.328bc2b94d940p+7",
+        ],
+        [
+            "0x1.9757e33330630p+4",
+            "-0x1.9b9f84750f060p-2",
+            "-0x1.901c13d88c8dcp-3",
+            "0x1.f21d7dbf487fdp+2",
+        ],
+        [
+            "0x1.73f2697fbe519p+5",
+            "-0x1.75fd46ab5d320p-2",
+            "-0x1.01a0c7a0c1338p+2",
+            "0x1.78d652bd3c361p+5",
+        ],
+    ],
+    "zen": [["0x1.5e12cda0dc967p+7"], ["0x1.74bc93560c2fap+5"], ["0x1.3afb3cd2e0731p+2"]],
+    "naswot": [["0x1.9ba7c5181c737p+9"], ["0x1.3a8f077349e96p+9"], ["0x1.3df5892b9c340p+9"]],
+    "meco": [["0x1.58f71b07a0f76p+6"], ["0x1.3040fc8223e14p+0"], ["0x1.478f989a20967p+0"]],
+}
+MIXED = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+
+
+@pytest.mark.parametrize("name", list(MAIN_VALUES))
+def test_nb201_values_are_bit_identical_to_mains(name):
+    """Computed by the main branch's code before these measures learnt other spaces
+    (same torch): full-space runs of that code share the cache with this one."""
+    got = network.many_stats(Setup("nb201", "cifar10", name), [BEST, POOLS, MIXED])
+    assert [[float(v).hex() for v in s[:, 1]] for s in got] == MAIN_VALUES[name]
+
+
+# ---- ZiCo ---------------------------------------------------------------------------
+
+
+def ref_zico(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batches: int) -> float:
+    """ZiCo from the paper's formula: per batch, backward of the cross-entropy into the
+    weights' .grad (zeroed in between); per layer log Σ mean|g| / std g over weights whose
+    std is not 0, numpy float64; layers whose sum is 0 left out."""
+    layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    grads: list[list[np.ndarray]] = [[] for _ in layers]
+    for xb, yb in zip(x.chunk(batches), y.chunk(batches)):
+        net.zero_grad(set_to_none=False)
+        torch.nn.functional.cross_entropy(net(xb), yb).backward()
+        for keep, m in zip(grads, layers):
+            g = m.weight.grad  # None: no gradient reached the layer
+            keep.append(
+                np.zeros(m.weight.numel()) if g is None else g.double().numpy().ravel().copy()
+            )
+    total = 0.0
+    for g in grads:
+        a = np.array(g)
+        std, mean = a.std(axis=0), np.abs(a).mean(axis=0)
+        s = (mean[std != 0] / std[std != 0]).sum()
+        total += math.log(s) if s != 0 else 0.0
+    return total
+
+
+def tiny_jigsaw(init: str = "default") -> tnb101.Jigsaw:
+    """TNB101's jigsaw network on a 4-channel encoder (the space's is 64)."""
+    make = SeededModules(0, share=False)
+    make = make if init == "default" else zero_cost.drawn(make, init)
+    net = tnb101.Jigsaw(tnb101.parse("(3, 1, 0, 2, 3, 1)"), 10, make)
+    net.encoder = tnb101.Encoder(tnb101.parse("(3, 1, 0, 2, 3, 1)"), make, base=4)
+    net.fc = torch.nn.Linear(net.encoder.out_channels * tnb101.JIGSAW_TILES, 10)
+    return zero_cost.initialise(net, init).train() if init != "default" else net.train()
+
+
+def tiny301(seed: int = 0, init: str = "default") -> torch.nn.Module:
+    make = SeededModules(seed, share=False)
+    make = make if init == "default" else zero_cost.drawn(make, init)
+    return nb301.Network(nb301.parse(nb301.SPACE.examples[0]), 10, make, c=4).train()
+
+
+@pytest.mark.parametrize("space", ["nb201", "nb301"])
+def test_zico_matches_the_formula(space):
+    torch.manual_seed(5)
+    x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 10, (8,))
+    if space == "nb201":  # a dead edge and an op on an all-zero node: layers with no grad
+        net = nb201.Network(nb201.parse(DEAD_EDGE), 10, SeededModules(0, share=False), c=4)
+    else:
+        net = tiny301()
+    got = float(zero_cost.zico(net.train(), x, y)[0])
+    assert got == pytest.approx(ref_zico(net, x, y, 2), rel=1e-9)
+    assert math.isfinite(got)
+
+
+# ---- SWAP ---------------------------------------------------------------------------
+
+
+def ref_swap(net: torch.nn.Module, x: torch.Tensor, forward=None) -> int:
+    """SWAP from the paper: the (neurons x samples) matrix of ReLU output signs over all
+    ReLUs with a feature-map input, its distinct rows counted with numpy."""
+    outs: list[np.ndarray] = []
+    hooks = [
+        m.register_forward_hook(
+            lambda _m, i, o: (
+                outs.append(np.sign(o.detach().numpy()).reshape(len(x), -1))
+                if i[0].dim() == 4
+                else None
+            )
+        )
+        for m in net.modules()
+        if isinstance(m, torch.nn.ReLU)
+    ]
+    with torch.no_grad():
+        (forward or net)(x)
+    for h in hooks:
+        h.remove()
+    return len(np.unique(np.concatenate(outs, axis=1).T, axis=0))
+
+
+@pytest.mark.parametrize(
+    "arch", [BEST, EMPTY.replace("none~0|+|none~0", "none~0|+|nor_conv_1x1~0")]
+)
+def test_swap_counts_the_distinct_patterns_of_every_relu(arch):
+    """The second arch has an op on an all-zero node: all-zero patterns in the authors'
+    network, which runs it."""
+    torch.manual_seed(6)
+    x = torch.randn(12, 3, 8, 8)  # 4,096 patterns possible: more than neurons
+    make = zero_cost.drawn(SeededModules(0, share=False), "normal")
+    net = nb201.Network(nb201.parse(arch.replace("none~1|+", "nor_conv_3x3~1|+")), 10, make, c=2)
+    want = ref_swap(net, x, functools.partial(all_ops_forward, net))
+    assert zero_cost.swap_patterns(net, x) == want < 2 ** len(x)
+    net301 = tiny301(init="normal")
+    assert zero_cost.swap_patterns(net301, x) == ref_swap(net301, x)
+
+
+def test_swap_is_the_mean_over_its_weight_draws(monkeypatch):
+    setup = Setup.resolved("nb201", "cifar10", "swap", batch="synthetic")
+    assert network.inputs(setup)[0].shape[0] == 16
+    assert setup.batch == "synthetic@b16x1,normal,bn=train,r32"
+    base = zero_cost.MEASURES["swap"]  # the same with 3 draws, to keep the test short
+    variant = replace(base, name="swap_r3", protocol=replace(base.protocol, repeats=3))
+    monkeypatch.setitem(zero_cost.MEASURES, variant.name, variant)
+    entry = replace(saliency.REGISTRY["swap"], name=variant.name, protocol=variant.protocol.key())
+    monkeypatch.setitem(saliency.REGISTRY, variant.name, entry)
+    setup = Setup.resolved("nb201", "cifar10", "swap_r3", batch="synthetic")
+    x, _ = network.inputs(setup)
+    got = float(network.saliencies(setup, POOLS)[1][0])
+    net = network.build_network(setup, POOLS, share=False)
+    counts = []
+    for r in range(3):  # each draw: N(0, 1) weights, from the draw's own seeds
+        zero_cost.redraw(net, "normal", derive_seed(0, f"swap_r3.draw{r}"))
+        counts.append(ref_swap(net, x))
+    # float32 convs in another memory layout: a value next to 0 may flip a pattern or two
+    assert got == pytest.approx(np.mean(counts), rel=1e-3) and len(set(counts)) > 1
+    w = torch.cat(
+        [m.weight.detach().reshape(-1) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    )
+    assert abs(float(w.mean())) < 0.01 and abs(float(w.std()) - 1) < 0.01  # N(0, 1)
+
+
+def test_a_redraw_depends_on_the_module_not_the_rest_of_the_network():
+    """So a measure that never reads the classifier gets the same weights on CIFAR-10 and
+    CIFAR-100 (a classifier of another width draws nothing else anew)."""
+    a = nb201.Network(nb201.parse(BEST), 10, SeededModules(0, share=False))
+    b = nb201.Network(nb201.parse(BEST), 100, SeededModules(1, share=False))
+    for net in (a, b):
+        zero_cost.redraw(net, "kaiming_normal_fan_in", 3)
+    convs = [(n, m.weight) for n, m in a.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    others = dict(b.named_modules())
+    assert all(torch.equal(w, others[n].weight) for n, w in convs)
+    first = convs[1][1]
+    assert float(first.std()) == pytest.approx(math.sqrt(2 / first[0].numel()), rel=0.1)
+
+
+# ---- protocols and batches -----------------------------------------------------------
+
+
+def test_the_new_protocols_are_in_the_cache_key():
+    assert zero_cost.Protocol().key() == "b64x1,kaiming_normal_fan_in,bn=train"  # as before
+    assert zero_cost.Protocol(init="normal", repeats=32).key().endswith(",r32")
+    zico = Setup.resolved("nb201", "cifar10", "zico", batch="synthetic")
+    assert zico.batch == "synthetic@b32x2,default,bn=train"
+    swap = Setup.resolved("nb201", "cifar10", "swap", batch="synthetic")
+    assert len({zico.batch, swap.batch, Setup("nb201", "cifar10", "naswot_data").batch}) == 3
+    with pytest.raises(ValueError, match="draw"):
+        zero_cost.Protocol(repeats=2, init="default")
+    assert "32 weight draws" in zero_cost.note("swap") and "2 batches" in zero_cost.note("zico")
+
+
+def image_folder(root, n: int):
+    from PIL import Image
+
+    for i in range(n):
+        folder = root / f"class{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (i * 7 % 256, i * 13 % 256, 90)).save(folder / f"{i}.png")
+    return root
+
+
+def test_real_data_measures_name_their_batch(tmp_path):
+    folder = image_folder(tmp_path / "imgs", 20)
+    swap = Setup.resolved("nb201", "cifar10", "swap", batch=f"images:{folder}")
+    assert swap.batch.startswith(f"images:{folder.resolve()}#") and swap.batch.endswith(",r32")
+    label = batches.describe(swap.batch, 0)
+    assert f"images from {folder.resolve()}" in label and "protocol b16x1" in label
+    assert network.inputs(swap)[0].shape[0] == 16
+    zico = Setup.resolved("nb201", "cifar10", "zico", batch=f"images:{folder}")
+    with pytest.raises(ValueError, match=r"zico needs 64 images .* has 20"):
+        network.inputs(zico)  # two batches of 32: never fewer, silently
+
+
+# ---- other spaces ----------------------------------------------------------------------
+
+
+OTHERS = {  # a tiny network of another space and an input for it
+    "nb301": lambda init: (tiny301(init=init), torch.randn(6, 3, 8, 8)),
+    "tnb101_jigsaw": lambda init: (tiny_jigsaw(init), torch.randn(6, 27, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("space", list(OTHERS))
+def test_naswot_on_other_spaces_is_the_kernel_of_every_relu_call(space):
+    torch.manual_seed(7)
+    net, x = OTHERS[space]("kaiming_normal_fan_in")
+    codes = []
+
+    def keep(_m, i, _o):
+        codes.append((i[0] > 0).reshape(len(x), -1).numpy())
+
+    hooks = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    c = np.concatenate(codes, axis=1).astype(float)
+    want = np.linalg.slogdet(c @ c.T + (1 - c) @ (1 - c).T)[1]
+    assert float(zero_cost.naswot(net, x, torch.tensor([0]))[0]) == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize("space", list(OTHERS))
+def test_zen_on_other_spaces_reads_the_real_running_variances(space):
+    """The reference runs the network twice in training mode and reads what PyTorch's
+    BatchNorms keep (jigsaw's encoder runs nine times per forward)."""
+    torch.manual_seed(8)
+    net, x = OTHERS[space]("normal")
+    fresh_norms(net)
+    x1, x2 = x.chunk(2)
+    pooled = next(m for m in net.modules() if isinstance(m, torch.nn.AdaptiveAvgPool2d))
+    feats = []
+    hook = pooled.register_forward_hook(lambda _m, i, _o: feats.append(i[0].double()))
+    with torch.no_grad():
+        net(x1), net(x1 + 0.01 * x2)
+    hook.remove()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    log_bn = sum(0.5 * math.log(m.running_var.double().mean().item()) for m in norms)
+    want = math.log((feats[0] - feats[1]).abs().sum(dim=(1, 2, 3)).mean().item()) + log_bn
+    fresh_norms(net)
+    assert float(zero_cost.zen(net, x, torch.tensor([0]))[0]) == pytest.approx(want, rel=1e-5)
+
+
+def test_meco_on_other_spaces_counts_every_module_call():
+    torch.manual_seed(9)
+    net, x = tiny301(), torch.randn(4, 3, 8, 8)
+    terms = []
+
+    def keep(m, _i, o):
+        if m is not net and o.dim() == 4:
+            terms.append(ref_min_eig(o[0].numpy()))
+
+    hooks = [m.register_forward_hook(keep) for m in net.modules()]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    got = float(zero_cost.meco(net, x, torch.tensor([0]))[0])
+    assert got == pytest.approx(sum(terms), rel=1e-6, abs=1e-9) and len(terms) > 100
+
+
+def ref_chain(blocks: list, x: torch.Tensor, seed: int) -> tuple[float, float, float]:
+    """AZ-NAS expressivity, progressivity, trainability over a chain of blocks, numpy."""
+    feats = [x]
+    for block in blocks:
+        with torch.no_grad():
+            feats.append(block(feats[-1]))
+    h = np.array([ref_entropy(f.numpy()) for f in feats[1:]])
+    terms = []
+    for i in range(1, len(blocks)):
+        g_out = zero_cost.random_signs(tuple(feats[i + 1].shape), seed, i)
+        leaf = feats[i].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(blocks[i](leaf), leaf, g_out.contiguous())
+        g_in, g_o = g.double().numpy(), g_out.double().numpy()
+        if g_in.shape[2] != g_o.shape[2]:
+            g_in = ref_unshuffle(g_in, g_in.shape[2] // g_o.shape[2])
+        b, _, ho, wo = g_o.shape
+        s = np.linalg.svd(np.einsum("bihw,bohw->io", g_in, g_o) / (b * ho * wo), compute_uv=False)
+        terms.append(-s.max() - 1 / (s.max() + 1e-6) + 2)
+    return float(h.sum()), float(np.min(np.diff(h))), float(np.mean(terms))
+
+
+def test_az_nas_on_tnb101_is_the_chain_of_stem_and_cells():
+    torch.manual_seed(10)
+    net = tiny_jigsaw("kaiming_normal_fan_in")
+    x = torch.randn(2, 27, 64, 64)
+    got = [float(t) for t in zero_cost.az_nas(net, x, torch.tensor([4]))]
+    tiles = x.reshape(18, 3, 64, 64)  # nine tiles per image, as samples
+    want = ref_chain([net.encoder.stem, *net.encoder.cells], tiles, 4)
+    assert got[:2] == pytest.approx(want[:2], rel=1e-5, abs=1e-6)
+    assert got[2] == pytest.approx(want[2], rel=1e-4, abs=1e-5)
+    assert got[3] == pytest.approx(zero_cost.network_flops(net, x), rel=1e-12)
+
+
+def test_az_nas_on_nb301_holds_the_farther_input_fixed():
+    torch.manual_seed(11)
+    net, x = tiny301(init="kaiming_normal_fan_in"), torch.randn(4, 3, 8, 8)
+    with torch.no_grad():
+        outs = [net.stem(x)]
+        for cell in net.cells:
+            outs.append(cell(outs[max(len(outs) - 2, 0)], outs[-1]))
+    blocks = [net.stem] + [
+        functools.partial(lambda c, far, t: c(far, t), cell, outs[max(i - 1, 0)])
+        for i, cell in enumerate(net.cells)
+    ]
+    want = ref_chain(blocks, x, 2)
+    got = [float(t) for t in zero_cost.az_nas(net, x, torch.tensor([2]))]
+    assert got[:2] == pytest.approx(want[:2], rel=1e-5, abs=1e-6)
+    assert got[2] == pytest.approx(want[2], rel=1e-4, abs=1e-5)
+
+
+def test_network_flops_count_every_conv_and_rank_as_naslibs():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1, groups=1),  # 8*8 outputs * 8 ch * (27 + 1 bias)
+        torch.nn.ConvTranspose2d(8, 4, 2, stride=2, bias=False),  # 64 inputs * 8 ch * 4*4
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 16 * 16, 5),
+    )
+    want = 64 * 8 * 28 + 64 * 8 * 4 * 4 + 1024 * 5 + 5
+    assert zero_cost.network_flops(model, torch.zeros(2, 3, 8, 8)) == want / 1e6
+    stored = naslib.proxies("nb301", "cifar10")["flops"].iloc[:3]  # 153.5, 126.3, 156.2 M
+    ours = [
+        zero_cost.network_flops(nb301.build(a), torch.zeros(2, 3, 32, 32)) for a in stored.index
+    ]
+    assert list(np.argsort(ours)) == list(np.argsort(stored.to_numpy()))
+    assert np.allclose(ours, stored, rtol=0.1)  # ours: 144.6, 118.3, 148.7 M
+
+
+@pytest.mark.parametrize("name", ["az_nas", "zen", "naswot", "meco", "zico", "swap"])
+def test_measures_make_their_tensors_on_the_networks_device(name):
+    """With the default device set elsewhere ("meta": no data), a measure that makes a
+    tensor without naming the network's device fails; so it would on a GPU."""
+    measure = zero_cost.MEASURES[name]
+    make = SeededModules(0, share=False)
+    make = (
+        make if measure.protocol.init == "default" else zero_cost.drawn(make, measure.protocol.init)
+    )
+    for net in (nb201.Network(nb201.parse(DEAD_EDGE), 10, make, c=4).train(), tiny301()):
+        x, y = (
+            torch.randn(4, 3, 8, 8),
+            (torch.arange(4) if measure.protocol.data else torch.tensor([1])),
+        )
+        want = [float(t) for t in measure.fn(net, x, y)]
+        with torch.device("meta"):
+            got = [float(t) for t in measure.fn(net, x, y)]
+        assert got == pytest.approx(want, rel=1e-9) and all(math.isfinite(v) for v in got)

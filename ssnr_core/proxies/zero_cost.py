@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -427,13 +428,14 @@ def _az_nas_other(model: nn.Module, x: torch.Tensor, seed: int) -> list[torch.Te
     e = np.array(entropies)
     with np.errstate(invalid="ignore"):
         values = float(e.sum()), float(np.min(np.diff(e))), float(np.mean(terms))
-    return _values(*values, network_flops(model, x[:1]))
+    return _values(*values, network_flops(model, x))
 
 
 def network_flops(model: nn.Module, x: torch.Tensor) -> float:
     """A network's FLOPs in millions as the spaces other than NB201 define none: the
     multiply-adds of every Conv2d, ConvTranspose2d and Linear call (biases included)
-    for one input, counted by hooks over a forward of `x[:1]`. Every op runs in these
+    for one input, counted by hooks over a forward of `x[:2]` (two samples: BatchNorm in
+    training mode needs more than one value per channel). Every op runs in these
     spaces' networks, so this counts all of them; BatchNorm, pooling and sums are not
     counted (NASLib's stored `flops` count a little more: NB301 and TNB101 rank alike)."""
     total = [0.0]
@@ -458,11 +460,11 @@ def network_flops(model: nn.Module, x: torch.Tensor) -> float:
     ]
     try:
         with torch.no_grad():
-            model(x[:1])
+            model(x[:2])
     finally:
         for h in hooks:
             h.remove()
-    return total[0] / 1e6
+    return total[0] / 1e6  # the hooks count one sample (out[0]) per call
 
 
 # ---- Zen-NAS and NASWOT: hooks over the whole network ---------------------------
@@ -627,7 +629,9 @@ def min_eig_corr(rows: torch.Tensor) -> float:
     """Smallest eigenvalue of the correlation matrix of `rows` (one variable per row;
     NaN and inf entries set to 0, as MeCo's code does), in float64."""
     f = rows.reshape(rows.shape[0], -1).to(torch.float64)
-    corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
+    with warnings.catch_warnings():  # one pixel (a 1x1 map): no correlation, NaN -> 0
+        warnings.simplefilter("ignore", UserWarning)
+        corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
     return float(torch.linalg.eigvalsh(corr.reshape(len(f), len(f))).min())
 
 
@@ -690,7 +694,7 @@ def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
 ZICO = Protocol(data=True, batch_size=32, init="default", batches=2)
 
 
-def _weight_layers(model: nn.Module) -> list[nn.Module]:
+def _weight_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
