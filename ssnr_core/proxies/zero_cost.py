@@ -87,6 +87,9 @@ class Measure:
     # True: every component but `complexity` depends only on the edges on input-to-output
     # paths (the measure never runs the others), so archs alike there share them
     live_only: bool
+    # True: reads neither the classifier nor the labels, so tasks that differ only there
+    # (`Space.same_body`) share its numbers, computed once (`Setup.stored`)
+    head_free: bool
     reference: str  # the authors' figure this protocol should reproduce, where one is given
     doc: str
 
@@ -102,13 +105,16 @@ def register(
     combine: str = "value",
     reference: str = "",
     live_only: bool = False,
+    head_free: bool = False,
 ) -> Callable[[Fn], Fn]:
     """Register a per-network measure with its protocol (`saliency` lists every one of
     them in its registry too, so the CLI and the app offer them beside the saliencies)."""
 
     def wrap(fn: Fn) -> Fn:
         doc = (fn.__doc__ or "").strip()
-        MEASURES[name] = Measure(name, fn, components, protocol, combine, live_only, reference, doc)
+        MEASURES[name] = Measure(
+            name, fn, components, protocol, combine, live_only, head_free, reference, doc
+        )
         return fn
 
     return wrap
@@ -336,7 +342,7 @@ def _cell_inputs(net: nb201.Network) -> tuple[dict[nn.Module, torch.Size], list]
 ZEN = Protocol(init="normal", batches=2)
 
 
-@register("zen", ("zen",), ZEN, reference="")
+@register("zen", ("zen",), ZEN, head_free=True)
 def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """Zen-score (Lin et al., ICCV 2021) as AZ-NAS's NB201 code runs it: N(0, 1) weights,
     log E_b Σ|f(x) - f(x + 0.01 ε)| of the pre-pooling features (after the head's
@@ -408,7 +414,7 @@ def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
     return k.numpy()
 
 
-@register("naswot", ("naswot",), NASWOT)
+@register("naswot", ("naswot",), NASWOT, head_free=True)
 def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT (Mellor et al., ICML 2021) as AZ-NAS's NB201 code runs it: Kaiming-normal
     fan-in weights, Gaussian inputs, log|det K| of the activation-pattern kernel
@@ -418,7 +424,7 @@ def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     return _values(float(logdet))
 
 
-@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True))
+@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True), head_free=True)
 def naswot_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT on the run's data batch (the original paper's protocol: real images),
     otherwise as `naswot`."""
@@ -451,7 +457,7 @@ def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nb201.Network
     return 1
 
 
-@register("meco", ("meco",), MECO)
+@register("meco", ("meco",), MECO, head_free=True)
 def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """MeCo (Jiang et al., NeurIPS 2023), random-input variant: Σ over module outputs of
     the smallest eigenvalue of the channel correlation matrix of the first sample's
@@ -540,6 +546,11 @@ def note(name: str) -> str:
         )
     if "complexity" in measure.components:
         parts.append(COMPLEXITY_NOTE)
+    if measure.head_free:
+        parts.append(
+            f"{name} reads neither the classifier nor the labels: tasks whose networks differ "
+            "only there (NB201 CIFAR-10 and CIFAR-100) share its numbers, computed once"
+        )
     if measure.reference:
         parts.append(f"published: {measure.reference}")
     return "; ".join(parts)
