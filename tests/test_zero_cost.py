@@ -303,7 +303,7 @@ def test_zen_matches_the_running_variances_of_every_norm(arch):
 
 def test_the_measures_are_listed_with_their_protocols():
     assert {"az_nas", "zen", "naswot", "naswot_data"} <= set(saliency.REGISTRY)
-    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train"
+    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train,r1"
     data = Setup.resolved("nb201", "cifar10", "naswot_data", batch="synthetic")
     assert data.batch.startswith("synthetic@") and saliency.get("naswot_data").needs_data
     assert Setup("nb201", "cifar10", "naswot").batch != Setup("nb201", "cifar10", "zen").batch
@@ -446,3 +446,10 @@ def test_only_head_free_slot_seeded_measures_share_rows(tmp_path):
     ):
         assert other.stored == other and not cache.get(other)
     assert "share its numbers" in zero_cost.note("meco")
+
+
+def test_channel_variance_is_the_unbiased_variance_per_channel():
+    x = (torch.randn(8, 5, 6, 6, dtype=torch.float64) * 3 + 7).to(torch.float32)
+    want = x.double().var(dim=(0, 2, 3), unbiased=True)
+    got = zero_cost.channel_variance(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, want, rtol=1e-12, atol=0)
