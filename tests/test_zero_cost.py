@@ -453,3 +453,13 @@ def test_channel_variance_is_the_unbiased_variance_per_channel():
     want = x.double().var(dim=(0, 2, 3), unbiased=True)
     got = zero_cost.channel_variance(x.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_rows_of_an_older_protocol_are_not_listed_as_todays(tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "stats.sqlite")
+    old = Setup("nb201", "cifar10", "zen")
+    cache.put(old, [(BEST, np.array([[1.0, 2.0, 0.0]]))])
+    assert cache.setups() == [(old, 1)]
+    known = saliency.REGISTRY["zen"]
+    monkeypatch.setitem(saliency.REGISTRY, "zen", replace(known, protocol=known.protocol + "9"))
+    assert cache.setups() == [] and not cache.get(Setup("nb201", "cifar10", "zen"))
