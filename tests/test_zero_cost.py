@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import subprocess
 import sys
 import warnings
@@ -303,7 +304,7 @@ def test_zen_matches_the_running_variances_of_every_norm(arch):
 
 def test_the_measures_are_listed_with_their_protocols():
     assert {"az_nas", "zen", "naswot", "naswot_data"} <= set(saliency.REGISTRY)
-    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train"
+    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train,r1"
     data = Setup.resolved("nb201", "cifar10", "naswot_data", batch="synthetic")
     assert data.batch.startswith("synthetic@") and saliency.get("naswot_data").needs_data
     assert Setup("nb201", "cifar10", "naswot").batch != Setup("nb201", "cifar10", "zen").batch
@@ -403,7 +404,9 @@ def test_the_compare_grid_shows_a_measure_by_its_own_scores(tmp_path):
 
 # ---- NB201 values as main's code computed them --------------------------------------
 
-MAIN_VALUES = {  # float.hex of network.many_stats(Setup("nb201", "cifar10", m), ARCHS)
+# float.hex of network.many_stats(Setup("nb201", "cifar10", m), [BEST, POOLS, DEAD_NODE]) by
+# main's code (zen: protocol revision 1)
+MAIN_VALUES = {
     "az_nas": [
         [
             "0x1.beddc5c017cc5p+5",
@@ -424,18 +427,17 @@ MAIN_VALUES = {  # float.hex of network.many_stats(Setup("nb201", "cifar10", m),
             "0x1.78d652bd3c361p+5",
         ],
     ],
-    "zen": [["0x1.5e12cda0dc967p+7"], ["0x1.74bc93560c2fap+5"], ["0x1.3afb3cd2e0731p+2"]],
+    "zen": [["0x1.5e12cda0dc992p+7"], ["0x1.74bc93560c302p+5"], ["0x1.3afb3cd2e0764p+2"]],
     "naswot": [["0x1.9ba7c5181c737p+9"], ["0x1.3a8f077349e96p+9"], ["0x1.3df5892b9c340p+9"]],
     "meco": [["0x1.58f71b07a0f76p+6"], ["0x1.3040fc8223e14p+0"], ["0x1.478f989a20967p+0"]],
 }
-MIXED = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
 
 
 @pytest.mark.parametrize("name", list(MAIN_VALUES))
 def test_nb201_values_are_bit_identical_to_mains(name):
     """Computed by the main branch's code before these measures learnt other spaces
     (same torch): full-space runs of that code share the cache with this one."""
-    got = network.many_stats(Setup("nb201", "cifar10", name), [BEST, POOLS, MIXED])
+    got = network.many_stats(Setup("nb201", "cifar10", name), [BEST, POOLS, DEAD_NODE])
     assert [[float(v).hex() for v in s[:, 1]] for s in got] == MAIN_VALUES[name]
 
 
@@ -538,7 +540,7 @@ def test_swap_counts_the_distinct_patterns_of_every_relu(arch):
 def test_swap_is_the_mean_over_its_weight_draws(monkeypatch):
     setup = Setup.resolved("nb201", "cifar10", "swap", batch="synthetic")
     assert network.inputs(setup)[0].shape[0] == 16
-    assert setup.batch == "synthetic@b16x1,normal,bn=train,r32"
+    assert setup.batch == "synthetic@b16x1,normal,bn=train,d32"
     base = zero_cost.MEASURES["swap"]  # the same with 3 draws, to keep the test short
     variant = replace(base, name="swap_r3", protocol=replace(base.protocol, repeats=3))
     monkeypatch.setitem(zero_cost.MEASURES, variant.name, variant)
@@ -579,7 +581,8 @@ def test_a_redraw_depends_on_the_module_not_the_rest_of_the_network():
 
 def test_the_new_protocols_are_in_the_cache_key():
     assert zero_cost.Protocol().key() == "b64x1,kaiming_normal_fan_in,bn=train"  # as before
-    assert zero_cost.Protocol(init="normal", repeats=32).key().endswith(",r32")
+    assert zero_cost.Protocol(init="normal", repeats=32).key().endswith(",d32")
+    assert zero_cost.Protocol(init="normal", repeats=32, revision=2).key().endswith(",d32,r2")
     zico = Setup.resolved("nb201", "cifar10", "zico", batch="synthetic")
     assert zico.batch == "synthetic@b32x2,default,bn=train"
     swap = Setup.resolved("nb201", "cifar10", "swap", batch="synthetic")
@@ -602,7 +605,7 @@ def image_folder(root, n: int):
 def test_real_data_measures_name_their_batch(tmp_path):
     folder = image_folder(tmp_path / "imgs", 20)
     swap = Setup.resolved("nb201", "cifar10", "swap", batch=f"images:{folder}")
-    assert swap.batch.startswith(f"images:{folder.resolve()}#") and swap.batch.endswith(",r32")
+    assert swap.batch.startswith(f"images:{folder.resolve()}#") and swap.batch.endswith(",d32")
     label = batches.describe(swap.batch, 0)
     assert f"images from {folder.resolve()}" in label and "protocol b16x1" in label
     assert network.inputs(swap)[0].shape[0] == 16
@@ -763,3 +766,67 @@ def test_measures_make_their_tensors_on_the_networks_device(name):
         with torch.device("meta"):
             got = [float(t) for t in measure.fn(net, x, y)]
         assert got == pytest.approx(want, rel=1e-9) and all(math.isfinite(v) for v in got)
+
+
+HEAD_FREE = [m.name for m in zero_cost.MEASURES.values() if m.head_free]
+DEAD_NODE = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+
+
+@pytest.mark.parametrize("name", HEAD_FREE)
+def test_head_free_measures_give_same_body_tasks_the_same_numbers(name):
+    measure = zero_cost.MEASURES[name]
+    x, _ = batches.make_batch("synthetic", (3, 8, 8), 10, 0, size=24)
+    assert torch.equal(x, batches.make_batch("synthetic", (3, 8, 8), 100, 0, size=24)[0])
+    for arch in (BEST, DEAD_NODE):
+        got = []
+        for classes in (10, 100):  # each task's own network: only the classifier differs
+            bank = SeededModules(0, share=True)
+            make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
+            net = nb201.Network(nb201.parse(arch), classes, make, c=4).train()
+            got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
+        assert got[0] == got[1]
+    assert Setup("nb201", "cifar100", name).stored == Setup("nb201", "cifar10", name)
+
+
+def test_same_body_tasks_build_the_same_body():
+    ten, hundred = Setup("nb201", "cifar10", "meco"), Setup("nb201", "cifar100", "meco")
+    a = network.build_network(ten, BEST, share=True).state_dict()
+    b = network.build_network(hundred, BEST, share=True).state_dict()
+    assert {k for k in a if not torch.equal(a[k], b.get(k, torch.zeros(0)))} == {
+        "classifier.weight",
+        "classifier.bias",
+    }
+
+
+def test_only_head_free_slot_seeded_measures_share_rows(tmp_path):
+    cache = Cache(tmp_path / "stats.sqlite")
+    ten, hundred = Setup("nb201", "cifar10", "meco"), Setup("nb201", "cifar100", "meco")
+    cache.put(ten, [(BEST, np.array([[1.0, 2.0, 0.0]]))])
+    assert cache.get(hundred)[BEST].tolist() == [[1.0, 2.0, 0.0]]
+    assert cache.claim(hundred, [BEST, POOLS]) == [POOLS]  # one claim key for both
+    assert cache.claimed(ten) == {POOLS: os.getpid()}
+    for other in (
+        Setup("nb201", "ImageNet16-120", "meco"),  # other inputs
+        Setup("nb201", "cifar100", "az_nas"),  # complexity counts the classifier
+        Setup("nb201", "cifar100", "meco", init="fresh"),
+        Setup("nb201", "cifar100", "synflow"),
+    ):
+        assert other.stored == other and not cache.get(other)
+    assert "share its numbers" in zero_cost.note("meco")
+
+
+def test_channel_variance_is_the_unbiased_variance_per_channel():
+    x = (torch.randn(8, 5, 6, 6, dtype=torch.float64) * 3 + 7).to(torch.float32)
+    want = x.double().var(dim=(0, 2, 3), unbiased=True)
+    got = zero_cost.channel_variance(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_rows_of_an_older_protocol_are_not_listed_as_todays(tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "stats.sqlite")
+    old = Setup("nb201", "cifar10", "zen")
+    cache.put(old, [(BEST, np.array([[1.0, 2.0, 0.0]]))])
+    assert cache.setups() == [(old, 1)]
+    known = saliency.REGISTRY["zen"]
+    monkeypatch.setitem(saliency.REGISTRY, "zen", replace(known, protocol=known.protocol + "9"))
+    assert cache.setups() == [] and not cache.get(Setup("nb201", "cifar10", "zen"))
