@@ -1,4 +1,5 @@
-"""Zero-cost proxies that give one number, or a few, per network: AZ-NAS, Zen-NAS, NASWOT, MeCo.
+"""Zero-cost proxies that give one number, or a few, per network: AZ-NAS, Zen-NAS, NASWOT,
+MeCo, ZiCo, SWAP.
 
 The saliencies (`saliency`) score every weight, so their statistics are per layer and
 the sum / overall SSNR / layer-wise SSNR aggregations apply. These proxies score a
@@ -11,8 +12,15 @@ aggregation over the scored population, and each component's term of it).
 Each proxy runs under its authors' protocol, a `Protocol` whose key is part of the
 cache key (`Setup.batch` is "<input>@<protocol key>"): the input (`synthetic`, a
 seeded N(0, 1) batch, for the data-free ones; the run's data batch otherwise), its
-size, the weight initialisation, the BatchNorm mode. Weights are slot-seeded as for
-the saliencies (`Setup.init`), drawn from the protocol's distribution.
+size, the weight initialisation, the BatchNorm mode, the number of weight draws
+averaged (SWAP). Weights are slot-seeded as for the saliencies (`Setup.init`), drawn
+from the protocol's distribution; a measure of several draws draws each again in place
+(`repeated`) on a network of its own.
+
+Spaces: every measure is written for NB201 as its authors' NB201 code runs it; the ones
+defined by hooks over a network (NASWOT, MeCo, Zen-NAS, ZiCo, SWAP) run on any space's
+network, and AZ-NAS on NB301 and TNB101 (micro and macro), whose blocks
+`az_nas_blocks` defines, with complexity the network's multiply-adds (`network_flops`).
 
 Edge values (documented, as the authors' code has them): a NaN component (an all-zero
 feature map has no eigenvalue distribution) becomes -inf, the lowest rank; an
