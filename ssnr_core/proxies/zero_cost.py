@@ -857,7 +857,8 @@ def score_names(name: str) -> tuple[str, ...]:
 
 COMPLEXITY_NOTE = (
     "complexity: NAS-Bench-201's FLOPs (Conv/Linear multiply-adds of every op, dead edges "
-    "included, as the benchmark API reports them), not the `flops` baseline (ops that run only)"
+    "included, as the benchmark API reports them), not the `flops` baseline (ops that run only); "
+    "in other spaces the network's Conv/Linear multiply-adds per input, counted over one forward"
 )
 
 
