@@ -346,6 +346,8 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
     if was_running and not running:
         st.rerun()  # the job ended: redraw the page once, with its complete results
     panels.job_panel(view.job, view.archs, view.label, status)
+    if not (status.running or status.queued):
+        naslib_offer(view, status.total - status.done, settings)
     try:
         table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS as exc:
@@ -363,6 +365,48 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
         )
         return
     show_results(view, table, running)
+
+
+def naslib_offer(view: View, missing: int, settings: Settings) -> None:
+    """Before a heavy Compute (over `panels.HEAVY_S` expected, or not yet measured here):
+    NASLib's stored scores of this saliency, an instant view, labelled as theirs."""
+    s = view.setup
+    if missing <= 0 or not loaders.estimate(s, missing, view.job.device, settings).heavy(
+        panels.HEAVY_S
+    ):
+        return
+    try:
+        found = loaders.naslib_stored(s.space, s.task, s.saliency, settings.data_dir)
+    except loaders.READ_ERRORS:
+        return  # no NASLib file to offer: the Compute button stays the way
+    if found is None:
+        return
+    summary = found.summary
+    with st.expander(
+        f"Instant view instead: NASLib's stored {found.proxy} on their {summary.n:,} "
+        f"{s.space}/{s.task} architectures (no computation)"
+    ):
+        st.caption(
+            f"NASLib's numbers, not this app's: their {found.proxy} computation, their "
+            "initialisation and batch, their NAS-Bench-Suite-Zero sample, correlated with "
+            f"their val_accuracy. n = {summary.n:,} of {len(found.scores):,} "
+            f"(dropped: {summary.dropped:,}); 95% intervals from "
+            f"{found.n_boot:,} bootstrap resamples."
+        )
+        cols = panels.card_row(3)
+        cols[0].metric("NASLib's Spearman ρ", panels.fmt(summary.spearman), border=True)
+        cols[0].caption(panels.fmt_ci(summary.spearman_ci95))
+        cols[1].metric("NASLib's Kendall τ", panels.fmt(summary.kendall), border=True)
+        cols[1].caption(panels.fmt_ci(summary.kendall_ci95))
+        cols[2].metric("NASLib's architectures", f"{summary.n:,}", border=True)
+        panels.small_n(summary.n)
+        head = axes.titled(
+            f"NASLib's stored {found.proxy} vs val_accuracy: "
+            f"{axes.rho_text(summary.spearman, summary.n)}",
+            f"{s.space}/{s.task} · NASLib's computation, init, batch and sample",
+        )
+        fig = explorer_charts.stored_scatter(found.scores, found.truth, found.proxy, head)
+        panels.chart(fig, key="naslib_stored")
 
 
 def packed_results(view: View, settings: Settings) -> None:

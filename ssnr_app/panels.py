@@ -19,7 +19,7 @@ import streamlit as st
 from ssnr_app import loaders, state
 from ssnr_app.charts import axes
 from ssnr_core.proxies import Setup, aggregation
-from ssnr_core.runs import Settings, jobs
+from ssnr_core.runs import Settings, jobs, timings
 from ssnr_core.studies import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
@@ -384,6 +384,8 @@ def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobS
             st.code(status.log_tail, language=None)
     missing = status.total - status.done
     if missing > 0:
+        found = loaders.estimate(job.setup, missing, job.device, job.settings)
+        st.caption(estimate_text(found, job.setup, job.device))
         st.button(
             f"Compute {missing:,} missing of {status.total:,} ({label})",
             key=f"start_{job.key}",
@@ -391,6 +393,36 @@ def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobS
             on_click=_start,
             args=(job, archs, label),
         )
+
+
+HEAVY_S = 60.0  # an expected time over this (or unknown) makes a click heavy
+
+
+def estimate_text(found: timings.Estimate, setup: Setup, device: str) -> str:
+    """The expected time of a Compute click, from the rates measured on this machine;
+    "not yet measured here" and how to measure it when nothing was recorded."""
+    what = f"{setup.space}/{setup.task} {setup.saliency} on {device}"
+    how = f"{found.passes} recorded run{'s' if found.passes != 1 else ''}, " + (
+        f"{found.measured_archs:,} architectures"
+    )
+    if found.seconds is not None and found.same_task:
+        return (
+            f"Expected: about {fmt_duration(found.seconds)} for {found.archs:,} "
+            f"architectures at {sci(found.rate)} archs/s, the rate measured here ({how} of "
+            f"{what}), plus the job's start-up."
+        )
+    hint = (
+        f" A hint: {found.task} of the same space ran at {sci(found.rate)} archs/s here "
+        f"({how}), about {fmt_duration(found.seconds)} for these; inputs differ by task."
+        if found.seconds is not None
+        else ""
+    )
+    return (
+        f"Expected time: not yet measured here for {what}.{hint} The bar shows the rate "
+        "after the first architectures, and Stop keeps what is scored; "
+        f"`python perf/bench_spaces.py --tasks {setup.space}/{setup.task}` measures it "
+        "without the cache."
+    )
 
 
 def is_default_job(job: jobs.Job, sample: int) -> bool:

@@ -190,6 +190,39 @@ def figure2_panel(
     return fig
 
 
+def stored_scatter(scores: pd.Series, truth: pd.Series, proxy: str, title: dict) -> go.Figure:
+    """NASLib's stored score of each architecture of their sample against their
+    val_accuracy (power-of-ten axis when the scores are positive and span decades)."""
+    x = scores.to_numpy(float)
+    y = truth.reindex(scores.index).to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    wide = bool(ok.any() and (x[ok] > 0).all() and x[ok].max() > 1e3 * x[ok].min())
+    logs = LogValues.of(x[ok]) if wide else None
+    fig = go.Figure(
+        go.Scattergl(
+            x=logs.coords if logs else x[ok],
+            y=y[ok].astype(np.float32),
+            mode="markers",
+            text=scores.index.to_numpy()[ok],
+            customdata=x[ok],
+            marker={"size": 6, "opacity": 0.75, "color": COLORS["sum"]},
+            hovertemplate="%{text}<br>val_accuracy: %{y:.2f}<br>NASLib's score: "
+            "%{customdata:.4g}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title=f"NASLib's stored {proxy}" + (" (log scale)" if logs else ""),
+        yaxis_title="NASLib's val_accuracy (%)",
+        height=440,
+        margin={**MARGIN, "t": 90},
+    )
+    if logs is not None:
+        fig.update_xaxes(**logs.axis())
+    return fig
+
+
 def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figure:
     """Score rank against true rank (1 = best): a perfect score lies on the diagonal."""
     n = len(ranks)
