@@ -57,7 +57,7 @@ def step_figure(e: explain.Explanation, present: bool) -> None:
     fig = explain_charts.explain_figure(
         e.layers, e.saliency, e.conservation, axes.titled(head, sub), font=20 if present else 12
     )
-    panels.chart(fig, key="explain_figure")
+    panels.chart_row(fig, key="explain_figure")
 
 
 def step_saliency(e: explain.Explanation) -> None:

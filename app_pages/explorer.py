@@ -645,7 +645,7 @@ def top_k_figure(view: View, table: pd.DataFrame, provenance: loaders.Provenance
 
 
 def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
-    panels.chart(top_k_figure(view, table, provenance), key="topk")
+    panels.chart_row(top_k_figure(view, table, provenance), key="topk")
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
