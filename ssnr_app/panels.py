@@ -153,17 +153,17 @@ def chart(fig: go.Figure, key: str, container: object = st, static: bool = False
     return container.plotly_chart(fig, key=key, config=config, **kw)  # type: ignore[attr-defined]
 
 
-def chart_row(fig: go.Figure, key: str, container: object = st, **kw: object) -> None:
+def chart_row(fig: go.Figure, key: str, container: object = st) -> None:
     """A figure of panels side by side (`make_subplots`, one row) as one figure per
     column (`axes.split`): side by side on a wide screen, stacked on a phone, where
     Streamlit stacks columns, each panel titled; any other figure as `chart` draws it."""
     parts = axes.split(fig)
     if len(parts) == 1:
-        chart(fig, key, container, **kw)
+        chart(fig, key, container)
         return
     cols = container.columns(len(parts), gap="small")  # type: ignore[attr-defined]
     for i, (col, part) in enumerate(zip(cols, parts)):
-        chart(axes.legend_below(part), key=f"{key}_{i}", container=col, **kw)
+        chart(part, key=f"{key}_{i}", container=col)
 
 
 # ---------------------------------------------------------------- cards, captions

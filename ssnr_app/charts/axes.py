@@ -20,6 +20,10 @@ import plotly.graph_objects as go
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+# A horizontal legend under the plot, hung from the figure's bottom edge with the room it
+# needs (Plotly reserves it): on a narrow screen it wraps to more rows, and one anchored
+# at the plot (paper y < 0) would grow up into the axis title.
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
 MAX_BINS = 60
 MAX_TICKS = 8
 COLORS = {"sum": "#d62728", "ssnr": "#2ca02c", "layerwise_ssnr": "#9467bd"}
@@ -85,7 +89,7 @@ def floor_band(fig: go.Figure, logs: LogValues, row: int | None = None, col: int
         fillcolor=FLOOR_COLOR,
         line_width=0,
         annotation_text=f"≤ 0: {int(logs.at_floor.sum()):,}",
-        annotation_position="top",
+        annotation_position="top left",  # inside the plot, clear of the tick labels
         annotation_font_size=11,
         **where,
     )
@@ -159,8 +163,9 @@ def presented(fig: go.Figure, font: int = PRESENT_FONT) -> go.Figure:
         legend_font_size=font,
         height=min(height, PRESENT_HEIGHT),
     )
-    if out.layout.legend.orientation == "h":  # below the axis titles, clear of them
-        out.update_layout(legend_y=-0.3, margin_b=max(out.layout.margin.b or 0, 100))
+    legend = out.layout.legend
+    if legend.orientation == "h" and (legend.y or 0) < 0 and legend.yref != "container":
+        out.update_layout(legend=LEGEND_BELOW)  # below the axis titles, clear of them
     out.update_xaxes(tickfont_size=font, title_font_size=font)
     out.update_yaxes(tickfont_size=font, title_font_size=font)
     out.update_annotations(font_size=font)
@@ -227,15 +232,6 @@ def split(fig: go.Figure) -> list[go.Figure]:
         ]
         parts.append(go.Figure(data=traces, layout=rest))
     return parts
-
-
-def legend_below(fig: go.Figure) -> go.Figure:
-    """A horizontal legend under the plot hangs from the figure's bottom edge, with the
-    room it needs: on a narrow screen it wraps to more rows, and anchored at the plot
-    it would grow up into the axis title."""
-    if fig.layout.legend.orientation == "h" and (fig.layout.legend.y or 0) < 0:
-        fig.update_layout(legend={"yref": "container", "y": 0, "yanchor": "bottom"})
-    return fig
 
 
 def _axis(axis: dict) -> dict:

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from ssnr_app.charts.axes import (
     COLORS,
     DEAD_COLOR,
+    LEGEND_BELOW,
     MARGIN,
     LogValues,
     floor_band,
@@ -119,7 +120,7 @@ def scatter(
         margin={**MARGIN, "t": 90},
         dragmode="lasso",
         uirevision=agg,
-        legend={"orientation": "h", "y": -0.15},
+        legend=LEGEND_BELOW,
     )
     if logs is not None:
         fig.update_xaxes(**logs.axis())
@@ -185,7 +186,7 @@ def figure2_panel(
         height=440,
         margin={**MARGIN, "t": 100},
         dragmode="zoom",
-        legend={"orientation": "h", "y": -0.25},
+        legend=LEGEND_BELOW,
     )
     return fig
 
@@ -253,7 +254,7 @@ def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figu
         yaxis_title=f"rank by {aggregation.LABELS[agg]} (1 = highest)",
         height=540,
         margin={**MARGIN, "t": 110},
-        legend={"orientation": "h", "y": -0.15},
+        legend=LEGEND_BELOW,
     )
     fig.update_xaxes(range=[0, n + 1])
     fig.update_yaxes(range=[0, n + 1])
@@ -322,7 +323,7 @@ def top_k(curves: Mapping[str, Mapping[str, np.ndarray]], n: int, title: dict) -
         title=title,
         height=460,
         margin={**MARGIN, "t": 110},
-        legend={"orientation": "h", "y": -0.2},
+        legend=LEGEND_BELOW,
     )
     return fig
 
