@@ -840,14 +840,13 @@ def publish_url() -> None:
 
 
 def render() -> None:
-    if not panels.presenting():  # on a projector, the figure comes first
-        st.title("SSNR Explorer")
-        st.caption(
-            "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
-            "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
-            "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
-            "network through the computation; the Lecture tells the argument step by step."
-        )
+    panels.intro(
+        "SSNR Explorer",
+        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
+        "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
+        "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
+        "network through the computation; the Lecture tells the argument step by step.",
+    )
     settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")

@@ -124,6 +124,15 @@ def presenting() -> bool:
     return bool(st.session_state.get(state.PRESENT))
 
 
+def intro(title: str, caption: str) -> None:
+    """A page's title and what it is for; left out on a projector, where the page's
+    figure comes first (above the fold at 1280x720)."""
+    if presenting():
+        return
+    st.title(title)
+    st.caption(caption)
+
+
 def image_format() -> str:
     """What the camera icon of every figure saves (chosen in the sidebar)."""
     return str(st.session_state.get(state.IMAGE_FORMAT) or IMAGE_FORMATS[0])

@@ -163,10 +163,14 @@ def presented(fig: go.Figure, font: int = PRESENT_FONT) -> go.Figure:
         legend_font_size=font,
         height=min(height, PRESENT_HEIGHT),
     )
+    lines = str(out.layout.title.text or "").count("<br>") + 1
+    top = max(out.layout.margin.t or 0, 30 + lines * round(1.5 * (font + 4)))
+    out.update_layout(margin_t=top)  # every title line clear of the plot
     legend = out.layout.legend
     if legend.orientation == "h" and (legend.y or 0) < 0 and legend.yref != "container":
         out.update_layout(legend=LEGEND_BELOW)  # below the axis titles, clear of them
-    out.update_xaxes(tickfont_size=font, title_font_size=font)
+    # A little room under the plot: the first x label clears the last y label.
+    out.update_xaxes(tickfont_size=font, title_font_size=font, ticklabelstandoff=6)
     out.update_yaxes(tickfont_size=font, title_font_size=font)
     out.update_annotations(font_size=font)
     return out
