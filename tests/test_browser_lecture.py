@@ -6,8 +6,9 @@ on a phone with no title or axis label over another."""
 from __future__ import annotations
 
 import re
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,9 +22,20 @@ from ssnr_core.proxies import aggregation
 from ssnr_core.studies import evaluation, pack
 
 FIRST_VIEW_S = 20
-# Click to redrawn chart. The aim is 1 s (reached on a quieter machine: 0.78-0.96 s); under
-# the suite's own load on two cores, with WebGL in software, 1.5 s is what holds.
-SWITCH_S = 1.5
+# Click to redrawn chart, timed in the page (the click's and the new title's Date.now()):
+# medians 0.6-0.8 s at load 7-10 on two cores with WebGL in software (perf/bench_redraw.py
+# splits it into server and browser). Polling with `expect` would add its own 0.1-1 s.
+SWITCH_S = 1.0
+# Resolves `window.redrawn` with the Date.now() at which a figure title first shows
+# "· LABEL:" (the scatter's title after an aggregation switch).
+REDRAWN_JS = """
+label => { window.redrawn = new Promise(done => {
+  const seen = () => [...document.querySelectorAll('.gtitle')]
+    .some(t => t.textContent.includes('· ' + label + ':'));
+  const obs = new MutationObserver(() => { if (seen()) { obs.disconnect(); done(Date.now()); } });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+}); }
+"""
 PROJECTOR = {"width": 1280, "height": 720}
 STEPS = 6
 PHONE = {"width": 390, "height": 844}
@@ -116,6 +128,14 @@ def projector_sized(page: Page, where: object) -> None:
     assert box and box["y"] + box["height"] <= PROJECTOR["height"] + 2, (where, box)
 
 
+def redraw_s(page: Page, label: str, click: Callable[[], None]) -> float:
+    """Seconds from `click` to a figure title naming `label`, by the page's clock."""
+    page.evaluate(REDRAWN_JS, label)
+    clicked = page.evaluate("Date.now()")
+    click()
+    return (page.evaluate("() => window.redrawn") - clicked) / 1000
+
+
 def settled(page: Page) -> None:
     """The script run has finished and its figures are drawn (no element left stale)."""
     page.wait_for_function(
@@ -166,15 +186,15 @@ def test_a_fresh_clone_opens_on_figure2_of_the_whole_space(browser: Browser, tmp
         times = []
         for agg in ("layerwise_ssnr", "ssnr", "sum"):
             label = aggregation.LABELS[agg]
-            clicked = time.time()
-            page.get_by_test_id("stSidebar").get_by_text(label, exact=True).click()
+            radio = page.get_by_test_id("stSidebar").get_by_text(label, exact=True)
+            times.append(redraw_s(page, label, radio.click))
             expect(title).to_contain_text(f"· {label}:", timeout=WAIT_MS)
             expect(metric(page, "Spearman ρ")).to_have_text(panels.fmt(expected[agg].spearman))
-            times.append(time.time() - clicked)
+            page.wait_for_timeout(1000)  # the warm-up after the page
         print(
             "aggregation switch, click to redrawn chart: " + ", ".join(f"{t:.2f} s" for t in times)
         )
-        assert min(times) <= SWITCH_S
+        assert statistics.median(times) <= SWITCH_S
         no_exception(page)
 
 

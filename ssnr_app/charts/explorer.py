@@ -51,11 +51,21 @@ def _points(
     floor = logs.at_floor if logs else np.zeros(int(keep.sum()), bool)
     archs = table.index.to_numpy()[keep]
     rows = np.flatnonzero(keep).astype(float)  # the row in `table`: numbers travel fast
-    # Positions in float32 on the wire (half the bytes for the browser to parse; more
-    # digits than a pixel shows); customdata stays float64: sums reach 1e49.
-    custom = np.column_stack([rows, table[WEIGHTS].to_numpy(float)[keep], x[keep]])
-    coords, y = np.asarray(coords, np.float32), y.astype(np.float32)
+    weights = table[WEIGHTS].to_numpy(float)[keep]
     names = archs if len(archs) <= NAMED_POINTS else None
+    # On the wire: positions in float32 (more digits than a pixel shows). A small sample's
+    # hover carries its name and exact score (float64: sums reach 1e49); a large one's
+    # carries row and weight count only, in float32 (exact below 2^24) when they fit, and
+    # reads the score off the log axis (10^x to 4 decimals): its payload is half the size,
+    # and the browser redraws a switch that much sooner.
+    exact = names is not None or not log_x
+    if exact:
+        custom = np.column_stack([rows, weights, x[keep]])
+    else:
+        small = weights.size == 0 or np.nanmax(weights) < 2**24
+        custom = np.column_stack([rows, weights]).astype(np.float32 if small else float)
+    coords = np.asarray(coords, np.float32 if log_x else float)
+    y = y.astype(np.float32)
     marker: dict = {"size": 6, "opacity": 0.75, "color": COLORS[agg]}
     if colour is not None:
         marker |= {
@@ -64,11 +74,13 @@ def _points(
             "showscale": True,
             "colorbar": {"title": colour.label, "thickness": 12},
         }
+    score = "%{customdata[2]:.4g}" if exact else "10<sup>%{x:.4f}</sup>"
     hover = (
         ("%{text}<br>" if names is not None else "architecture #%{customdata[0]:.0f}<br>")
         + "params (conv/linear weights scored): %{customdata[1]:,.0f}"
-        "<br>accuracy: %{y:.2f}<br>score: %{customdata[2]:.4g}<extra></extra>"
+        f"<br>accuracy: %{{y:.2f}}<br>score: {score}<extra></extra>"
     )
+    floor_hover = hover.replace(score, "≤ 0 (drawn at the floor)")
     traces = [
         go.Scattergl(
             x=coords[~floor],
@@ -91,7 +103,7 @@ def _points(
                 customdata=custom[floor],
                 text=None if names is None else names[floor],
                 marker={"size": 8, "symbol": "x", "color": DEAD_COLOR},
-                hovertemplate=hover,
+                hovertemplate=hover if exact else floor_hover,
                 name=f"score ≤ 0: {int(floor.sum()):,} (at the floor)",
             )
         )
