@@ -117,7 +117,7 @@ def render() -> None:
         table.rename(
             columns={"count": "weights", "sum": "S_n^l", "sigma": "sigma^l", "snr": "S_n^l/sigma^l"}
         ),
-        use_container_width=True,
+        width="stretch",
     )
     st.caption(
         f"{note}. Input 3x{size}x{size}, {found.dtype}; batch: {found.batch}; init seed "
