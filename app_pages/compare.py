@@ -40,6 +40,13 @@ class Grid:
     metric: str
     protocol: str = "default"  # a key of PROTOCOLS: which ground truth every column uses
 
+    @property
+    def is_field(self) -> bool:
+        """Whether this is the field's table (every proxy, the field's columns)."""
+        return self.columns == list(compare.FIELD_COLUMNS) and self.saliencies == list(
+            saliency.REGISTRY
+        )
+
     def source(self, space: str, task: str) -> str:
         """The ground-truth source of a column under the grid's protocol."""
         return compare.source_for(space, task, self.protocol)
@@ -161,8 +168,11 @@ def collect(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """`compare.grid` with the published figures (`versions`, the cells' and baselines'
     row counts, re-keys it as a job adds rows; otherwise it is computed once)."""
+    cache = loaders.cache(settings)
+    if grid.is_field:
+        return compare.field(cache, settings=settings, seed=grid.seed, protocol=grid.protocol)
     long, problems = compare.grid(
-        loaders.cache(settings),
+        cache,
         settings=settings,
         columns=grid.columns,
         saliencies=grid.saliencies,
@@ -228,8 +238,9 @@ def batch_labels(setups: list[Setup]) -> str:
 
 def provenance(grid: Grid) -> str:
     """What the cells were computed on: batch, seed, and how to read a cell."""
+    boot = f" · intervals from ≤ {compare.FIELD_BOOT} bootstrap resamples" if grid.is_field else ""
     return (
-        f"Protocol: {PROTOCOLS[grid.protocol]} · "
+        f"Protocol: {PROTOCOLS[grid.protocol]}{boot} · "
         f"Batch: {batch_labels(grid.setups())} · seed {grid.seed} · each cell: value "
         "[95% bootstrap interval] · n architectures (cached, with ground truth; "
         f"⚠ below {SMALL_N}) · 'published': the figure its authors report under this "
@@ -300,12 +311,12 @@ def published_section(long: pd.DataFrame, grid: Grid) -> None:
 
 
 def commands_section(long: pd.DataFrame) -> None:
-    """The commands that compute the grid's cells not computed (from the cache)."""
+    """The commands that fill the grid's cells not computed (or baselines not counted)."""
     if "command" not in long:
         return
     commands = list(dict.fromkeys(long["command"].dropna()))
     if commands:
-        with st.expander(f"Not computed: {len(commands)} command(s) that compute them"):
+        with st.expander(f"Not computed or not counted: {len(commands)} command(s) that fill them"):
             st.code("\n".join(commands), language="bash")
 
 

@@ -10,18 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import LOCAL, SAMPLE, SETUP
+from conftest import SAMPLE, SETUP
 from test_app import app_env, fresh_app  # noqa: F401  (the app's fixture and helper)
 
 from ssnr_app.charts import compare as compare_charts
 from ssnr_core import benchmarks, cli
 from ssnr_core.proxies import saliency, zero_cost
-from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
 from ssnr_core.spaces import nb201
 from ssnr_core.spaces.modules import SeededModules
-from ssnr_core.studies import caveats, compare, correlation, evaluation, pack, references
+from ssnr_core.studies import caveats, compare, correlation, pack, references
 
 
 def test_references_hold_the_published_figures_once_with_their_source():
@@ -51,10 +50,7 @@ def test_references_hold_the_published_figures_once_with_their_source():
 def test_the_field_table_marks_the_best_says_what_does_not_apply_and_how_to_compute(
     cache_dir: Path, settings: Settings
 ):
-    cache = Cache(settings.cache_file)
-    az = compare.cell_setup("nb201", "cifar10", "az_nas", 0, settings)
-    scoring.score(az, evaluation.sample("nb201", "cifar10", 6, 0), cache, settings=LOCAL)
-    long, problems = compare.field(cache, settings=settings)
+    long, problems = compare.field(Cache(settings.cache_file), settings=settings)
     assert not problems
     assert set(long["column"]) == {compare.column_name(*c) for c in compare.FIELD_COLUMNS}
     assert set(long["saliency"]) == {*saliency.REGISTRY, compare.BASELINE}
@@ -139,8 +135,7 @@ def test_the_synflow_caveat_figures_are_what_the_pack_gives():
     found = pack.read()
     checked = 0
     for caveat in caveats.CAVEATS:
-        for m in caveat.figures:
-            assert m.saliency == "synflow"  # the pack's saliency: all recomputed here
+        for m in [m for m in caveat.figures if m.saliency == pack.SALIENCY]:
             table = found.tables[m.task]
             truth = benchmarks.truth(m.space, m.task, m.source)
             assert truth.index.isin(table.index).all() and len(truth) == m.n

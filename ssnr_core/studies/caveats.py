@@ -35,9 +35,10 @@ class Measured:
     metric: str  # "kendall" or "top10%_precision"
     values: tuple[tuple[str, float], ...]  # (score, value), in the order shown
     n: int
+    sample: str = ""  # which archs, truth and batch, where not all cells or NASLib's sample
 
     def text(self) -> str:
-        sample = ALL_CELLS if self.source == "test200" else NASLIB
+        sample = self.sample or (ALL_CELLS if self.source == "test200" else NASLIB)
         shown = ", ".join(f"{aggregation.LABELS.get(s, s)} {v:.3f}" for s, v in self.values)
         return (
             f"{self.saliency} {self.space} {self.task} ({sample}, n = {self.n:,}): "
@@ -62,7 +63,8 @@ class Caveat:
             parts.append(f"Measured: {measured}.")
         if self.note:
             parts.append(self.note)
-        return " ".join(parts) + f" (`{self.command}`)"
+        how = "made by" if self.figures else "check"
+        return " ".join(parts) + f" ({how}: `{self.command}`)"
 
 
 def _top10(space: str, task: str, source: str, n: int, sum_: float, lw: float) -> Measured:
@@ -128,7 +130,7 @@ CAVEATS = (
         "truth the sum was reported to beat it; that is not measured here, since only the "
         "official NB201 file holds 12-epoch results.",
         (),
-        "Check it after `python -m ssnr_core import-nb201 FILE` with",
+        "The check needs the file imported first: `python -m ssnr_core import-nb201 FILE`.",
         "python -m ssnr_core evaluate --benchmark nb201 --task cifar10 --saliency synflow "
         "--truth official:valid_12ep --json",
     ),
@@ -137,11 +139,25 @@ CAVEATS = (
         SSNR_SCORES,
         True,
         "This saliency is signed (its values have both signs): positive and negative "
-        "saliency cancel in S_n while σ grows, so its overall and layer-wise SSNR carry "
-        "almost no signal; use its sum.",
-        (),
-        "TODO",
-        "TODO",
+        "saliency cancel in each layer's S_n^l while σ^l grows, so its layer-wise SSNR "
+        "carries almost no signal and its overall SSNR less than its sum; use its sum.",
+        (
+            Measured(
+                "grasp",
+                "nb201",
+                "cifar10",
+                "test200",
+                "kendall",
+                (("sum", 0.4805), ("ssnr", 0.3402), ("layerwise_ssnr", 0.0213)),
+                200,
+                "the seed-0 sample of 200 cells, 200-epoch test accuracy, synthetic noise "
+                "batch of 64",
+            ),
+        ),
+        "95% intervals: sum [0.413, 0.550], overall SSNR [0.262, 0.414], layer-wise SSNR "
+        "[−0.075, 0.117]; paired Δτ layer-wise SSNR − sum −0.459 [−0.600, −0.317].",
+        "python -m ssnr_core evaluate --benchmark nb201 --task cifar10 --saliency grasp "
+        "--sample 200 --seed 0 --json",
     ),
 )
 

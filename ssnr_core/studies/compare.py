@@ -71,10 +71,12 @@ def grid(
     saliencies: Sequence[str],
     seed: int = 0,
     protocol: str = "default",
+    max_boot: int | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """A long table, one row per (column, saliency, aggregation) with the summary record
-    (`Summary.row()`, its `n_boot` by `n_boot_for`) or a status saying why there is
-    none; and per-column problems (a ground truth or cache that cannot be read)."""
+    (`Summary.row()`, its `n_boot` by `n_boot_for`, at most `max_boot`) or a status
+    saying why there is none; and per-column problems (a ground truth or cache that
+    cannot be read)."""
     rows: list[dict] = []
     problems: dict[str, str] = {}
     base_cache = baselines.cache_for(cache.path)
@@ -91,7 +93,18 @@ def grid(
         for sal in saliencies:
             if not zero_cost.supports(sal, space):
                 rows += [
-                    _row(col, space, task, sal, agg, seed, pd.DataFrame(), truth, DOES_NOT_APPLY)
+                    _row(
+                        col,
+                        space,
+                        task,
+                        sal,
+                        agg,
+                        seed,
+                        pd.DataFrame(),
+                        truth,
+                        DOES_NOT_APPLY,
+                        None,
+                    )
                     for agg in evaluation.score_names(sal)
                 ]
                 continue
@@ -102,7 +115,7 @@ def grid(
                 found = {}
             table = evaluation.score_table(found, sal)
             for agg in evaluation.score_names(sal):  # a per-network measure: its own scores
-                row = _row(col, space, task, sal, agg, seed, table, truth, NOT_COMPUTED)
+                row = _row(col, space, task, sal, agg, seed, table, truth, NOT_COMPUTED, max_boot)
                 if row["status"] == NOT_COMPUTED:
                     row["command"] = command(space, task, sal, seed, protocol)
                 rows.append(row)
@@ -115,7 +128,14 @@ def grid(
             {a: have[a] for a in archs if a in have}, orient="index", columns=list(baselines.NAMES)
         )
         for name in baselines.NAMES:
-            rows.append(_row(col, space, task, BASELINE, name, seed, counted, truth, NOT_COUNTED))
+            row = _row(
+                col, space, task, BASELINE, name, seed, counted, truth, NOT_COUNTED, max_boot
+            )
+            if row["status"] == NOT_COUNTED:  # counted beside synflow, the cheapest saliency
+                row["command"] = (
+                    command(space, task, "synflow", seed, protocol) + " --baselines yes"
+                )
+            rows.append(row)
     return pd.DataFrame(rows), problems
 
 
@@ -129,11 +149,12 @@ def _row(
     table: pd.DataFrame,
     truth: pd.Series,
     missing: str,
+    max_boot: int | None,
 ) -> dict:
     row: dict[str, object] = {"column": col, "benchmark": space, "task": task}
     row |= {"saliency": saliency, "aggregation": score, "seed": seed, "n": 0, "status": missing}
     if not table.empty:
-        n_boot = n_boot_for(len(table))
+        n_boot = min(n_boot_for(len(table)), max_boot or n_boot_for(len(table)))
         summary = evaluation.correlate(table[[score]], truth, n_boot, seed)[score]
         row |= {"status": "ok", **summary.row(), "n_boot": n_boot}
     return row
@@ -147,12 +168,16 @@ FIELD_COLUMNS = (
 )
 
 
+FIELD_BOOT = 200  # bootstrap resamples at most: ~200 correlations stay quick to redo
+
+
 def field(
     cache: Cache, *, settings: Settings, seed: int = 0, protocol: str = "default"
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The field's table: every registered saliency and measure (each score column) and
     the params/FLOPs baselines against `FIELD_COLUMNS`, from the cache alone, with the
-    published figures beside ours (`with_references`)."""
+    published figures beside ours (`with_references`); intervals from at most
+    `FIELD_BOOT` resamples."""
     long, problems = grid(
         cache,
         settings=settings,
@@ -160,6 +185,7 @@ def field(
         saliencies=list(saliency.REGISTRY),
         seed=seed,
         protocol=protocol,
+        max_boot=FIELD_BOOT,
     )
     return with_references(long, protocol), problems
 
@@ -273,5 +299,6 @@ def to_text(long: pd.DataFrame, metric: str = "kendall", protocol: str = "defaul
         text += "\n  ".join(lines)
     commands = list(dict.fromkeys(long["command"].dropna())) if "command" in long else []
     if commands:
-        text += "\n\nnot computed: " + "\n  ".join(["compute with", *commands])
+        text += "\n\nnot computed or not counted; the commands that fill them:\n  "
+        text += "\n  ".join(commands)
     return text
