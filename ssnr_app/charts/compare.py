@@ -46,13 +46,14 @@ def compare_bars(
                 hovertemplate="%{x}<br>%{y:.3f} (n = %{customdata:,})<extra></extra>",
             )
         )
+    rows = -(-len(fig.data) // 4)  # legend rows, about four entries each
     fig.update_layout(
         barmode="group",
         title=title,
         yaxis_title=label,
-        height=440,
-        margin={**MARGIN, "t": 100},
-        legend={"orientation": "h", "y": -0.2},
+        height=360 + 24 * rows,
+        margin={**MARGIN, "t": 100, "b": 40 + 24 * rows},  # the legend in the margin
+        legend={"orientation": "h", "y": 0, "yanchor": "bottom", "yref": "container"},
         uniformtext={"minsize": 9, "mode": "hide"},
     )
     return fig

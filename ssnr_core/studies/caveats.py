@@ -21,6 +21,7 @@ from ssnr_core.proxies import aggregation, saliency, zero_cost
 SSNR_SCORES = ("ssnr", "layerwise_ssnr")
 ALL_CELLS = "all 15,625 cells, 200-epoch test accuracy"
 NASLIB = "NASLib's sample, val_accuracy"
+SIGNED = ", ".join(n for n, s in saliency.REGISTRY.items() if s.signed)
 METRIC_LABELS = {"kendall": "Kendall", "top10%_precision": "top-10% precision"}
 
 
@@ -138,7 +139,7 @@ CAVEATS = (
         "signed",
         SSNR_SCORES,
         True,
-        "This saliency is signed (its values have both signs): positive and negative "
+        f"A signed saliency ({SIGNED}: values of both signs): positive and negative "
         "saliency cancel in each layer's S_n^l while σ^l grows, so its layer-wise SSNR "
         "carries almost no signal and its overall SSNR less than its sum; use its sum.",
         (
