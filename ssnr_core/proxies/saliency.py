@@ -31,6 +31,7 @@ class Saliency:
     # components, one value each, and the sum / SSNR aggregations do not apply.
     components: tuple[str, ...] = ()
     protocol: str = ""  # a per-network measure's protocol key (part of `Setup.batch`)
+    head_free: bool = False  # a measure that reads neither classifier nor labels (`Setup.stored`)
     # True: values of both signs (grasp), which cancel in a layer's sum and swell its σ,
     # so the SSNR aggregations of it carry little signal (`studies.caveats`)
     signed: bool = False
@@ -202,7 +203,7 @@ def _register_measures() -> None:
     for m in zero_cost.MEASURES.values():
         dtype = torch.float32  # the authors' network precision; their linear algebra is float64
         REGISTRY[m.name] = Saliency(
-            m.name, m.fn, m.protocol.data, dtype, m.doc, m.components, m.protocol.key()
+            m.name, m.fn, m.protocol.data, dtype, m.doc, m.components, m.protocol.key(), m.head_free
         )
 
 
