@@ -43,6 +43,11 @@ def test_references_hold_the_published_figures_once_with_their_source():
     for (space, task), want in paper.items():
         got = [one("synflow", a, space, task, "kendall") for a in ("sum", "ssnr", "layerwise_ssnr")]
         assert tuple(r.value for r in got) == want and {r.protocol for r in got} == {"naslib"}
+    cell = pd.DataFrame(
+        [{"saliency": "synflow", "aggregation": "layerwise_ssnr", "benchmark": "nb201"}]
+    ).assign(task="cifar10")
+    assert compare.with_references(cell, "naslib")["published_kendall"].item() == 0.5549
+    assert np.isnan(compare.with_references(cell, "default")["published_kendall"].item())
     for m in zero_cost.MEASURES.values():  # every measure's reference text is understood
         assert not m.reference or references.parse(m.name, m.reference, "x"), m.name
 
