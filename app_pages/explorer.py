@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ssnr_app import loaders, panels, research, state, widgets
+from ssnr_app import caveats, loaders, panels, research, state, widgets
 from ssnr_app.charts import axes, cells
 from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
@@ -443,6 +443,7 @@ def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Su
             panels.figure2_cards(summaries, n_boot, provenance)
         else:
             panels.metric_cards(summary, n_boot, provenance)
+        caveats.show([s.saliency], list(summaries) if both else [agg])
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import warnings
@@ -302,7 +303,7 @@ def test_zen_matches_the_running_variances_of_every_norm(arch):
 
 def test_the_measures_are_listed_with_their_protocols():
     assert {"az_nas", "zen", "naswot", "naswot_data"} <= set(saliency.REGISTRY)
-    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train"
+    assert Setup("nb201", "cifar10", "zen").batch == "synthetic@b64x2,normal,bn=train,r1"
     data = Setup.resolved("nb201", "cifar10", "naswot_data", batch="synthetic")
     assert data.batch.startswith("synthetic@") and saliency.get("naswot_data").needs_data
     assert Setup("nb201", "cifar10", "naswot").batch != Setup("nb201", "cifar10", "zen").batch
@@ -398,3 +399,67 @@ def test_the_compare_grid_shows_a_measure_by_its_own_scores(tmp_path):
     mine = rows[rows["saliency"] == "az_nas"].set_index("aggregation")
     assert not problems and list(mine.index) == list(zero_cost.score_names("az_nas"))
     assert (mine["n"] == 6).all() and (mine["status"] == "ok").all()
+
+
+HEAD_FREE = [m.name for m in zero_cost.MEASURES.values() if m.head_free]
+DEAD_NODE = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+
+
+@pytest.mark.parametrize("name", HEAD_FREE)
+def test_head_free_measures_give_same_body_tasks_the_same_numbers(name):
+    measure = zero_cost.MEASURES[name]
+    x, _ = batches.make_batch("synthetic", (3, 8, 8), 10, 0, size=24)
+    assert torch.equal(x, batches.make_batch("synthetic", (3, 8, 8), 100, 0, size=24)[0])
+    for arch in (BEST, DEAD_NODE):
+        got = []
+        for classes in (10, 100):  # each task's own network: only the classifier differs
+            bank = SeededModules(0, share=True)
+            make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
+            net = nb201.Network(nb201.parse(arch), classes, make, c=4).train()
+            got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
+        assert got[0] == got[1]
+    assert Setup("nb201", "cifar100", name).stored == Setup("nb201", "cifar10", name)
+
+
+def test_same_body_tasks_build_the_same_body():
+    ten, hundred = Setup("nb201", "cifar10", "meco"), Setup("nb201", "cifar100", "meco")
+    a = network.build_network(ten, BEST, share=True).state_dict()
+    b = network.build_network(hundred, BEST, share=True).state_dict()
+    assert {k for k in a if not torch.equal(a[k], b.get(k, torch.zeros(0)))} == {
+        "classifier.weight",
+        "classifier.bias",
+    }
+
+
+def test_only_head_free_slot_seeded_measures_share_rows(tmp_path):
+    cache = Cache(tmp_path / "stats.sqlite")
+    ten, hundred = Setup("nb201", "cifar10", "meco"), Setup("nb201", "cifar100", "meco")
+    cache.put(ten, [(BEST, np.array([[1.0, 2.0, 0.0]]))])
+    assert cache.get(hundred)[BEST].tolist() == [[1.0, 2.0, 0.0]]
+    assert cache.claim(hundred, [BEST, POOLS]) == [POOLS]  # one claim key for both
+    assert cache.claimed(ten) == {POOLS: os.getpid()}
+    for other in (
+        Setup("nb201", "ImageNet16-120", "meco"),  # other inputs
+        Setup("nb201", "cifar100", "az_nas"),  # complexity counts the classifier
+        Setup("nb201", "cifar100", "meco", init="fresh"),
+        Setup("nb201", "cifar100", "synflow"),
+    ):
+        assert other.stored == other and not cache.get(other)
+    assert "share its numbers" in zero_cost.note("meco")
+
+
+def test_channel_variance_is_the_unbiased_variance_per_channel():
+    x = (torch.randn(8, 5, 6, 6, dtype=torch.float64) * 3 + 7).to(torch.float32)
+    want = x.double().var(dim=(0, 2, 3), unbiased=True)
+    got = zero_cost.channel_variance(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_rows_of_an_older_protocol_are_not_listed_as_todays(tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "stats.sqlite")
+    old = Setup("nb201", "cifar10", "zen")
+    cache.put(old, [(BEST, np.array([[1.0, 2.0, 0.0]]))])
+    assert cache.setups() == [(old, 1)]
+    known = saliency.REGISTRY["zen"]
+    monkeypatch.setitem(saliency.REGISTRY, "zen", replace(known, protocol=known.protocol + "9"))
+    assert cache.setups() == [] and not cache.get(Setup("nb201", "cifar10", "zen"))

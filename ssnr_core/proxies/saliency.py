@@ -31,6 +31,10 @@ class Saliency:
     # components, one value each, and the sum / SSNR aggregations do not apply.
     components: tuple[str, ...] = ()
     protocol: str = ""  # a per-network measure's protocol key (part of `Setup.batch`)
+    head_free: bool = False  # a measure that reads neither classifier nor labels (`Setup.stored`)
+    # True: values of both signs (grasp), which cancel in a layer's sum and swell its σ,
+    # so the SSNR aggregations of it carry little signal (`studies.caveats`)
+    signed: bool = False
 
     @property
     def per_network(self) -> bool:
@@ -41,10 +45,11 @@ REGISTRY: dict[str, Saliency] = {}
 
 
 def register(
-    name: str, needs_data: bool = True, dtype: torch.dtype = torch.float32
+    name: str, needs_data: bool = True, dtype: torch.dtype = torch.float32, signed: bool = False
 ) -> Callable[[SaliencyFn], SaliencyFn]:
     def wrap(fn: SaliencyFn) -> SaliencyFn:
-        REGISTRY[name] = Saliency(name, fn, needs_data, dtype, (fn.__doc__ or "").strip())
+        doc = (fn.__doc__ or "").strip()
+        REGISTRY[name] = Saliency(name, fn, needs_data, dtype, doc, signed=signed)
         return fn
 
     return wrap
@@ -140,7 +145,7 @@ def snip(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
     return [(g * w).abs() for g, w in zip(grads, weights)]
 
 
-@register("grasp")
+@register("grasp", signed=True)
 def grasp(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """-(H dL/dθ) · θ, the Hessian-gradient product of GraSP (Wang et al. 2020)."""
     weights = _weights(model)
@@ -198,7 +203,7 @@ def _register_measures() -> None:
     for m in zero_cost.MEASURES.values():
         dtype = torch.float32  # the authors' network precision; their linear algebra is float64
         REGISTRY[m.name] = Saliency(
-            m.name, m.fn, m.protocol.data, dtype, m.doc, m.components, m.protocol.key()
+            m.name, m.fn, m.protocol.data, dtype, m.doc, m.components, m.protocol.key(), m.head_free
         )
 
 

@@ -8,13 +8,14 @@ computed on.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
 
 from ssnr_core.proxies import batches
 from ssnr_core.proxies.saliency import REGISTRY, get
+from ssnr_core.spaces import REGISTRY as SPACES
 
 # The manual knob: bump when a code change alters any stored statistic, so old rows stop
 # matching. "2": the saliency engine changed.
@@ -101,6 +102,21 @@ class Setup:
         """Whether `engine` scores this setup (many architectures per pass): NB201 synflow
         with shared slot-seeded modules (a fresh network per architecture is built alone)."""
         return self.space == "nb201" and self.saliency == "synflow" and self.init == "slot"
+
+    @property
+    def stored(self) -> Setup:
+        """The setup whose cache rows hold this one's statistics: itself, or, for a measure
+        that reads neither the classifier nor the labels (`Saliency.head_free`) on slot-seeded
+        modules, the first task of its `Space.same_body` group: the body's weights and the
+        inputs are the same there, so are the numbers (tested), computed and stored once
+        (NB201 CIFAR-100 meco is CIFAR-10 meco)."""
+        known, space = REGISTRY.get(self.saliency), SPACES.get(self.space)
+        if known is None or not known.head_free or space is None or self.init != "slot":
+            return self
+        for group in space.same_body:
+            if self.task in group and self.task != group[0]:
+                return replace(self, task=group[0])
+        return self
 
     def on(self, space: str, task: str) -> Setup:
         """This protocol (saliency, seed, batch, init) on another task; dtype and version

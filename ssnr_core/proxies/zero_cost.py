@@ -57,6 +57,9 @@ class Protocol:
     init: str = "kaiming_normal_fan_in"  # weights; BatchNorm always weight 1, bias 0
     bn: str = "train"
     batches: int = 1
+    # bumped when this measure's code changes its numbers, so its old rows stop matching
+    # while every other measure keeps its own (`CODE_VERSION` would drop them all)
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if self.init not in INITS or self.bn not in BN_MODES:
@@ -66,7 +69,8 @@ class Protocol:
 
     def key(self) -> str:
         """The protocol part of the cache key, e.g. "b64x1,kaiming_normal_fan_in,bn=train"."""
-        return f"b{self.batch_size}x{self.batches},{self.init},bn={self.bn}"
+        key = f"b{self.batch_size}x{self.batches},{self.init},bn={self.bn}"
+        return key + (f",r{self.revision}" if self.revision else "")
 
     def describe(self) -> str:
         inputs = "the run's data batch" if self.data else "Gaussian N(0, 1) inputs"
@@ -87,8 +91,13 @@ class Measure:
     # True: every component but `complexity` depends only on the edges on input-to-output
     # paths (the measure never runs the others), so archs alike there share them
     live_only: bool
+    # True: reads neither the classifier nor the labels, so tasks that differ only there
+    # (`Space.same_body`) share its numbers, computed once (`Setup.stored`)
+    head_free: bool
     reference: str  # the authors' figure this protocol should reproduce, where one is given
     doc: str
+    # the search spaces whose networks it runs on; elsewhere it "does not apply"
+    spaces: tuple[str, ...] = ("nb201",)
 
 
 MEASURES: dict[str, Measure] = {}
@@ -102,13 +111,17 @@ def register(
     combine: str = "value",
     reference: str = "",
     live_only: bool = False,
+    head_free: bool = False,
+    spaces: tuple[str, ...] = ("nb201",),
 ) -> Callable[[Fn], Fn]:
     """Register a per-network measure with its protocol (`saliency` lists every one of
     them in its registry too, so the CLI and the app offer them beside the saliencies)."""
 
     def wrap(fn: Fn) -> Fn:
         doc = (fn.__doc__ or "").strip()
-        MEASURES[name] = Measure(name, fn, components, protocol, combine, live_only, reference, doc)
+        MEASURES[name] = Measure(
+            name, fn, components, protocol, combine, live_only, head_free, reference, doc, spaces
+        )
         return fn
 
     return wrap
@@ -117,6 +130,13 @@ def register(
 def get(name: str) -> Measure | None:
     """The measure `name`, or None for a per-parameter saliency."""
     return MEASURES.get(name)
+
+
+def supports(name: str, space: str) -> bool:
+    """Whether `name` runs on `space`'s networks: every per-parameter saliency does, a
+    measure on the spaces it names."""
+    measure = MEASURES.get(name)
+    return measure is None or space in measure.spaces
 
 
 # ---- initialisation ---------------------------------------------------------------
@@ -333,10 +353,20 @@ def _cell_inputs(net: nb201.Network) -> tuple[dict[nn.Module, torch.Size], list]
     return shapes, [c.register_forward_hook(keep) for c in cells]
 
 
-ZEN = Protocol(init="normal", batches=2)
+def channel_variance(t: torch.Tensor) -> torch.Tensor:
+    """Unbiased per-channel variance of a (B, C, H, W) batch, in float64, from the sums of
+    values and squares (a matrix-vector product and a norm: several times faster than
+    `Tensor.var` over dims (0, 2, 3) on channels-last tensors; relative error ~1e-13)."""
+    p = _pixels(t.detach().to(torch.float64), t.shape[1])
+    ones = torch.ones(1, len(p), dtype=torch.float64, device=p.device)
+    s1, s2 = (ones @ p)[0], torch.linalg.vector_norm(p, dim=0) ** 2
+    return (s2 - s1 * s1 / len(p)) / (len(p) - 1)
 
 
-@register("zen", ("zen",), ZEN, reference="")
+ZEN = Protocol(init="normal", batches=2, revision=1)  # 1: `channel_variance`'s sums
+
+
+@register("zen", ("zen",), ZEN, head_free=True)
 def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """Zen-score (Lin et al., ICCV 2021) as AZ-NAS's NB201 code runs it: N(0, 1) weights,
     log E_b Σ|f(x) - f(x + 0.01 ε)| of the pre-pooling features (after the head's
@@ -350,7 +380,7 @@ def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor
     seen: dict[nn.Module, list[torch.Tensor]] = {}
 
     def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
-        seen.setdefault(module, []).append(inp[0].double().var(dim=(0, 2, 3), unbiased=True))
+        seen.setdefault(module, []).append(channel_variance(inp[0]))
 
     norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     hooks = [m.register_forward_hook(keep) for m in norms]
@@ -408,7 +438,7 @@ def naswot_kernel(net: nb201.Network, x: torch.Tensor) -> np.ndarray:
     return k.numpy()
 
 
-@register("naswot", ("naswot",), NASWOT)
+@register("naswot", ("naswot",), NASWOT, head_free=True)
 def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT (Mellor et al., ICML 2021) as AZ-NAS's NB201 code runs it: Kaiming-normal
     fan-in weights, Gaussian inputs, log|det K| of the activation-pattern kernel
@@ -418,7 +448,7 @@ def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     return _values(float(logdet))
 
 
-@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True))
+@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True), head_free=True)
 def naswot_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT on the run's data batch (the original paper's protocol: real images),
     otherwise as `naswot`."""
@@ -451,7 +481,13 @@ def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nb201.Network
     return 1
 
 
-@register("meco", ("meco",), MECO)
+@register(
+    "meco",
+    ("meco",),
+    MECO,
+    head_free=True,
+    reference="NB201 CIFAR-10, NATS-Bench TSS, as reported: Spearman ~0.89",
+)
 def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """MeCo (Jiang et al., NeurIPS 2023), random-input variant: Σ over module outputs of
     the smallest eigenvalue of the channel correlation matrix of the first sample's
@@ -540,6 +576,11 @@ def note(name: str) -> str:
         )
     if "complexity" in measure.components:
         parts.append(COMPLEXITY_NOTE)
+    if measure.head_free:
+        parts.append(
+            f"{name} reads neither the classifier nor the labels: tasks whose networks differ "
+            "only there (NB201 CIFAR-10 and CIFAR-100) share its numbers, computed once"
+        )
     if measure.reference:
         parts.append(f"published: {measure.reference}")
     return "; ".join(parts)

@@ -78,9 +78,14 @@ def _unpack(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f8").reshape(-1, 3)
 
 
+def _key(setup: Setup) -> str:
+    """A setup's claims key: that of the setup its rows are stored under (`Setup.stored`)."""
+    return setup.stored.to_json()
+
+
 def _where(setup: Setup) -> tuple[str, tuple]:
-    """The SQL condition selecting one setup's rows, and its parameters."""
-    fields = asdict(setup)
+    """The SQL condition selecting one setup's rows (`Setup.stored`'s), and its parameters."""
+    fields = asdict(setup.stored)
     return " AND ".join(f"{k} = ?" for k in fields), tuple(fields.values())
 
 
@@ -237,7 +242,7 @@ class Cache:
         """Store results as they come, committing each one (and dropping its claim);
         returns how many. Nothing is asked of a read-only cache until a result comes."""
         n = 0
-        claim_key = setup.to_json()
+        claim_key = _key(setup)
         with self._connect() as con:
             for arch, stats in results:
                 if self.readonly:
@@ -245,7 +250,7 @@ class Cache:
                 con.execute(
                     f"INSERT OR REPLACE INTO stats ({', '.join(COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                    (*asdict(setup).values(), arch, _pack(stats)),
+                    (*asdict(setup.stored).values(), arch, _pack(stats)),
                 )
                 con.execute("DELETE FROM claims WHERE setup = ? AND arch = ?", (claim_key, arch))
                 con.commit()
@@ -261,7 +266,7 @@ class Cache:
         start = process_start(pid)
         wanted = list(dict.fromkeys(archs))
         where, params = _where(setup)
-        key, now = setup.to_json(), time.time()
+        key, now = _key(setup), time.time()
         with self._connect() as con:
             if not self.readonly:  # one writer at a time, from reading what is stored on
                 con.execute("BEGIN IMMEDIATE")
@@ -301,7 +306,7 @@ class Cache:
         if self.readonly:
             return 0
         pid = os.getpid() if owner is None else owner
-        key = setup.to_json()
+        key = _key(setup)
         where = "setup = ? AND pid = ?"
         with self._connect() as con:
             if archs is None:
@@ -317,7 +322,7 @@ class Cache:
             if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'claims'").fetchone():
                 return {}
             rows = con.execute(
-                "SELECT arch, pid, pid_start FROM claims WHERE setup = ?", (setup.to_json(),)
+                "SELECT arch, pid, pid_start FROM claims WHERE setup = ?", (_key(setup),)
             ).fetchall()
         return {arch: pid for arch, pid, start in rows if process_alive(pid, start)}
 
@@ -333,7 +338,7 @@ class Cache:
         their architectures; returns how many were dropped."""
         if self.readonly:
             return 0
-        key = setup.to_json()
+        key = _key(setup)
         with self._connect() as con:
             cur = con.executemany(
                 "DELETE FROM claims WHERE setup = ? AND pid = ?", [(key, pid) for pid in pids]
@@ -341,8 +346,13 @@ class Cache:
             return cur.rowcount
 
     def setups(self) -> list[tuple[Setup, int]]:
-        """What the cache holds: each setup with its number of architectures."""
+        """What the cache holds: each setup with its number of architectures. Rows of a
+        measure's older protocol (a setup made from them names today's protocol, so it
+        would not find them) are left out: no current setup reads them."""
         cols = ", ".join(Setup.__dataclass_fields__)
         with self._connect() as con:
             rows = con.execute(f"SELECT {cols}, COUNT(*) FROM stats GROUP BY {cols}").fetchall()
-        return [(Setup(*row[:-1]), row[-1]) for row in rows]
+        found = [(Setup(*row[:-1]), row) for row in rows]
+        return [
+            (setup, row[-1]) for setup, row in found if tuple(asdict(setup).values()) == row[:-1]
+        ]

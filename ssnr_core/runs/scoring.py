@@ -63,8 +63,8 @@ def score(
             progress(len(have), len(archs))
 
     def record(mine: list[str]) -> Iterator[tuple[str, np.ndarray]]:
-        found = settings.backend.compute(
-            setup, mine, device=settings.device, data_dir=settings.data_dir
+        found = settings.backend.compute(  # on the setup the rows are stored under
+            setup.stored, mine, device=settings.device, data_dir=settings.data_dir
         )
         for arch, stats in found:
             have[arch] = stats

@@ -261,4 +261,5 @@ SPACE = Space(
     size=5**6,
     indexed=True,
     naslib=to_naslib,
+    same_body=(("cifar10", "cifar100"),),  # only `classifier{num_classes}` differs
 )

@@ -30,6 +30,10 @@ class Space:
     shared_slots: bool = True  # `build` keys modules by slot: one bank serves every arch
     choices: tuple[str, ...] = ()  # the op names an edge chooses from (empty: see `op_names`)
     naslib: Callable[[Any], str] | None = None  # canonical arch -> NASLib's key (None: to_str)
+    # groups of tasks whose networks differ only in the classifier and see inputs of one
+    # shape (NB201 CIFAR-10 and CIFAR-100): a measure that reads neither the classifier
+    # nor the labels gives them the same numbers (`Setup.stored`)
+    same_body: tuple[tuple[str, ...], ...] = ()
 
     def canonical(self, arch: object) -> str:
         return self.to_str(self.parse(arch))
