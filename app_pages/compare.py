@@ -12,16 +12,17 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ssnr_app import loaders, panels, state, widgets
+from ssnr_app import caveats, loaders, panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_app.charts import compare as compare_charts
 from ssnr_core import benchmarks
-from ssnr_core.proxies import Setup, aggregation, batches, saliency
+from ssnr_core.proxies import Setup, aggregation, batches, saliency, zero_cost
 from ssnr_core.runs import Settings, jobs
 from ssnr_core.studies import compare, evaluation, reproduce
 
 METRICS = {"kendall": "Kendall τ", "spearman": "Spearman ρ"}
 NOT_COMPUTED, NOT_COUNTED, BASELINE = compare.NOT_COMPUTED, compare.NOT_COUNTED, compare.BASELINE
+DOES_NOT_APPLY = compare.DOES_NOT_APPLY
 REFERENCE_BOOT = 200  # as `reproduce` in the app: the cache alone, a quick interval
 BEST_CSS = "font-weight: bold; background-color: #e8f4e8"
 SMALL_N = 100  # below this many architectures a cell is flagged: its interval is wide
@@ -39,12 +40,25 @@ class Grid:
     metric: str
     protocol: str = "default"  # a key of PROTOCOLS: which ground truth every column uses
 
+    @property
+    def is_field(self) -> bool:
+        """Whether this is the field's table (every proxy, the field's columns)."""
+        return self.columns == list(compare.FIELD_COLUMNS) and self.saliencies == list(
+            saliency.REGISTRY
+        )
+
     def source(self, space: str, task: str) -> str:
         """The ground-truth source of a column under the grid's protocol."""
         return compare.source_for(space, task, self.protocol)
 
     def setups(self) -> list[Setup]:
-        return [cell_setup(b, t, s, self.seed) for b, t in self.columns for s in self.saliencies]
+        """The cells' setups (none where a measure does not apply to the space)."""
+        return [
+            cell_setup(b, t, s, self.seed)
+            for b, t in self.columns
+            for s in self.saliencies
+            if zero_cost.supports(s, b)
+        ]
 
 
 def cell_setup(space: str, task: str, sal: str, seed: int) -> Setup:
@@ -72,6 +86,14 @@ def paper_setup() -> None:
     st.session_state["protocol"] = "naslib"  # the paper's samples and truth, not ours
 
 
+def field_setup() -> None:
+    """Button callback: the field's table, every proxy against the field's tasks."""
+    available = set(available_columns())
+    st.session_state[state.COLUMNS] = [c for c in compare.FIELD_COLUMNS if c in available]
+    st.session_state[state.SALIENCIES] = list(saliency.REGISTRY)
+    st.session_state["protocol"] = "default"
+
+
 def available_columns() -> list[tuple[str, str]]:
     return [k for k in benchmarks.TASKS if loaders.space_problem(k[0]) is None]
 
@@ -79,6 +101,14 @@ def available_columns() -> list[tuple[str, str]]:
 def grid_inputs() -> Grid:
     sb = st.sidebar
     sb.header("Grid")
+    sb.button(
+        "The field's table",
+        on_click=field_setup,
+        key="field_setup",
+        help="Every saliency and per-network measure (and params/FLOPs) against NB201's "
+        "three tasks, NB301 and TNB101 jigsaw, class_object and class_scene, with the "
+        "published figures beside ours.",
+    )
     sb.button(
         "The paper's table",
         on_click=paper_setup,
@@ -136,16 +166,20 @@ def grid_inputs() -> Grid:
 def collect(
     grid: Grid, settings: Settings, versions: tuple[int, ...]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """`compare.grid` (`versions`, the cells' and baselines' row counts, re-keys it as a
-    job adds rows; otherwise it is computed once)."""
-    return compare.grid(
-        loaders.cache(settings),
+    """`compare.grid` with the published figures (`versions`, the cells' and baselines'
+    row counts, re-keys it as a job adds rows; otherwise it is computed once)."""
+    cache = loaders.cache(settings)
+    if grid.is_field:
+        return compare.field(cache, settings=settings, seed=grid.seed, protocol=grid.protocol)
+    long, problems = compare.grid(
+        cache,
         settings=settings,
         columns=grid.columns,
         saliencies=grid.saliencies,
         seed=grid.seed,
         protocol=grid.protocol,
     )
+    return compare.with_references(long, grid.protocol), problems
 
 
 def grid_versions(grid: Grid, settings: Settings) -> tuple[int, ...]:
@@ -155,31 +189,31 @@ def grid_versions(grid: Grid, settings: Settings) -> tuple[int, ...]:
 
 
 def cell_text(r: pd.Series, metric: str, best: bool) -> str:
-    """One cell: value, 95% interval, n, and a flag when n is small."""
+    """One cell: value, 95% interval, n, a flag when n is small, and the published
+    figure made under the grid's protocol."""
+    if pd.isna(r[metric]):
+        return f"n={r['n']:,}: no correlation (too few or constant scores)"
     flag = " ⚠ small n" if r["n"] < SMALL_N else ""
     star = "★ " if best else ""
     interval = panels.fmt_range((r[metric + "_lo"], r[metric + "_hi"]))
-    return f"{star}{panels.fmt(r[metric])} {interval} · n={r['n']:,}{flag}"
+    published = r.get(f"published_{metric}_text")
+    ref = f" · published {published}" if published else ""
+    return f"{star}{panels.fmt(r[metric])} {interval} · n={r['n']:,}{flag}{ref}"
 
 
 def best_marked(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(text grid with the best of each column starred, boolean mask of the best)."""
+    """(text grid with the best zero-cost proxy of each column starred, boolean mask of
+    the best)."""
     labels = long["aggregation"].map(lambda a: aggregation.LABELS.get(a, a))
-    long = long.assign(row=long["saliency"] + " · " + labels)
+    long = long.assign(row=long["saliency"] + " · " + labels, best=compare.best(long, metric))
     order = list(dict.fromkeys(long["row"]))
     cols = list(dict.fromkeys(long["column"]))
     text = pd.DataFrame(NOT_COMPUTED, index=order, columns=cols)
     best = pd.DataFrame(False, index=order, columns=cols)
-    if metric in long:
-        proxies = long[long["saliency"] != BASELINE]  # ★: the best zero-cost proxy
-        values = proxies.pivot(index="row", columns="column", values=metric).reindex(order)
-        for col in cols:
-            if col in values and values[col].notna().any():
-                best.loc[values[col] == values[col].max(), col] = True
-    for _, r in long[long["status"] == "ok"].iterrows():
-        text.loc[r["row"], r["column"]] = cell_text(r, metric, best.loc[r["row"], r["column"]])
-    for _, r in long[long["status"] == NOT_COUNTED].iterrows():
-        text.loc[r["row"], r["column"]] = NOT_COUNTED
+    for _, r in long.iterrows():
+        best.loc[r["row"], r["column"]] = bool(r["best"])
+        ok = r["status"] == "ok"
+        text.loc[r["row"], r["column"]] = cell_text(r, metric, r["best"]) if ok else r["status"]
     return text, best
 
 
@@ -204,11 +238,14 @@ def batch_labels(setups: list[Setup]) -> str:
 
 def provenance(grid: Grid) -> str:
     """What the cells were computed on: batch, seed, and how to read a cell."""
+    boot = f" · intervals from ≤ {compare.FIELD_BOOT} bootstrap resamples" if grid.is_field else ""
     return (
-        f"Protocol: {PROTOCOLS[grid.protocol]} · "
+        f"Protocol: {PROTOCOLS[grid.protocol]}{boot} · "
         f"Batch: {batch_labels(grid.setups())} · seed {grid.seed} · each cell: value "
         "[95% bootstrap interval] · n architectures (cached, with ground truth; "
-        f"⚠ below {SMALL_N}) · '{NOT_COMPUTED}': nothing cached for that setup yet · "
+        f"⚠ below {SMALL_N}) · 'published': the figure its authors report under this "
+        f"protocol (sources below) · '{NOT_COMPUTED}': nothing cached for that setup yet "
+        f"(commands below) · '{DOES_NOT_APPLY}': the measure does not run on that space · "
         f"baseline rows: params and FLOPs of the architectures counted in baselines.sqlite "
         f"('{NOT_COUNTED}': none yet; count them on the Explorer's research section)."
     )
@@ -226,20 +263,61 @@ def grid_tables(long: pd.DataFrame, grid: Grid) -> None:
             st.dataframe(text.style.apply(lambda _frame, css=css: css, axis=None))
             st.caption(provenance(grid))
     with tabs[-1]:
-        long = long[long["saliency"] != BASELINE]  # the chart: zero-cost proxies only
-        if (long["status"] == "ok").any():
-            n = long.loc[long["status"] == "ok", "n"]
-            head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
-            sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
-            fig = compare_charts.compare_bars(
-                long[long["saliency"] != BASELINE],
-                grid.metric,
-                METRICS[grid.metric],
-                axes.titled(head, sub),
-            )
-            panels.chart(fig, key="compare_chart")
-        else:
-            st.info("Nothing computed yet: the chart appears with the first cached cell.")
+        chart(long[long["saliency"] != BASELINE], grid)  # zero-cost proxies only
+    published_section(long, grid)
+    commands_section(long)
+    caveats.show(grid.saliencies)
+
+
+def chart(long: pd.DataFrame, grid: Grid) -> None:
+    """The grid as bars; bars of different n side by side are marked, and a warning
+    says when some stand on fewer than `SMALL_N` architectures."""
+    ok = long[long["status"] == "ok"]
+    if ok.empty:
+        st.info("Nothing computed yet: the chart appears with the first cached cell.")
+        return
+    n = ok["n"]
+    head = f"{METRICS[grid.metric]} per benchmark/task · seed {grid.seed}"
+    sub = f"n = {n.min():,}–{n.max():,} per cell · error bars: 95% bootstrap interval"
+    if n.nunique() > 1:
+        sub += " · hatched: fewer architectures than the column's largest n"
+    small = ok[ok["n"] < SMALL_N]
+    if not small.empty:
+        st.warning(
+            f"{len(small)} bar(s) stand on fewer than {SMALL_N} architectures (n = "
+            f"{small['n'].min():,}–{small['n'].max():,}, marked ✕): a rank correlation this "
+            "small moves a lot from sample to sample; compare them with the others by "
+            "their intervals, not their heights.",
+            icon=":material/warning:",
+        )
+    fig = compare_charts.compare_bars(
+        long, grid.metric, METRICS[grid.metric], axes.titled(head, sub), small_n=SMALL_N
+    )
+    panels.chart(fig, key="compare_chart")
+
+
+def published_section(long: pd.DataFrame, grid: Grid) -> None:
+    """Every published figure of the grid's cells beside ours, with source and sample."""
+    table = compare.published(long, grid.protocol)
+    if table.empty:
+        return
+    with st.expander(f"Published figures ({len(table)}) beside ours"):
+        st.dataframe(table, hide_index=True)
+        st.caption(
+            "Each figure as its source reports it, under its protocol; 'ours' is this "
+            "grid's value where the grid uses the same protocol and the cell is computed "
+            "(else empty: switch the protocol in the sidebar, or compute the cell)."
+        )
+
+
+def commands_section(long: pd.DataFrame) -> None:
+    """The commands that fill the grid's cells not computed (or baselines not counted)."""
+    if "command" not in long:
+        return
+    commands = list(dict.fromkeys(long["command"].dropna()))
+    if commands:
+        with st.expander(f"Not computed or not counted: {len(commands)} command(s) that fill them"):
+            st.code("\n".join(commands), language="bash")
 
 
 def report_problems(problems: dict[str, str]) -> None:

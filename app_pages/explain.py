@@ -57,7 +57,7 @@ def step_figure(e: explain.Explanation, present: bool) -> None:
     fig = explain_charts.explain_figure(
         e.layers, e.saliency, e.conservation, axes.titled(head, sub), font=20 if present else 12
     )
-    panels.chart(fig, key="explain_figure")
+    panels.chart_row(fig, key="explain_figure")
 
 
 def step_saliency(e: explain.Explanation) -> None:
@@ -138,7 +138,11 @@ def step_conservation(e: explain.Explanation) -> None:
 
 
 def render() -> None:
-    st.title("Explain: from saliencies to a score")
+    panels.intro(
+        "Explain: from saliencies to a score",
+        "One network through the computation: a saliency per weight, per-layer sums and "
+        "spreads, the three scores, and synflow's conservation law.",
+    )
     state.restore(state.EXPLAIN_PARAMS)
     present = panels.presenting()
     settings = loaders.settings()
@@ -159,10 +163,11 @@ def render() -> None:
         st.error(f"Could not score the network: {exc}")
         return
     needs_data = saliency.get(setup.saliency).needs_data
-    st.caption(
-        f"`{arch}` · {setup.space}/{setup.task} · {setup.saliency} · seed {setup.seed} · "
-        f"batch: {batches.describe(setup.batch, setup.seed) if needs_data else 'none'}"
-    )
+    if not present:  # the figure's title names the same
+        st.caption(
+            f"`{arch}` · {setup.space}/{setup.task} · {setup.saliency} · seed {setup.seed} · "
+            f"batch: {batches.describe(setup.batch, setup.seed) if needs_data else 'none'}"
+        )
     step_figure(e, present)
     step_saliency(e)
     step_layers(e)

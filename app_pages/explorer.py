@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ssnr_app import loaders, panels, research, state, widgets
+from ssnr_app import caveats, loaders, panels, research, state, widgets
 from ssnr_app.charts import axes, cells
 from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
@@ -346,6 +346,8 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
     if was_running and not running:
         st.rerun()  # the job ended: redraw the page once, with its complete results
     panels.job_panel(view.job, view.archs, view.label, status)
+    if not (status.running or status.queued):
+        naslib_offer(view, status.total - status.done, settings)
     try:
         table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS as exc:
@@ -363,6 +365,48 @@ def live_results(view: View, settings: Settings, was_running: bool) -> None:
         )
         return
     show_results(view, table, running)
+
+
+def naslib_offer(view: View, missing: int, settings: Settings) -> None:
+    """Before a heavy Compute (over `panels.HEAVY_S` expected, or not yet measured here):
+    NASLib's stored scores of this saliency, an instant view, labelled as theirs."""
+    s = view.setup
+    if missing <= 0 or not loaders.estimate(s, missing, view.job.device, settings).heavy(
+        panels.HEAVY_S
+    ):
+        return
+    try:
+        found = loaders.naslib_stored(s.space, s.task, s.saliency, settings.data_dir)
+    except loaders.READ_ERRORS:
+        return  # no NASLib file to offer: the Compute button stays the way
+    if found is None:
+        return
+    summary = found.summary
+    with st.expander(
+        f"Instant view instead: NASLib's stored {found.proxy} on their {summary.n:,} "
+        f"{s.space}/{s.task} architectures (no computation)"
+    ):
+        st.caption(
+            f"NASLib's numbers, not this app's: their {found.proxy} computation, their "
+            "initialisation and batch, their NAS-Bench-Suite-Zero sample, correlated with "
+            f"their val_accuracy. n = {summary.n:,} of {len(found.scores):,} "
+            f"(dropped: {summary.dropped:,}); 95% intervals from "
+            f"{found.n_boot:,} bootstrap resamples."
+        )
+        cols = panels.card_row(3)
+        cols[0].metric("NASLib's Spearman ρ", panels.fmt(summary.spearman), border=True)
+        cols[0].caption(panels.fmt_ci(summary.spearman_ci95))
+        cols[1].metric("NASLib's Kendall τ", panels.fmt(summary.kendall), border=True)
+        cols[1].caption(panels.fmt_ci(summary.kendall_ci95))
+        cols[2].metric("NASLib's architectures", f"{summary.n:,}", border=True)
+        panels.small_n(summary.n)
+        head = axes.titled(
+            f"NASLib's stored {found.proxy} vs val_accuracy: "
+            f"{axes.rho_text(summary.spearman, summary.n)}",
+            f"{s.space}/{s.task} · NASLib's computation, init, batch and sample",
+        )
+        fig = explorer_charts.stored_scatter(found.scores, found.truth, found.proxy, head)
+        panels.chart(fig, key="naslib_stored")
 
 
 def packed_results(view: View, settings: Settings) -> None:
@@ -399,6 +443,7 @@ def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Su
             panels.figure2_cards(summaries, n_boot, provenance)
         else:
             panels.metric_cards(summary, n_boot, provenance)
+        caveats.show([s.saliency], list(summaries) if both else [agg])
     if selection:
         selection_cards(view, table.loc[selection])
     inspect(view, table, selection)
@@ -601,7 +646,7 @@ def top_k_figure(view: View, table: pd.DataFrame, provenance: loaders.Provenance
 
 
 def top_k_plot(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> None:
-    panels.chart(top_k_figure(view, table, provenance), key="topk")
+    panels.chart_row(top_k_figure(view, table, provenance), key="topk")
     st.caption(
         "Keep the k best-scored architectures: precision at k is the share of them that are "
         "among the k most accurate; the best true rank is the best architecture a search "
@@ -796,14 +841,13 @@ def publish_url() -> None:
 
 
 def render() -> None:
-    if not panels.presenting():  # on a projector, the figure comes first
-        st.title("SSNR Explorer")
-        st.caption(
-            "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
-            "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
-            "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
-            "network through the computation; the Lecture tells the argument step by step."
-        )
+    panels.intro(
+        "SSNR Explorer",
+        "Does a zero-cost proxy track accuracy? Score a sample of a NAS benchmark, then "
+        "compare the saliency sum S_n, the overall SSNR (saliency signal-to-noise ratio, "
+        "S_n/σ) and the layer-wise SSNR (Σ_l S_n^l/σ^l). The Explain page takes one "
+        "network through the computation; the Lecture tells the argument step by step.",
+    )
     settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")

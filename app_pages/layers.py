@@ -14,6 +14,7 @@ import streamlit as st
 from ssnr_app import loaders, panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_app.charts import layers as layers_charts
+from ssnr_app.text import plain_html
 from ssnr_core.proxies import Setup, aggregation, batches, saliency
 from ssnr_core.runs import Settings
 from ssnr_core.spaces import Space, get_space
@@ -94,7 +95,9 @@ def pick_archs(space: Space, compare: bool) -> dict[str, str] | None:
         modes.insert(0, FROM_EXPLORER)
     sides = SIDES if compare else SIDES[:1]
     picked = {}
-    for side, column in zip(sides, st.columns(len(sides))):
+    # On a projector the pickers fold away, so that the figure sits above the fold.
+    where = st.expander("Architectures") if panels.presenting() else st.container()
+    for side, column in zip(sides, where.columns(len(sides))):
         with column:
             if compare:
                 st.subheader(f"Architecture {side.upper()}")
@@ -141,6 +144,8 @@ def network_panel(
     """Everything about one network (cards only when it has the page to itself)."""
     signed = any((v < 0).any() for v in net.raw)
     values = [np.abs(v) for v in net.raw] if signed else net.raw
+    edges = axes.log_bins(values)
+    heat = st.container() if panels.presenting() else st  # on a projector, figure first
     st.markdown(f"`{net.arch}`")
     st.caption(
         f"{net.params:,} parameters · {len(net.names)} weight layers · "
@@ -154,8 +159,12 @@ def network_panel(
     dead_layers(net)
     if signed:
         st.caption("This saliency is signed: histograms show |S_p|; the table keeps the sign.")
-    edges = axes.log_bins(values)
-    panels.chart(layers_charts.heatmap(net.names, values, edges), key=f"heat_{side}")
+    head = axes.titled(
+        "share of each layer's weights per saliency decade",
+        f"{plain_html(net.arch)} · {setup.space}/{setup.task} {setup.saliency} · seed {setup.seed}",
+    )
+    fig = layers_charts.heatmap(net.names, values, edges, head)
+    panels.chart(fig, key=f"heat_{side}", container=heat)
     nonzero = [i for i, v in enumerate(values) if (v > 0).any()] or [0]
     picks = sorted({nonzero[0], nonzero[len(nonzero) // 3], nonzero[2 * len(nonzero) // 3]})
     chosen = st.multiselect(
@@ -211,11 +220,11 @@ def explain(setup: Setup) -> None:
 
 
 def render() -> None:
-    st.title("Layer saliency")
-    st.caption(
+    panels.intro(
+        "Layer saliency",
         "Per-parameter saliency of one network, layer by layer. The sum S_n adds "
         "layers whose saliencies differ by many orders of magnitude; layer-wise SSNR "
-        "weighs each layer by its own spread."
+        "weighs each layer by its own spread.",
     )
     settings = loaders.settings()
     state.restore(state.SETUP_PARAMS)

@@ -121,7 +121,7 @@ def step_pair(ctx: Context) -> None:
     fig = lecture_charts.pair_layers(
         layers, ctx.title("the same S_n, layer by layer"), ctx.height, ctx.font
     )
-    panels.chart(fig, key="lecture_pair_layers")
+    panels.chart_row(fig, key="lecture_pair_layers")
     for col, e, label in zip(st.columns(2), (good, bad), ("more accurate", "less accurate")):
         with col:
             ops = nb201.parse(e.arch)

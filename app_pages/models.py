@@ -14,6 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ssnr_app import panels
+from ssnr_app.charts import axes
 from ssnr_core.proxies import aggregation, models, saliency
 from ssnr_core.spaces import zoo
 
@@ -36,15 +38,24 @@ def score(name: str, size: int, which: str, seed: int) -> tuple[models.ModelScor
     return scored()[key]
 
 
-def layer_chart(table: pd.DataFrame, column: str, title: str) -> go.Figure:
+def layer_chart(table: pd.DataFrame, column: str, title: dict) -> go.Figure:
     values = table[column].to_numpy(dtype=float)
     shown = np.where(values > 0, values, np.nan)  # a log axis has no place for 0
     fig = go.Figure(go.Bar(x=list(table.index), y=shown, hovertext=list(table["kind"])))
-    fig.update_layout(
-        title=title, yaxis_type="log", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}
-    )
+    axes.log_y(fig, values)  # power-of-ten labels only
+    fig.update_layout(title=title, height=360, margin={**axes.MARGIN, "t": 80})
     fig.update_xaxes(showticklabels=len(table) <= 40)
     return fig
+
+
+def charts(table: pd.DataFrame, name: str, which: str, seed: int) -> None:
+    """S_n^l and S_n^l/σ^l per layer, side by side (stacked on a phone)."""
+    sub = f"{name} · {which} · init seed {seed} · untrained"
+    left, right = st.columns(2)
+    head = axes.titled("S_n^l per layer", sub)
+    panels.chart(layer_chart(table, "sum", head), key="model_sum", container=left)
+    head = axes.titled("S_n^l / σ^l per layer (layer-wise SSNR sums these)", sub)
+    panels.chart(layer_chart(table, "snr", head), key="model_snr", container=right)
 
 
 def conservation(table: pd.DataFrame) -> str:
@@ -55,20 +66,20 @@ def conservation(table: pd.DataFrame) -> str:
     spread = live.max() / live.min()
     if spread < 1 + 1e-6:
         return (
-            f"Every layer carries the same S_n^l = {live[0]:.4g}: synflow's conservation "
-            "law (no biases or BatchNorm on the paths)."
+            f"Every layer carries the same S_n^l = {panels.sci(live[0], 4)}: synflow's "
+            "conservation law (no biases or BatchNorm on the paths)."
         )
     return (
-        f"S_n^l varies by a factor {spread:.3g} across layers (biases, BatchNorm, residual "
+        f"S_n^l varies by a factor {panels.sci(spread)} across layers (biases, BatchNorm, residual "
         "sums and saturating activations break the per-layer conservation)."
     )
 
 
 def render() -> None:
-    st.title("Any model")
-    st.caption(
+    panels.intro(
+        "Any model",
         "A well-known network, untrained, through the same per-layer statistics and three "
-        "aggregations as a benchmark architecture (Conv2d and Linear weights)."
+        "aggregations as a benchmark architecture (Conv2d and Linear weights).",
     )
     st.sidebar.header("Model")
     name = st.sidebar.selectbox("Model", list(zoo.BUILDERS), key="model_name")
@@ -84,9 +95,12 @@ def render() -> None:
         st.error(str(exc))
         return
     scores = found.scores
-    for label, column in zip(aggregation.LABELS, st.columns(3)):
-        column.metric(aggregation.LABELS[label], f"{scores[label]:.4g}")
     table = found.table()
+    present = panels.presenting()
+    if present:  # on a projector, the figures come first
+        charts(table, name, which, seed)
+    for label, column in zip(aggregation.LABELS, panels.card_row(3)):
+        column.metric(aggregation.LABELS[label], panels.sci(scores[label], 4), border=True)
     dead = found.dead_layers()
     if len(dead) == len(table):
         st.warning(
@@ -97,17 +111,13 @@ def render() -> None:
         st.info(f"{len(dead)} of {len(table)} layers have zero {which}: {', '.join(dead[:6])}")
     if which == "synflow":
         st.write(conservation(table))
-    left, right = st.columns(2)
-    left.plotly_chart(layer_chart(table, "sum", "S_n^l per layer"), use_container_width=True)
-    right.plotly_chart(
-        layer_chart(table, "snr", "S_n^l / σ^l per layer (layer-wise SSNR sums these)"),
-        use_container_width=True,
-    )
+    if not present:
+        charts(table, name, which, seed)
     st.dataframe(
         table.rename(
             columns={"count": "weights", "sum": "S_n^l", "sigma": "sigma^l", "snr": "S_n^l/sigma^l"}
         ),
-        use_container_width=True,
+        width="stretch",
     )
     st.caption(
         f"{note}. Input 3x{size}x{size}, {found.dtype}; batch: {found.batch}; init seed "

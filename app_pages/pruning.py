@@ -147,12 +147,12 @@ def summary_cards(table: pd.DataFrame) -> None:
 
 
 def render() -> None:
-    st.title("Pruning demo")
-    st.caption(
+    panels.intro(
+        "Pruning demo",
         "The paper's Figure 1 in miniature: train a small CNN on scikit-learn's 8x8 digits "
         "for a few seconds, remove ever more of its weights, and measure the saliency of "
         "the pruned network. The sum S_n falls long before accuracy does; SSNR (saliency "
-        "signal-to-noise ratio), a ratio, stays near 1 until accuracy drops."
+        "signal-to-noise ratio), a ratio, stays near 1 until accuracy drops.",
     )
     demo = demo_inputs()
     try:
@@ -160,7 +160,9 @@ def render() -> None:
     except (ValueError, RuntimeError) as exc:
         st.error(f"The demo failed: {exc}")
         return
-    summary_cards(table)
+    present = panels.presenting()
+    if not present:  # on a projector, the figure comes first
+        summary_cards(table)
     head = f"Pruning a digits CNN ({demo.criterion}, {demo.scope}) · saliency: {demo.saliency}"
     sub = (
         f"{int(table['remaining'].iloc[0]):,} weights · test accuracy on 30% held out · "
@@ -170,6 +172,8 @@ def render() -> None:
         pruning_charts.pruning_curves(table, pruning.relative(table), axes.titled(head, sub)),
         key="prune_figure",
     )
+    if present:
+        summary_cards(table)
     st.caption(
         f"Weights are masked on the trained network ({CRITERIA[demo.criterion]}), never "
         "chosen by the saliency; the saliency is then computed on the whole masked network, "

@@ -20,7 +20,7 @@ import streamlit as st
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
 from ssnr_core.proxies import Setup, aggregation, batches, network
-from ssnr_core.runs import Cache, Settings
+from ssnr_core.runs import Cache, Settings, timings
 from ssnr_core.spaces import get_space
 from ssnr_core.studies import (
     Summary,
@@ -30,6 +30,7 @@ from ssnr_core.studies import (
     explain,
     figures,
     lecture,
+    naslib,
     pack,
     pruning,
 )
@@ -280,6 +281,19 @@ EXPECTED_S = {"grasp": 30, "snip": 3, "grad_norm": 3, "fisher": 3, "synflow": 1}
 def scoring_message(setup: Setup, arch: str) -> str:
     seconds = EXPECTED_S.get(setup.saliency, 3)
     return f"Scoring `{arch}` with {setup.saliency} (about {seconds} s on CPU)…"
+
+
+def estimate(setup: Setup, archs: int, device: str, settings: Settings) -> timings.Estimate:
+    """How long `archs` new architectures of `setup` take here, at the recorded rate
+    (`runs.timings`; a small file, read afresh so a finished job counts at once)."""
+    found = timings.read(settings.cache_file)
+    return timings.estimate(found, setup, archs, device=device)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def naslib_stored(space: str, task: str, saliency: str, data_dir: Path) -> naslib.Stored | None:
+    """`naslib.stored` with bootstrap intervals (NASLib's ~725 architectures)."""
+    return naslib.stored(space, task, saliency, n_boot_for(725), data_dir)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import streamlit as st
 from ssnr_app import loaders, state
 from ssnr_app.charts import axes
 from ssnr_core.proxies import Setup, aggregation
-from ssnr_core.runs import Settings, jobs
+from ssnr_core.runs import Settings, jobs, timings
 from ssnr_core.studies import Summary
 
 LIVE_S = 1.0  # how often a live part redraws while a job runs
@@ -124,6 +124,15 @@ def presenting() -> bool:
     return bool(st.session_state.get(state.PRESENT))
 
 
+def intro(title: str, caption: str) -> None:
+    """A page's title and what it is for; left out on a projector, where the page's
+    figure comes first (above the fold at 1280x720)."""
+    if presenting():
+        return
+    st.title(title)
+    st.caption(caption)
+
+
 def image_format() -> str:
     """What the camera icon of every figure saves (chosen in the sidebar)."""
     return str(st.session_state.get(state.IMAGE_FORMAT) or IMAGE_FORMATS[0])
@@ -151,6 +160,19 @@ def chart(fig: go.Figure, key: str, container: object = st, static: bool = False
         **({"staticPlot": True} if static else {}),
     }
     return container.plotly_chart(fig, key=key, config=config, **kw)  # type: ignore[attr-defined]
+
+
+def chart_row(fig: go.Figure, key: str, container: object = st) -> None:
+    """A figure of panels side by side (`make_subplots`, one row) as one figure per
+    column (`axes.split`): side by side on a wide screen, stacked on a phone, where
+    Streamlit stacks columns, each panel titled; any other figure as `chart` draws it."""
+    parts = axes.split(fig)
+    if len(parts) == 1:
+        chart(fig, key, container)
+        return
+    cols = container.columns(len(parts), gap="small")  # type: ignore[attr-defined]
+    for i, (col, part) in enumerate(zip(cols, parts)):
+        chart(part, key=f"{key}_{i}", container=col)
 
 
 # ---------------------------------------------------------------- cards, captions
@@ -384,6 +406,8 @@ def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobS
             st.code(status.log_tail, language=None)
     missing = status.total - status.done
     if missing > 0:
+        found = loaders.estimate(job.setup, missing, job.device, job.settings)
+        st.caption(estimate_text(found, job.setup, job.device))
         st.button(
             f"Compute {missing:,} missing of {status.total:,} ({label})",
             key=f"start_{job.key}",
@@ -391,6 +415,36 @@ def job_panel(job: jobs.Job, archs: Sequence[str], label: str, status: jobs.JobS
             on_click=_start,
             args=(job, archs, label),
         )
+
+
+HEAVY_S = 60.0  # an expected time over this (or unknown) makes a click heavy
+
+
+def estimate_text(found: timings.Estimate, setup: Setup, device: str) -> str:
+    """The expected time of a Compute click, from the rates measured on this machine;
+    "not yet measured here" and how to measure it when nothing was recorded."""
+    what = f"{setup.space}/{setup.task} {setup.saliency} on {device}"
+    how = f"{found.passes} recorded run{'s' if found.passes != 1 else ''}, " + (
+        f"{found.measured_archs:,} architectures"
+    )
+    if found.seconds is not None and found.same_task:
+        return (
+            f"Expected: about {fmt_duration(found.seconds)} for {found.archs:,} "
+            f"architectures at {sci(found.rate)} archs/s, the rate measured here ({how} of "
+            f"{what}), plus the job's start-up."
+        )
+    hint = (
+        f" A hint: {found.task} of the same space ran at {sci(found.rate)} archs/s here "
+        f"({how}), about {fmt_duration(found.seconds)} for these; inputs differ by task."
+        if found.seconds is not None
+        else ""
+    )
+    return (
+        f"Expected time: not yet measured here for {what}.{hint} The bar shows the rate "
+        "after the first architectures, and Stop keeps what is scored; "
+        f"`python perf/bench_spaces.py --tasks {setup.space}/{setup.task}` measures it "
+        "without the cache."
+    )
 
 
 def is_default_job(job: jobs.Job, sample: int) -> bool:

@@ -34,7 +34,7 @@ from ssnr_core.runs.ray_backend import ChunksFailed, RayBackend
 from ssnr_core.runs.settings import Settings, max_workers, usable_cores
 from ssnr_core.runs.threads import set_threads
 from ssnr_core.spaces import get_space, names
-from ssnr_core.studies import compare, ensemble, evaluation, export
+from ssnr_core.studies import caveats, compare, ensemble, evaluation, export
 
 MAX_BOOT = 100_000  # resamples: beyond this the interval does not move, memory does
 
@@ -467,9 +467,12 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 "rows": truth_file.truth.rows,
                 "skipped": truth_file.truth.skipped,
             }
+        out["caveats"] = [c.text() for c in caveats.for_saliency(setup.saliency)]
         print(json.dumps(_clean(out)))
         return 0
     print(_evaluation_text(result))
+    for caveat in caveats.for_saliency(setup.saliency):
+        print(f"caveat: {caveat.text()}")
     if found is not None:
         print(_ensemble_text(found))
     return 0
@@ -645,28 +648,40 @@ def cmd_pack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
-    """The Compare grid from the cache alone (as the app's Compare page shows it)."""
-    spaces = args.benchmarks or names()
-    columns = [(s, t) for s in spaces for t in benchmarks.tasks_of(s)]
-    for sal in args.saliencies:
+    """The Compare grid from the cache alone (as the app's Compare page shows it); with
+    `--field`, every proxy against the field's tasks with the published figures."""
+    for sal in args.saliencies or ():
         saliency.get(sal)
-    long, problems = compare.grid(
-        Cache(settings.cache_file),
-        settings=settings,
-        columns=columns,
-        saliencies=args.saliencies,
-        seed=args.seed,
-    )
+    cache = Cache(settings.cache_file)
+    if args.field:
+        if args.benchmarks or args.saliencies:
+            raise ValueError("--field shows every proxy and task; drop --benchmarks/--saliencies")
+        long, problems = compare.field(
+            cache, settings=settings, seed=args.seed, protocol=args.protocol
+        )
+    else:
+        spaces = args.benchmarks or names()
+        long, problems = compare.grid(
+            cache,
+            settings=settings,
+            columns=[(s, t) for s in spaces for t in benchmarks.tasks_of(s)],
+            saliencies=args.saliencies or list(saliency.REGISTRY),
+            seed=args.seed,
+            protocol=args.protocol,
+        )
+        long = compare.with_references(long, args.protocol)
     for column, problem in problems.items():
         print(f"{column}: {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps(_clean(long.to_dict(orient="records"))))
     else:
         print(
-            f"{args.metric} with 95% interval and n, on every cached architecture with the "
-            "task's default ground truth"
+            f"{args.metric} with 95% interval and n, on every cached architecture; truth: "
+            f"{compare.PROTOCOLS[args.protocol]}; ★ the best proxy of each column"
         )
-        print(compare.to_text(long, args.metric))
+        print(compare.to_text(long, args.metric, args.protocol))
+        for caveat in caveats.for_saliencies(long["saliency"].unique() if len(long) else []):
+            print(f"caveat: {caveat.text()}")
     return 0
 
 
@@ -888,9 +903,16 @@ def parser(settings: Settings) -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_reproduce)
     c = sub.add_parser("compare", help="every saliency and aggregation against every task, cached")
     c.add_argument("--benchmarks", nargs="*", default=None, help=f"default: {' '.join(names())}")
-    c.add_argument("--saliencies", nargs="*", default=list(saliency.REGISTRY))
+    c.add_argument("--saliencies", nargs="*", default=None, help="default: every one")
     c.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     c.add_argument("--metric", choices=("kendall", "spearman"), default="kendall")
+    c.add_argument("--protocol", choices=tuple(compare.PROTOCOLS), default="default")
+    c.add_argument(
+        "--field",
+        action="store_true",
+        help="the field's table: every proxy on NB201's three tasks, NB301 and TNB101, "
+        "with the published figures",
+    )
     c.add_argument("--json", action="store_true", help="the long table as JSON records")
     c.set_defaults(func=cmd_compare)
     sub.add_parser("list", help="benchmarks, tasks, saliencies, cache").set_defaults(func=cmd_list)

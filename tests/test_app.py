@@ -262,6 +262,32 @@ def test_the_score_table_with_weights_is_the_plain_one_plus_weight_counts():
     assert empty.empty and list(empty.columns) == [*aggregation.AGGREGATIONS, evaluation.WEIGHTS]
 
 
+def test_a_large_scatter_sends_half_the_numbers_and_keeps_them_exact():
+    """Over NAMED_POINTS points: rows and weight counts in float32 (exact), the score read
+    off the log axis; on a linear axis sums near 1e47 stay finite (float64)."""
+    n = explorer_charts.NAMED_POINTS + 500
+    rng = np.random.default_rng(0)
+    archs = [f"arch{i}" for i in range(n)]
+    table = pd.DataFrame(
+        {
+            **{a: 10.0 ** rng.uniform(30, 47, n) for a in aggregation.AGGREGATIONS},
+            evaluation.WEIGHTS: rng.integers(1_000, 1_600_000, n).astype(float),
+        },
+        index=archs,
+    )
+    truth = pd.Series(rng.uniform(10, 95, n), index=archs, name="accuracy (%)")
+    fig, hidden = explorer_charts.scatter(table, truth, "sum", True, axes.titled("t"))
+    (points,) = fig.data
+    custom = np.asarray(points.customdata)
+    assert hidden == 0 and custom.dtype == np.float32 and custom.shape == (n, 2)
+    assert np.array_equal(custom[:, 0], np.arange(n))
+    assert np.array_equal(custom[:, 1], table[evaluation.WEIGHTS].to_numpy())
+    np.testing.assert_allclose(points.x, np.log10(table["sum"]), rtol=1e-6)
+    assert "10<sup>%{x:.4f}</sup>" in points.hovertemplate and points.text is None
+    linear, _ = explorer_charts.scatter(table, truth, "sum", False, axes.titled("t"))
+    np.testing.assert_array_equal(linear.data[0].x, table["sum"].to_numpy())
+
+
 def test_scatter_maps_points_to_archs_by_customdata(cache_dir: Path):
     archs = evaluation.sample(SETUP.space, SETUP.task, SAMPLE, SETUP.seed)
     table = evaluation.score_table(cache().get(SETUP, archs), weights=True)

@@ -17,10 +17,12 @@ import plotly.graph_objects as go
 import pytest
 import streamlit as st
 from conftest import SAMPLE, SETUP
+from plotly.subplots import make_subplots
 from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, app_env, cache, frame_with, fresh_app, metrics  # noqa: F401
 
 from ssnr_app import panels
+from ssnr_app.charts import axes
 from ssnr_core import benchmarks
 from ssnr_core.proxies import aggregation
 from ssnr_core.studies import correlation, evaluation, explain, figures
@@ -104,10 +106,16 @@ def test_rank_rank_plots_the_cores_ranks(explorer: AppTest):
 
 def test_top_k_curves_are_the_cores(explorer: AppTest):
     table, truth = scores()
-    spec = chart(explorer, "topk")
+    chart(explorer, "topk")
+    left, right = figure(explorer, 0), figure(explorer, 1)  # two panels, stacked on a phone
+    assert left.layout.title.text.startswith("precision at k<br>")
+    assert right.layout.title.text.startswith("best true rank among the top k")
+    assert f"top-k by score (n = {SAMPLE})" in right.layout.title.text
     for agg in aggregation.AGGREGATIONS:
         curve = correlation.top_k_curve(table[agg].to_numpy(), truth[table.index].to_numpy())
-        precision, best = [t for t in spec.data if t.name == aggregation.LABELS[agg]]
+        named = aggregation.LABELS[agg]
+        (precision,) = [t for t in left.data if t.name == named]
+        (best,) = [t for t in right.data if t.name == named]
         np.testing.assert_allclose(precision.y, curve["precision"])
         np.testing.assert_allclose(best.y, curve["best_true_rank"])
         np.testing.assert_allclose(precision.x, 100 * curve["fraction"])
@@ -157,6 +165,26 @@ def test_the_selection_survives_an_aggregation_switch(explorer: AppTest):
     assert not any(h.value.startswith("Selection:") for h in explorer.subheader)
 
 
+def test_a_row_of_panels_splits_into_figures_that_keep_every_trace_axis_and_mark():
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("left", "right"))
+    fig.add_trace(go.Scatter(x=[1, 2], y=[3, 4], name="a"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[5], y=[6], name="b"), row=1, col=2)
+    fig.add_vrect(x0=5, x1=6, row=1, col=2, annotation_text="band")
+    fig.update_yaxes(type="log", title="right y", row=1, col=2)
+    fig.update_layout(title={"text": "what<br><sup>on what</sup>"}, height=400)
+    left, right = axes.split(fig)
+    assert [t.name for t in left.data] == ["a"] and [t.name for t in right.data] == ["b"]
+    assert {(t.xaxis, t.yaxis) for t in [*left.data, *right.data]} == {("x", "y")}
+    assert left.layout.title.text == "left<br>what<br><sup>on what</sup>"
+    assert right.layout.yaxis.type == "log" and right.layout.yaxis.title.text == "right y"
+    assert left.layout.yaxis.type is None and not left.layout.shapes
+    assert right.layout.shapes[0].xref == "x" and right.layout.shapes[0].yref == "y domain"
+    assert [a.text for a in right.layout.annotations] == ["band"]
+    assert right.layout.height == 400
+    stacked = make_subplots(rows=2, cols=1)  # already a column: left as it is
+    assert axes.split(stacked) == [stacked]
+
+
 def test_the_formula_sits_beside_the_aggregation(explorer: AppTest):
     explorer.sidebar.radio(key="aggregation").set_value("ssnr").run()
     assert any("SSNR} = S_n / \\sigma" in m.value for m in explorer.sidebar.latex)
@@ -182,7 +210,8 @@ def test_explain_shows_the_cores_numbers_and_the_conservation_law(cache_dir: Pat
     assert shown["stem layer sum"] == shown["last layer sum"] == shown["R − Σ|b|"]
     table = frame_with(at, "S_n^l/sigma^l")
     np.testing.assert_allclose(table["S_n^l/sigma^l"], e.layers["snr"])
-    assert {t.xaxis for t in figure(at).data} == {"x", "x2", "x3"}  # three panels
+    steps = [figure(at, i).layout.title.text for i in range(3)]  # three panels, stackable
+    assert [t.split(".")[0] for t in steps] == ["1", "2", "3"] and all(arch in t for t in steps)
     # Presentation mode: large type and no sidebar, kept in the URL.
     at.toggle(key="present").set_value(True).run()
     assert any("stSidebar" in m.value for m in at.markdown)

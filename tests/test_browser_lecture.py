@@ -1,12 +1,14 @@
 """In headless Chromium, on the bundled pack: a fresh clone's first view (Figure 2 of all
-15,625 cells, no click), a switch redrawn within a second, the lecture at projector size
-(1280x720, presentation mode) and Figure 2 on a phone."""
+15,625 cells, no click), a switch redrawn within a second, the lecture and every other
+page at projector size (1280x720, presentation mode), and the multi-panel figures stacked
+on a phone with no title or axis label over another."""
 
 from __future__ import annotations
 
 import re
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -20,11 +22,40 @@ from ssnr_core.proxies import aggregation
 from ssnr_core.studies import evaluation, pack
 
 FIRST_VIEW_S = 20
-# Click to redrawn chart. The aim is 1 s (reached on a quieter machine: 0.78-0.96 s); under
-# the suite's own load on two cores, with WebGL in software, 1.5 s is what holds.
-SWITCH_S = 1.5
+# Click to redrawn chart, timed in the page (the click's and the new title's Date.now()):
+# medians 0.6-0.8 s at load 7-10 on two cores with WebGL in software (perf/bench_redraw.py
+# splits it into server and browser). Polling with `expect` would add its own 0.1-1 s.
+SWITCH_S = 1.0
+# Resolves `window.redrawn` with the Date.now() at which a figure title first shows
+# "· LABEL:" (the scatter's title after an aggregation switch).
+REDRAWN_JS = """
+label => { window.redrawn = new Promise(done => {
+  const seen = () => [...document.querySelectorAll('.gtitle')]
+    .some(t => t.textContent.includes('· ' + label + ':'));
+  const obs = new MutationObserver(() => { if (seen()) { obs.disconnect(); done(Date.now()); } });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+}); }
+"""
 PROJECTOR = {"width": 1280, "height": 720}
 STEPS = 6
+PHONE = {"width": 390, "height": 844}
+# Every page in presentation mode; the figure each must show above the fold (Compare draws
+# one only for computed cells, and an empty cache has none: its cards and text are checked).
+PRESENTED = ("", "layers", "explain", "compare", "pruning", "lecture", "models")
+# On a phone: each page with a multi-panel figure, and how many figures it must stack.
+STACKED = {"?chart=topk": 2, "explain": 3, "pruning": 1, "lecture?step=pair": 2}
+# What a Plotly figure writes that must not overlap: titles, axis titles, subplot titles
+# and annotations, the legend, and each axis's tick labels as one block.
+LABELS_JS = """
+charts => charts.map(chart => [
+  ['.gtitle', 'title'], ['.g-xtitle', 'x title'], ['.g-ytitle', 'y title'],
+  ['.annotation-text', 'annotation'], ['.legend .bg', 'legend'],
+  ['.xaxislayer-above', 'x ticks'], ['.yaxislayer-above', 'y ticks'],
+].flatMap(([selector, kind]) => [...chart.querySelectorAll(selector)].map(e => {
+  const r = e.getBoundingClientRect();
+  return {kind, text: (e.textContent || '').slice(0, 40), x: r.x, y: r.y, w: r.width, h: r.height};
+})).filter(b => b.w > 0 && b.h > 0))
+"""
 
 pytestmark = pytest.mark.browser
 
@@ -71,6 +102,38 @@ def boxes_apart(page: Page, selector: str) -> None:
                 or b["y"] + b["height"] <= a["y"] + 1
             )
             assert apart, (selector, a, b)
+
+
+def labels_apart(page: Page) -> None:
+    """In every figure on the page, no title, axis title, annotation, legend or block of
+    tick labels lies over another (by more than a pixel)."""
+    for boxes in page.get_by_test_id("stPlotlyChart").evaluate_all(LABELS_JS):
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                if a["kind"] == b["kind"] and a["kind"].endswith("ticks"):
+                    continue  # two panels' tick blocks of one figure
+                wide = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+                high = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+                assert wide <= 1 or high <= 1, (page.url, a, b)
+
+
+def projector_sized(page: Page, where: object) -> None:
+    """Titles and tick labels of every figure at least 18 px, the first figure above the
+    fold."""
+    sizes = page.locator(".xtick text, .ytick text, .gtitle").evaluate_all(
+        "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert sizes and min(sizes) >= 18, (where, min(sizes or [0]))
+    box = page.get_by_test_id("stPlotlyChart").first.bounding_box()
+    assert box and box["y"] + box["height"] <= PROJECTOR["height"] + 2, (where, box)
+
+
+def redraw_s(page: Page, label: str, click: Callable[[], None]) -> float:
+    """Seconds from `click` to a figure title naming `label`, by the page's clock."""
+    page.evaluate(REDRAWN_JS, label)
+    clicked = page.evaluate("Date.now()")
+    click()
+    return (page.evaluate("() => window.redrawn") - clicked) / 1000
 
 
 def settled(page: Page) -> None:
@@ -123,15 +186,15 @@ def test_a_fresh_clone_opens_on_figure2_of_the_whole_space(browser: Browser, tmp
         times = []
         for agg in ("layerwise_ssnr", "ssnr", "sum"):
             label = aggregation.LABELS[agg]
-            clicked = time.time()
-            page.get_by_test_id("stSidebar").get_by_text(label, exact=True).click()
+            radio = page.get_by_test_id("stSidebar").get_by_text(label, exact=True)
+            times.append(redraw_s(page, label, radio.click))
             expect(title).to_contain_text(f"· {label}:", timeout=WAIT_MS)
             expect(metric(page, "Spearman ρ")).to_have_text(panels.fmt(expected[agg].spearman))
-            times.append(time.time() - clicked)
+            page.wait_for_timeout(1000)  # the warm-up after the page
         print(
             "aggregation switch, click to redrawn chart: " + ", ".join(f"{t:.2f} s" for t in times)
         )
-        assert min(times) <= SWITCH_S
+        assert statistics.median(times) <= SWITCH_S
         no_exception(page)
 
 
@@ -146,13 +209,8 @@ def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser,
             no_exception(page)
             untruncated(page)
             boxes_apart(page, "[data-testid='stMetric']")
-            # The step's main figure is above the fold, its type projector-sized.
-            box = page.get_by_test_id("stPlotlyChart").first.bounding_box()
-            assert box and box["y"] + box["height"] <= PROJECTOR["height"] + 2, (step, box)
-            sizes = page.locator(".xtick text, .ytick text, .gtitle").evaluate_all(
-                "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"
-            )
-            assert sizes and min(sizes) >= 18, (step, min(sizes))
+            labels_apart(page)
+            projector_sized(page, step)  # the step's main figure above the fold
             assert f"step={page.url.split('step=')[1].split('&')[0]}" in page.url
             page.screenshot(path=ARTIFACTS / f"lecture_step{step}.png")
             if step < STEPS:
@@ -163,9 +221,9 @@ def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser,
         assert "step=pruning" in page.url
 
 
-def test_figure2_stacks_on_a_phone(browser: Browser, tmp_path: Path):
+def test_multi_panel_figures_stack_on_a_phone(browser: Browser, tmp_path: Path):
     with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
-        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page = browser.new_page(viewport=PHONE)
         page.goto(url)
         charts = page.get_by_test_id("stPlotlyChart")
         expect(charts.nth(2).locator(".main-svg").first).to_be_attached(timeout=60_000)
@@ -176,5 +234,36 @@ def test_figure2_stacks_on_a_phone(browser: Browser, tmp_path: Path):
         for b in boxes:
             assert b and b["x"] >= 0 and b["x"] + b["width"] <= 390 + 1
         boxes_apart(page, "[data-testid='stMetric']")
+        labels_apart(page)
         no_exception(page)
         page.screenshot(path=ARTIFACTS / "figure2_390px.png", full_page=True)
+        # Every other multi-panel figure stacks too, one panel under the other.
+        for where, panels_drawn in STACKED.items():
+            page.goto(f"{url}/{where}")
+            settled(page)
+            no_exception(page)
+            boxes = [b.bounding_box() for b in page.get_by_test_id("stPlotlyChart").all()]
+            stacked = [b for b in boxes if b and b["height"] > 300][:panels_drawn]
+            assert len(stacked) == panels_drawn, (where, boxes)
+            for upper, lower in pairwise(stacked):
+                assert upper["y"] + upper["height"] <= lower["y"] + 1, (where, boxes)
+            assert all(b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 1 for b in stacked)
+            labels_apart(page)
+
+
+def test_every_page_presents_at_projector_size(browser: Browser, tmp_path: Path):
+    with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
+        page = browser.new_page(viewport=PROJECTOR)
+        for where in PRESENTED:
+            page.goto(f"{url}/{where}?present=1")
+            if where == "compare":
+                expect(page.get_by_role("heading").first).to_be_visible(timeout=WAIT_MS)
+                page.wait_for_timeout(3000)
+            else:
+                settled(page)
+                projector_sized(page, where)
+                labels_apart(page)
+            no_exception(page)
+            untruncated(page)
+            boxes_apart(page, "[data-testid='stMetric']")
+            page.screenshot(path=ARTIFACTS / f"present_{where or 'explorer'}.png")

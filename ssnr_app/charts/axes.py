@@ -12,6 +12,7 @@ and counted in the legend, never left out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,10 @@ import plotly.graph_objects as go
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+# A horizontal legend under the plot, hung from the figure's bottom edge with the room it
+# needs (Plotly reserves it): on a narrow screen it wraps to more rows, and one anchored
+# at the plot (paper y < 0) would grow up into the axis title.
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
 MAX_BINS = 60
 MAX_TICKS = 8
 COLORS = {"sum": "#d62728", "ssnr": "#2ca02c", "layerwise_ssnr": "#9467bd"}
@@ -84,7 +89,7 @@ def floor_band(fig: go.Figure, logs: LogValues, row: int | None = None, col: int
         fillcolor=FLOOR_COLOR,
         line_width=0,
         annotation_text=f"≤ 0: {int(logs.at_floor.sum()):,}",
-        annotation_position="top",
+        annotation_position="top left",  # inside the plot, clear of the tick labels
         annotation_font_size=11,
         **where,
     )
@@ -158,9 +163,80 @@ def presented(fig: go.Figure, font: int = PRESENT_FONT) -> go.Figure:
         legend_font_size=font,
         height=min(height, PRESENT_HEIGHT),
     )
-    if out.layout.legend.orientation == "h":  # below the axis titles, clear of them
-        out.update_layout(legend_y=-0.3, margin_b=max(out.layout.margin.b or 0, 100))
-    out.update_xaxes(tickfont_size=font, title_font_size=font)
+    lines = str(out.layout.title.text or "").count("<br>") + 1
+    top = max(out.layout.margin.t or 0, 30 + lines * round(1.5 * (font + 4)))
+    out.update_layout(margin_t=top)  # every title line clear of the plot
+    legend = out.layout.legend
+    if legend.orientation == "h" and (legend.y or 0) < 0 and legend.yref != "container":
+        out.update_layout(legend=LEGEND_BELOW)  # below the axis titles, clear of them
+    # A little room under the plot: the first x label clears the last y label.
+    out.update_xaxes(tickfont_size=font, title_font_size=font, ticklabelstandoff=6)
     out.update_yaxes(tickfont_size=font, title_font_size=font)
     out.update_annotations(font_size=font)
     return out
+
+
+def _ref(ref: object, x: str, y: str) -> object:
+    """An axis reference of one panel ("x2", "y2 domain") as its own figure's ("x", ...)."""
+    if not isinstance(ref, str):
+        return ref
+    return re.sub(rf"^(?:{x}|{y})\b", lambda m: m.group(0)[0], ref)
+
+
+def split(fig: go.Figure) -> list[go.Figure]:
+    """The panels of a figure made by `make_subplots` with one row of several columns,
+    each as a figure of its own (its subplot title over the figure's title, its traces,
+    axes, shapes and annotations), so that the page can lay them out in columns, which
+    stack on a phone; any other figure as it is."""
+    layout = fig.layout.to_plotly_json()
+    xs = sorted((k for k in layout if re.fullmatch(r"xaxis\d*", k)), key=lambda k: int(k[5:] or 1))
+    domains = {tuple(layout[k].get("domain", (0, 1))) for k in xs}
+    if len(xs) < 2 or len(domains) < len(xs):  # one panel, or panels stacked in rows
+        return [fig]
+    titles = [
+        a for a in layout.get("annotations", ()) if a.get("xref") == "paper" and a.get("y") == 1.0
+    ]
+    title = layout.get("title", {})
+    parts = []
+    for key in xs:
+        x_id = "x" + key[5:]
+        y_id = str(layout[key].get("anchor", "y"))
+        lo, hi = layout[key].get("domain", (0, 1))
+        own = [t for t in titles if lo <= t.get("x", -1) <= hi]
+        rest = {k: v for k, v in layout.items() if not re.fullmatch(r"[xy]axis\d*", k)}
+        rest |= {
+            "xaxis": _axis(layout[key]),
+            "yaxis": _axis(layout.get("yaxis" + y_id[1:], {})),
+            "annotations": [
+                {
+                    **a,
+                    "xref": _ref(a.get("xref"), x_id, y_id),
+                    "yref": _ref(a.get("yref"), x_id, y_id),
+                }
+                for a in layout.get("annotations", ())
+                if a.get("xref", "").split(" ")[0] == x_id
+            ],
+            "shapes": [
+                {
+                    **s,
+                    "xref": _ref(s.get("xref"), x_id, y_id),
+                    "yref": _ref(s.get("yref"), x_id, y_id),
+                }
+                for s in layout.get("shapes", ())
+                if s.get("xref", "").split(" ")[0] == x_id
+            ],
+        }
+        if own:
+            text = own[0]["text"] + (f"<br>{title['text']}" if title.get("text") else "")
+            rest["title"] = {**title, "text": text}
+        traces = [
+            t.update(xaxis="x", yaxis="y")
+            for t in (go.Figure(fig).data)
+            if (t.xaxis or "x") == x_id
+        ]
+        parts.append(go.Figure(data=traces, layout=rest))
+    return parts
+
+
+def _axis(axis: dict) -> dict:
+    return {k: v for k, v in axis.items() if k not in ("domain", "anchor", "matches", "overlaying")}

@@ -9,7 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ssnr_app.charts.axes import COLORS, MARGIN, histogram_trace, log_bins, log_y, power_ticks
+from ssnr_app.charts.axes import (
+    COLORS,
+    LEGEND_BELOW,
+    MARGIN,
+    histogram_trace,
+    log_bins,
+    log_y,
+    power_ticks,
+)
 
 
 def explain_figure(
@@ -104,7 +112,7 @@ def explain_figure(
         font={"size": font},
         margin={**MARGIN, "t": 110},
         bargap=0.15,
-        legend={"orientation": "h", "y": -0.25},
+        legend=LEGEND_BELOW,
     )
     fig.update_annotations(font_size=font + 1)
     return fig

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from ssnr_app.charts.axes import (
     COLORS,
     DEAD_COLOR,
+    LEGEND_BELOW,
     MARGIN,
     LogValues,
     floor_band,
@@ -50,11 +51,21 @@ def _points(
     floor = logs.at_floor if logs else np.zeros(int(keep.sum()), bool)
     archs = table.index.to_numpy()[keep]
     rows = np.flatnonzero(keep).astype(float)  # the row in `table`: numbers travel fast
-    # Positions in float32 on the wire (half the bytes for the browser to parse; more
-    # digits than a pixel shows); customdata stays float64: sums reach 1e49.
-    custom = np.column_stack([rows, table[WEIGHTS].to_numpy(float)[keep], x[keep]])
-    coords, y = np.asarray(coords, np.float32), y.astype(np.float32)
+    weights = table[WEIGHTS].to_numpy(float)[keep]
     names = archs if len(archs) <= NAMED_POINTS else None
+    # On the wire: positions in float32 (more digits than a pixel shows). A small sample's
+    # hover carries its name and exact score (float64: sums reach 1e49); a large one's
+    # carries row and weight count only, in float32 (exact below 2^24) when they fit, and
+    # reads the score off the log axis (10^x to 4 decimals): its payload is half the size,
+    # and the browser redraws a switch that much sooner.
+    exact = names is not None or not log_x
+    if exact:
+        custom = np.column_stack([rows, weights, x[keep]])
+    else:
+        small = weights.size == 0 or np.nanmax(weights) < 2**24
+        custom = np.column_stack([rows, weights]).astype(np.float32 if small else float)
+    coords = np.asarray(coords, np.float32 if log_x else float)
+    y = y.astype(np.float32)
     marker: dict = {"size": 6, "opacity": 0.75, "color": COLORS[agg]}
     if colour is not None:
         marker |= {
@@ -63,11 +74,13 @@ def _points(
             "showscale": True,
             "colorbar": {"title": colour.label, "thickness": 12},
         }
+    score = "%{customdata[2]:.4g}" if exact else "10<sup>%{x:.4f}</sup>"
     hover = (
         ("%{text}<br>" if names is not None else "architecture #%{customdata[0]:.0f}<br>")
         + "params (conv/linear weights scored): %{customdata[1]:,.0f}"
-        "<br>accuracy: %{y:.2f}<br>score: %{customdata[2]:.4g}<extra></extra>"
+        f"<br>accuracy: %{{y:.2f}}<br>score: {score}<extra></extra>"
     )
+    floor_hover = hover.replace(score, "≤ 0 (drawn at the floor)")
     traces = [
         go.Scattergl(
             x=coords[~floor],
@@ -90,7 +103,7 @@ def _points(
                 customdata=custom[floor],
                 text=None if names is None else names[floor],
                 marker={"size": 8, "symbol": "x", "color": DEAD_COLOR},
-                hovertemplate=hover,
+                hovertemplate=hover if exact else floor_hover,
                 name=f"score ≤ 0: {int(floor.sum()):,} (at the floor)",
             )
         )
@@ -119,7 +132,7 @@ def scatter(
         margin={**MARGIN, "t": 90},
         dragmode="lasso",
         uirevision=agg,
-        legend={"orientation": "h", "y": -0.15},
+        legend=LEGEND_BELOW,
     )
     if logs is not None:
         fig.update_xaxes(**logs.axis())
@@ -185,8 +198,41 @@ def figure2_panel(
         height=440,
         margin={**MARGIN, "t": 100},
         dragmode="zoom",
-        legend={"orientation": "h", "y": -0.25},
+        legend=LEGEND_BELOW,
     )
+    return fig
+
+
+def stored_scatter(scores: pd.Series, truth: pd.Series, proxy: str, title: dict) -> go.Figure:
+    """NASLib's stored score of each architecture of their sample against their
+    val_accuracy (power-of-ten axis when the scores are positive and span decades)."""
+    x = scores.to_numpy(float)
+    y = truth.reindex(scores.index).to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    wide = bool(ok.any() and (x[ok] > 0).all() and x[ok].max() > 1e3 * x[ok].min())
+    logs = LogValues.of(x[ok]) if wide else None
+    fig = go.Figure(
+        go.Scattergl(
+            x=logs.coords if logs else x[ok],
+            y=y[ok].astype(np.float32),
+            mode="markers",
+            text=scores.index.to_numpy()[ok],
+            customdata=x[ok],
+            marker={"size": 6, "opacity": 0.75, "color": COLORS["sum"]},
+            hovertemplate="%{text}<br>val_accuracy: %{y:.2f}<br>NASLib's score: "
+            "%{customdata:.4g}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title=f"NASLib's stored {proxy}" + (" (log scale)" if logs else ""),
+        yaxis_title="NASLib's val_accuracy (%)",
+        height=440,
+        margin={**MARGIN, "t": 90},
+    )
+    if logs is not None:
+        fig.update_xaxes(**logs.axis())
     return fig
 
 
@@ -220,7 +266,7 @@ def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figu
         yaxis_title=f"rank by {aggregation.LABELS[agg]} (1 = highest)",
         height=540,
         margin={**MARGIN, "t": 110},
-        legend={"orientation": "h", "y": -0.15},
+        legend=LEGEND_BELOW,
     )
     fig.update_xaxes(range=[0, n + 1])
     fig.update_yaxes(range=[0, n + 1])
@@ -289,7 +335,7 @@ def top_k(curves: Mapping[str, Mapping[str, np.ndarray]], n: int, title: dict) -
         title=title,
         height=460,
         margin={**MARGIN, "t": 110},
-        legend={"orientation": "h", "y": -0.2},
+        legend=LEGEND_BELOW,
     )
     return fig
 

@@ -15,7 +15,9 @@ QUANTITIES = {"sum": "S_n^l (sum)", "sigma": "σ^l (std)", "snr": "S_n^l / σ^l"
 LAYER_COLUMNS = {"sum": "S_n^l", "sigma": "sigma^l", "snr": "S_n^l/sigma^l"}
 
 
-def heatmap(names: list[str], values: list[np.ndarray], edges: np.ndarray) -> go.Figure:
+def heatmap(
+    names: list[str], values: list[np.ndarray], edges: np.ndarray, title: dict | None = None
+) -> go.Figure:
     """All layers at once: share of each layer's saliencies per log10 bin."""
     z = [np.histogram(log10_clipped(v, edges), bins=edges)[0] / max(len(v), 1) for v in values]
     fig = go.Figure(
@@ -30,7 +32,11 @@ def heatmap(names: list[str], values: list[np.ndarray], edges: np.ndarray) -> go
     )
     fig.update_xaxes(title="per-parameter saliency (log scale)", **power_ticks(edges[0], edges[-1]))
     fig.update_yaxes(autorange="reversed", tickfont={"size": 9})
-    fig.update_layout(height=max(320, 14 * len(names) + 80), margin=MARGIN)
+    fig.update_layout(
+        title=title,
+        height=max(320, 14 * len(names) + 80) + (60 if title else 0),
+        margin={**MARGIN, "t": 80} if title else MARGIN,
+    )
     return fig
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ssnr_app.charts.axes import COLORS, MARGIN, log_y, power_ticks
+from ssnr_app.charts.axes import COLORS, LEGEND_BELOW, MARGIN, log_y, power_ticks
 from ssnr_app.charts.explorer import scatter
 from ssnr_core.proxies import aggregation
 from ssnr_core.studies import lecture
@@ -31,6 +31,7 @@ def band_scatter(
         line={"color": "#ff7f0e", "width": 2},
         annotation_text=f"{band.n:,} archs",
         annotation_position="top left",
+        annotation_yshift=-28,  # a line under the floor band's count, which may be beside it
     )
     fig.update_layout(height=height, dragmode="zoom")
     return fig
@@ -77,7 +78,7 @@ def pair_layers(
         height=height,
         font={"size": font},
         margin={**MARGIN, "t": 90},
-        legend={"orientation": "h", "y": -0.22},
+        legend=LEGEND_BELOW,
     )
     fig.update_annotations(font_size=font + 1)
     return fig
@@ -109,7 +110,7 @@ def band_correlations(bands: pd.DataFrame, title: dict, height: int, font: int =
         height=height,
         font={"size": font},
         margin={**MARGIN, "t": 80},
-        legend={"orientation": "h", "y": -0.25},
+        legend=LEGEND_BELOW,
     )
     return fig
 

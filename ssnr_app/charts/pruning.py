@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ssnr_app.charts.axes import ACCURACY_COLOR, COLORS, MARGIN
+from ssnr_app.charts.axes import ACCURACY_COLOR, COLORS, LEGEND_BELOW, MARGIN
 from ssnr_core.proxies import aggregation
 
 
@@ -65,7 +65,5 @@ def pruning_curves(table: pd.DataFrame, relative: pd.DataFrame, title: dict) -> 
     fig.update_yaxes(title="value / value at 0%", range=[0, 1.08], row=2, col=1)
     fig.update_xaxes(tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="fraction of weights pruned", tickformat=".0%", row=2, col=1)
-    fig.update_layout(
-        title=title, height=680, margin={**MARGIN, "t": 100}, legend={"orientation": "h", "y": -0.1}
-    )
+    fig.update_layout(title=title, height=680, margin={**MARGIN, "t": 100}, legend=LEGEND_BELOW)
     return fig

@@ -32,6 +32,9 @@ class Saliency:
     components: tuple[str, ...] = ()
     protocol: str = ""  # a per-network measure's protocol key (part of `Setup.batch`)
     head_free: bool = False  # a measure that reads neither classifier nor labels (`Setup.stored`)
+    # True: values of both signs (grasp), which cancel in a layer's sum and swell its σ,
+    # so the SSNR aggregations of it carry little signal (`studies.caveats`)
+    signed: bool = False
 
     @property
     def per_network(self) -> bool:
@@ -42,10 +45,11 @@ REGISTRY: dict[str, Saliency] = {}
 
 
 def register(
-    name: str, needs_data: bool = True, dtype: torch.dtype = torch.float32
+    name: str, needs_data: bool = True, dtype: torch.dtype = torch.float32, signed: bool = False
 ) -> Callable[[SaliencyFn], SaliencyFn]:
     def wrap(fn: SaliencyFn) -> SaliencyFn:
-        REGISTRY[name] = Saliency(name, fn, needs_data, dtype, (fn.__doc__ or "").strip())
+        doc = (fn.__doc__ or "").strip()
+        REGISTRY[name] = Saliency(name, fn, needs_data, dtype, doc, signed=signed)
         return fn
 
     return wrap
@@ -141,7 +145,7 @@ def snip(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
     return [(g * w).abs() for g, w in zip(grads, weights)]
 
 
-@register("grasp")
+@register("grasp", signed=True)
 def grasp(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """-(H dL/dθ) · θ, the Hessian-gradient product of GraSP (Wang et al. 2020)."""
     weights = _weights(model)

@@ -11,6 +11,10 @@ claimed and then waits for the rest. A wait is bounded: a run whose claims are h
 by a stopped process (Ctrl-Z) says so within `STOPPED_S` and stops, offering to take
 them over (`Settings.take_over`), instead of waiting forever.
 
+Timings: each pass that computes something is recorded beside the cache
+(`timings.record`: architectures, seconds, device, workers), so that the app can say
+how long a sample will take before it is started.
+
 Progress: `progress(done, total)` after every result. A progress callback that also
 has a `waiting(note)` method is told what the run waits for (None once it computes
 again), so that its rate and time estimate can leave out what other runs store.
@@ -27,6 +31,8 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.processes import process_stopped
 from ssnr_core.runs.settings import Settings
+from ssnr_core.runs.timings import measured
+from ssnr_core.runs.timings import record as record_timing
 
 Progress = Callable[[int, int], None]
 WAIT_S = 0.5  # how often a run waiting for another run's claims looks again
@@ -71,10 +77,12 @@ def score(
         mine = cache.claim(setup, missing)
         if mine:
             _note(progress, None)
+        began, stored = time.monotonic(), len(have)
         try:
             cache.put(setup, record(mine))
         finally:
             cache.release(setup, mine)  # what was not stored (an error, an interrupt)
+            _timed(cache, setup, settings, len(have) - stored, time.monotonic() - began)
         have.update(cache.get(setup, [a for a in missing if a not in have]))
         missing = [a for a in missing if a not in have]
         if not missing or mine:
@@ -95,6 +103,13 @@ def score(
         time.sleep(WAIT_S)
         report()
     return {a: have[a] for a in archs}
+
+
+def _timed(cache: Cache, setup: Setup, settings: Settings, archs: int, seconds: float) -> None:
+    """Record a pass's rate beside the cache (also of a pass cut short: what it stored)."""
+    if archs > 0:
+        timing = measured(setup, archs, seconds, device=settings.device, workers=settings.workers)
+        record_timing(cache.path, timing)
 
 
 def _note(progress: Progress | None, note: str | None) -> None:

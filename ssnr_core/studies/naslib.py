@@ -10,6 +10,7 @@ architectures and truth, and say how closely our saliencies rank like theirs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,16 @@ PROXIES = (
     "synflow",
 )
 MISSING = ("zen",)  # in NASLib's suite, but not in the files
+# Our saliency -> the NASLib proxy that computes the same quantity (their code, init and
+# batch). NASLib's nwot is NASWOT on a data batch, our `naswot_data`.
+SAME_AS = {
+    "synflow": "synflow",
+    "snip": "snip",
+    "grasp": "grasp",
+    "fisher": "fisher",
+    "grad_norm": "grad_norm",
+    "naswot_data": "nwot",
+}
 
 
 def proxies(space: str, task: str, data_dir: Path | None = None) -> pd.DataFrame:
@@ -86,3 +97,40 @@ def agreement(ours: pd.Series, space: str, task: str, proxy: str) -> tuple[float
     common = [a for a in ours.index if a in table.index]
     x, y = ours.reindex(common).to_numpy(), table.loc[common, proxy].to_numpy()
     return correlation.spearman(x, y), len(correlation.finite_pairs(x, y)[0])
+
+
+@dataclass(frozen=True)
+class Stored:
+    """NASLib's stored `proxy` for our `saliency` on their sample of `space`/`task`,
+    against their `val_accuracy`: an instant view of a setup that would take long to
+    score here, with their computation, initialisation, batch and sample."""
+
+    space: str
+    task: str
+    saliency: str
+    proxy: str
+    scores: pd.Series  # NASLib's score by canonical arch
+    truth: pd.Series  # NASLib's val_accuracy, same index
+    summary: correlation.Summary
+    n_boot: int  # bootstrap resamples of the summary's intervals
+
+
+def stored(
+    space: str, task: str, saliency: str, n_boot: int = 0, data_dir: Path | None = None
+) -> Stored | None:
+    """NASLib's stored scores for `saliency` on `space`/`task` with their correlations,
+    or None where NASLib has no file for the task or no such proxy (e.g. zen, meco,
+    TNB101's synflow)."""
+    proxy = SAME_AS.get(saliency)
+    if proxy is None or "naslib" not in benchmarks.get_task(space, task).sources:
+        return None
+    try:
+        scores = benchmarks.naslib_scores(space, task, proxy, data_dir)
+    except KeyError:  # the file has no such task
+        return None
+    if scores.empty:
+        return None
+    scores.index.name = "arch"
+    truth = benchmarks.truth(space, task, "naslib", data_dir).reindex(scores.index)
+    found = correlation.summary(scores.to_numpy(), truth.to_numpy(), n_boot, 0)
+    return Stored(space, task, saliency, proxy, scores, truth, found, n_boot)
