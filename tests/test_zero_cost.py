@@ -830,3 +830,9 @@ def test_rows_of_an_older_protocol_are_not_listed_as_todays(tmp_path, monkeypatc
     known = saliency.REGISTRY["zen"]
     monkeypatch.setitem(saliency.REGISTRY, "zen", replace(known, protocol=known.protocol + "9"))
     assert cache.setups() == [] and not cache.get(Setup("nb201", "cifar10", "zen"))
+
+
+def test_every_measure_applies_to_every_column_of_the_field_table():
+    for space, _task in compare.FIELD_COLUMNS:
+        assert all(zero_cost.supports(m, space) for m in zero_cost.MEASURES), space
+    assert not zero_cost.supports("zen", "nb101") and zero_cost.supports("zico", "nb101")

@@ -120,6 +120,11 @@ class Measure:
 
 
 MEASURES: dict[str, Measure] = {}
+# Hooks over any network: NASWOT, MeCo, ZiCo, SWAP run on every space's networks. Zen-NAS
+# reads a global pooling's input and AZ-NAS a block structure (`az_nas_blocks`): NB101's
+# networks have neither defined here.
+HOOKED = ("nb201", "nb301", "tnb101", "tnb101_macro", "nb101")
+BLOCKED = ("nb201", "nb301", "tnb101", "tnb101_macro")
 
 
 def register(
@@ -357,6 +362,7 @@ AZ_NAS = Protocol()
     combine="rank_log_sum",
     reference="NB201 CIFAR-10, all 15,625 cells: Kendall 0.7409, Spearman 0.9127",
     live_only=True,
+    spaces=BLOCKED,
 )
 def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """AZ-NAS (Lee & Ham, CVPR 2024), from one forward and one backward pass over the
@@ -539,7 +545,7 @@ def channel_variance(t: torch.Tensor) -> torch.Tensor:
 ZEN = Protocol(init="normal", batches=2, revision=1)  # 1: `channel_variance`'s sums
 
 
-@register("zen", ("zen",), ZEN, head_free=True)
+@register("zen", ("zen",), ZEN, head_free=True, spaces=BLOCKED)
 def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """Zen-score (Lin et al., ICCV 2021) as AZ-NAS's NB201 code runs it: N(0, 1) weights,
     log E_b Σ|f(x) - f(x + 0.01 ε)| of the pre-pooling features (after the head's
@@ -643,7 +649,7 @@ def naswot_kernel(net: nn.Module, x: torch.Tensor) -> np.ndarray:
     return k.cpu().numpy()
 
 
-@register("naswot", ("naswot",), NASWOT, head_free=True)
+@register("naswot", ("naswot",), NASWOT, head_free=True, spaces=HOOKED)
 def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT (Mellor et al., ICML 2021) as AZ-NAS's NB201 code runs it: Kaiming-normal
     fan-in weights, Gaussian inputs, log|det K| of the activation-pattern kernel
@@ -652,7 +658,9 @@ def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     return _values(float(logdet))
 
 
-@register("naswot_data", ("naswot_data",), replace(NASWOT, data=True), head_free=True)
+@register(
+    "naswot_data", ("naswot_data",), replace(NASWOT, data=True), head_free=True, spaces=HOOKED
+)
 def naswot_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """NASWOT on the run's data batch (the original paper's protocol: real images),
     otherwise as `naswot`."""
@@ -697,6 +705,7 @@ def _meco_weight(module: nn.Module, parent: nn.Module | None, net: nn.Module) ->
     MECO,
     head_free=True,
     reference="NB201 CIFAR-10, NATS-Bench TSS, as reported: Spearman ~0.89",
+    spaces=HOOKED,
 )
 def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """MeCo (Jiang et al., NeurIPS 2023), random-input variant: Σ over module outputs of
@@ -755,7 +764,7 @@ def zico_terms(grads: Sequence[torch.Tensor]) -> float:
     return math.log(total) if total != 0 else math.nan
 
 
-@register("zico", ("zico",), ZICO)
+@register("zico", ("zico",), ZICO, spaces=HOOKED)
 def zico(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """ZiCo (Li et al., ICLR 2023; SLDGroup/ZiCo `compute_zico.py`): Σ over Conv/Linear
     layers of log(Σ_θ mean|∂L/∂θ| / std ∂L/∂θ), the inverse coefficient of variation of
@@ -823,7 +832,7 @@ def swap_patterns(net: nn.Module, x: torch.Tensor) -> int:
     return len(found) + int(idle and not bool((found == 0).any()))
 
 
-@register("swap", ("swap",), SWAP, head_free=True)
+@register("swap", ("swap",), SWAP, head_free=True, spaces=HOOKED)
 def swap(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """SWAP (Peng et al., ICLR 2024; pym1024/SWAP `src/metrics/swap.py`): the number of
     distinct sample-wise activation patterns over every ReLU (`swap_patterns`), on 16
