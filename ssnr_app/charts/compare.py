@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ssnr_app.charts.axes import COLORS, MARGIN
+from ssnr_app.charts.axes import COLORS, LEGEND_BELOW, MARGIN
 from ssnr_core.proxies import aggregation
 
 FEWER = "/"  # hatch of a bar on fewer architectures than its column's largest
@@ -53,7 +53,7 @@ def compare_bars(
         yaxis_title=label,
         height=360 + 24 * rows,
         margin={**MARGIN, "t": 100, "b": 40 + 24 * rows},  # the legend in the margin
-        legend={"orientation": "h", "y": 0, "yanchor": "bottom", "yref": "container"},
+        legend=LEGEND_BELOW,
         uniformtext={"minsize": 9, "mode": "hide"},
     )
     return fig
