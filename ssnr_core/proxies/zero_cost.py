@@ -557,36 +557,34 @@ def zen(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor
     (NB301: the last cell's; TNB101: the encoder's, the nine tiles' side by side for
     jigsaw), every BatchNorm's running variance folded over all its calls (jigsaw's
     encoder runs once per tile)."""
-    if not isinstance(model, nb201.Network):
-        return _zen_other(model, x)
-    net = model
-    x1, x2 = x.contiguous(memory_format=torch.channels_last).chunk(2)
-    seen: dict[nn.Module, list[torch.Tensor]] = {}
+    nb = isinstance(model, nb201.Network)
 
-    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
-        seen.setdefault(module, []).append(channel_variance(inp[0]))
+    def features(v: torch.Tensor) -> torch.Tensor:
+        if isinstance(model, nb201.Network):
+            return model.head(model.cells(model.stem(v)))
+        return _pooled_input(model, v, "zen")
 
-    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    hooks = [m.register_forward_hook(keep) for m in norms]
-    try:
-        with torch.no_grad():
-            out = [net.head(net.cells(net.stem(v))) for v in (x1, x1 + 1e-2 * x2)]
-    finally:
-        for h in hooks:
-            h.remove()
-    diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
+    log_diff, seen = _zen_passes(model, x, features)
     log_bn = 0.0
-    for m in norms:
-        v = seen.get(m)
-        if v is None:  # not run: an op on an all-zero node (zeros in, v = 0)
+    for m in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        calls = seen.get(m, [])
+        if nb and not calls:  # not run: an op on an all-zero node (zeros in, v = 0)
             log_bn += 0.5 * math.log(0.81)
-        else:
-            log_bn += 0.5 * math.log(float((0.81 + 0.09 * v[0] + 0.1 * v[1]).mean()))
-    return _values((math.log(float(diff)) if diff > 0 else -math.inf) + log_bn)
+        elif nb:
+            log_bn += 0.5 * math.log(float((0.81 + 0.09 * calls[0] + 0.1 * calls[1]).mean()))
+        else:  # every call folded in, from 1 (a norm never run keeps 1)
+            running = torch.ones(m.num_features, dtype=torch.float64, device=x.device)
+            for v in calls:
+                running = (1 - 0.1) * running + 0.1 * v
+            log_bn += 0.5 * math.log(float(running.mean()))
+    return _values(log_diff + log_bn)
 
 
-def _zen_other(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Zen-score of a network of another space (see `zen`)."""
+def _zen_passes(
+    net: nn.Module, x: torch.Tensor, features: Callable[[torch.Tensor], torch.Tensor]
+) -> tuple[float, dict[nn.Module, list[torch.Tensor]]]:
+    """Zen-NAS's two forwards: log E_b Σ|f(x1) - f(x1 + 0.01 x2)| of `features` (-inf for
+    no difference), and each BatchNorm's per-channel input variances, one per call."""
     x1, x2 = x.contiguous(memory_format=torch.channels_last).chunk(2)
     seen: dict[nn.Module, list[torch.Tensor]] = {}
 
@@ -597,18 +595,12 @@ def _zen_other(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     hooks = [m.register_forward_hook(keep) for m in norms]
     try:
         with torch.no_grad():
-            out = [_pooled_input(net, v, "zen") for v in (x1, x1 + 1e-2 * x2)]
+            out = [features(v) for v in (x1, x1 + 1e-2 * x2)]
     finally:
         for h in hooks:
             h.remove()
     diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
-    log_bn = 0.0
-    for m in norms:
-        running = torch.ones(m.num_features, dtype=torch.float64, device=x.device)  # unrun: 1
-        for v in seen.get(m, []):
-            running = (1 - 0.1) * running + 0.1 * v
-        log_bn += 0.5 * math.log(float(running.mean()))
-    return _values((math.log(float(diff)) if diff > 0 else -math.inf) + log_bn)
+    return (math.log(float(diff)) if diff > 0 else -math.inf), seen
 
 
 NASWOT = Protocol()
