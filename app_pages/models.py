@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ssnr_app import panels
+from ssnr_app import panels, state
 from ssnr_app.charts import axes
 from ssnr_core.proxies import aggregation, models, saliency
 from ssnr_core.spaces import zoo
@@ -81,11 +81,19 @@ def render() -> None:
         "A well-known network, untrained, through the same per-layer statistics and three "
         "aggregations as a benchmark architecture (Conv2d and Linear weights).",
     )
+    state.restore(state.MODEL_PARAMS)  # a link names the model and its input size
+    if st.session_state.get(state.MODEL_NAME) not in zoo.BUILDERS:
+        st.session_state.pop(state.MODEL_NAME, None)
+    if st.session_state.get(state.MODEL_SIZE) not in SIZES:
+        st.session_state.pop(state.MODEL_SIZE, None)
+    if state.MODEL_SIZE not in st.session_state:
+        st.session_state[state.MODEL_SIZE] = 224  # set here, not as the widget's value
     st.sidebar.header("Model")
-    name = st.sidebar.selectbox("Model", list(zoo.BUILDERS), key="model_name")
+    name = st.sidebar.selectbox("Model", list(zoo.BUILDERS), key=state.MODEL_NAME)
     size = FIXED_SIZE.get(name) or st.sidebar.select_slider(
-        "Input size (pixels)", SIZES, value=224, key="model_size"
+        "Input size (pixels)", SIZES, key=state.MODEL_SIZE
     )
+    state.publish(state.MODEL_PARAMS)
     which = st.sidebar.selectbox("Saliency", list(saliency.REGISTRY), key="model_saliency")
     seed = int(st.sidebar.number_input("Init seed", 0, 2**31 - 1, 0, key="model_seed"))
     try:

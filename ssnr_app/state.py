@@ -36,6 +36,8 @@ EXPLAIN_ARCH = "explain_arch"
 SEEDS = "init_seeds"  # the explorer research section's init seeds, "0,1,2"
 PRESENT = "present"  # presentation mode (large type, no sidebar)
 IMAGE_FORMAT = "image_format"  # what a figure's camera icon saves: png or svg
+MODEL_NAME = "model_name"  # the Any-model page's network
+MODEL_SIZE = "model_size"  # and its input size, in pixels
 LECTURE_STEP = "lecture_step"  # the lecture's step, by name
 LECTURE_TASK = "lecture_task"
 # Plain session values, not widgets.
@@ -108,6 +110,7 @@ LECTURE_PARAMS = (
     PRESENT_PARAM,
 )
 LECTURE_PAGE = "app_pages/lecture.py"
+MODEL_PARAMS = (Param(MODEL_NAME, "model"), Param(MODEL_SIZE, "size", int), PRESENT_PARAM)
 COMPARE_PARAMS = (
     Param(COLUMNS, "columns", _columns, _show_columns),
     Param(SALIENCIES, "saliencies", _list, ",".join),  # type: ignore[arg-type]
@@ -121,7 +124,14 @@ EXPLAIN_PARAMS = (
 )
 KEPT = {
     p.key
-    for p in (*EXPLORER_PARAMS, SAMPLE_PARAM, *COMPARE_PARAMS, *EXPLAIN_PARAMS, *LECTURE_PARAMS)
+    for p in (
+        *EXPLORER_PARAMS,
+        SAMPLE_PARAM,
+        *COMPARE_PARAMS,
+        *EXPLAIN_PARAMS,
+        *LECTURE_PARAMS,
+        *MODEL_PARAMS,
+    )
 } | {
     IMAGE_FORMAT,
     BOOTSTRAP,

@@ -51,11 +51,11 @@ def test_layer_page_scores_a_network_of_the_new_space(space, task):
 
 def test_any_model_page_shows_the_cores_per_layer_table_and_scores():
     at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["model_name"] = "resnet18"  # the page opens on VGG-16 at 224: slow here
-    at.session_state["model_size"] = 32
+    at.query_params.update({"model": "resnet18", "size": "32"})  # not VGG-16 at 224: slow
     at.run()
     at.switch_page("app_pages/models.py").run()
     assert at.sidebar.selectbox(key="model_name").value == "resnet18"
+    assert at.sidebar.select_slider(key="model_size").value == 32
     assert not at.exception and not at.error
     model, _, _ = models.load("torchvision:resnet18")
     found = models.score_model(model, (3, 32, 32))
@@ -66,3 +66,17 @@ def test_any_model_page_shows_the_cores_per_layer_table_and_scores():
     table = frame_with(at, "S_n^l")
     assert list(table.index) == list(found.layers)
     np.testing.assert_allclose(table["S_n^l/sigma^l"], found.table()["snr"])
+
+
+def test_a_link_with_an_unknown_model_or_size_opens_the_defaults_quietly():
+    for query, want in (
+        ({"model": "nope", "size": "32"}, ("vgg16", 32)),
+        ({"model": "resnet18", "size": "31"}, ("resnet18", 224)),
+    ):
+        at = AppTest.from_file(APP, default_timeout=240)
+        at.query_params.update(query)
+        at.run()
+        at.switch_page("app_pages/models.py").run()
+        assert not at.exception and not at.error
+        shown = at.sidebar.selectbox(key="model_name").value
+        assert (shown, at.sidebar.select_slider(key="model_size").value) == want

@@ -255,7 +255,10 @@ def test_every_page_presents_at_projector_size(browser: Browser, tmp_path: Path)
     with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
         page = browser.new_page(viewport=PROJECTOR)
         for where in PRESENTED:
-            page.goto(f"{url}/{where}?present=1")
+            small = (
+                "&model=resnet18&size=32" if where == "models" else ""
+            )  # the default: VGG-16, 224
+            page.goto(f"{url}/{where}?present=1{small}")
             if where == "compare":
                 expect(page.get_by_role("heading").first).to_be_visible(timeout=WAIT_MS)
                 page.wait_for_timeout(3000)
