@@ -35,7 +35,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -230,6 +231,21 @@ def repeated(
 # ---- shared helpers ---------------------------------------------------------------
 
 
+Hook = Callable[[nn.Module, tuple, torch.Tensor], None]
+
+
+@contextmanager
+def hooked(modules: Iterable[nn.Module], hook: Hook) -> Iterator[None]:
+    """`hook` as a forward hook of every module in `modules` while inside, removed on
+    the way out, whatever happens."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def _nb201(model: nn.Module, name: str) -> nb201.Network:
     if not isinstance(model, nb201.Network):
         raise ValueError(f"{name} is implemented for NAS-Bench-201 networks (nb201) only")
@@ -377,32 +393,37 @@ def az_nas(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
     seed = int(y.reshape(-1)[0])
     if not isinstance(model, nb201.Network):
         return _az_nas_other(model, x, seed)
-    net = model
-    h, w = x.shape[2:]
-    entropies, terms = [], []
     feature = x.contiguous(memory_format=torch.channels_last)  # ~1.8x faster convs and pools
-    for i, (_, run) in enumerate(blocks(net)):
-        if i == 0:
-            with torch.no_grad():
-                feature = run(feature)
-            entropies.append(entropy(feature))
-            continue
+    steps = [run for _, run in blocks(model)]
+    h, w = x.shape[2:]
+    return _values(*_chain_terms(feature, steps, seed), benchmark_flops(model, (h, w)))
+
+
+def _chain_terms(
+    feature: torch.Tensor, steps: Sequence[Callable[[torch.Tensor], torch.Tensor]], seed: int
+) -> tuple[float, float, float]:
+    """Expressivity, progressivity and trainability (`az_nas`) over a chain of blocks:
+    the first (the stem) run without gradient, each next one from the previous one's
+    output, its input gradient for the block's ±1 vectors."""
+    entropies, terms = [], []
+    with torch.no_grad():
+        feature = steps[0](feature)
+    entropies.append(entropy(feature))
+    for i, run in enumerate(steps[1:], start=1):
         f_in = feature.detach().requires_grad_(True)
         f_out = run(f_in)
         g_out = random_signs(tuple(f_out.shape), seed, i).to(f_out)
         if f_out.requires_grad:
-            (g_in,) = torch.autograd.grad(f_out, f_in, g_out)
-        else:  # no path from input to output (x * 0.0 keeps the graph; this is a guard)
+            (g_in,) = torch.autograd.grad(f_out, f_in, g_out, allow_unused=True)
+            g_in = torch.zeros_like(f_in) if g_in is None else g_in
+        else:  # the block ignores its input (all `none`): no gradient reaches it
             g_in = torch.zeros_like(f_in)
         terms.append(spectral_term(g_in, g_out))
         feature = f_out.detach()
         entropies.append(entropy(feature))
     e = np.array(entropies)
     with np.errstate(invalid="ignore"):
-        expressivity = float(e.sum())
-        progressivity = float(np.min(np.diff(e)))
-        trainability = float(np.mean(terms))
-    return _values(expressivity, progressivity, trainability, benchmark_flops(net, (h, w)))
+        return float(e.sum()), float(np.min(np.diff(e))), float(np.mean(terms))
 
 
 Step = Callable[[torch.Tensor], torch.Tensor]
@@ -444,26 +465,7 @@ def _az_nas_other(model: nn.Module, x: torch.Tensor, seed: int) -> list[torch.Te
     """AZ-NAS outside NB201: `az_nas`'s formulas over `az_nas_blocks`, complexity the
     network's Conv/Linear multiply-adds (`network_flops`)."""
     feature, steps = az_nas_blocks(model, x.contiguous(memory_format=torch.channels_last))
-    entropies, terms = [], []
-    with torch.no_grad():
-        feature = steps[0](feature)
-    entropies.append(entropy(feature))
-    for i, run in enumerate(steps[1:], start=1):
-        f_in = feature.detach().requires_grad_(True)
-        f_out = run(f_in)
-        g_out = random_signs(tuple(f_out.shape), seed, i).to(f_out)
-        if f_out.requires_grad:
-            (g_in,) = torch.autograd.grad(f_out, f_in, g_out, allow_unused=True)
-            g_in = torch.zeros_like(f_in) if g_in is None else g_in
-        else:  # the cell ignores its input (all `none`): no gradient reaches it
-            g_in = torch.zeros_like(f_in)
-        terms.append(spectral_term(g_in, g_out))
-        feature = f_out.detach()
-        entropies.append(entropy(feature))
-    e = np.array(entropies)
-    with np.errstate(invalid="ignore"):
-        values = float(e.sum()), float(np.min(np.diff(e))), float(np.mean(terms))
-    return _values(*values, network_flops(model, x))
+    return _values(*_chain_terms(feature, steps, seed), network_flops(model, x))
 
 
 def network_flops(model: nn.Module, x: torch.Tensor) -> float:
@@ -488,33 +490,17 @@ def network_flops(model: nn.Module, x: torch.Tensor) -> float:
         assert isinstance(m, nn.Linear)
         total[0] += (m.in_features + (1 if m.bias is not None else 0)) * m.out_features
 
-    hooks = [
-        m.register_forward_hook(conv if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) else linear)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            model(x[:2])
-    finally:
-        for h in hooks:
-            h.remove()
+    def count(m: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        (linear if isinstance(m, nn.Linear) else conv)(m, inp, out)
+
+    kinds = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+    layers = (m for m in model.modules() if isinstance(m, kinds))
+    with hooked(layers, count), torch.no_grad():
+        model(x[:2])
     return total[0] / 1e6  # the hooks count one sample (out[0]) per call
 
 
 # ---- Zen-NAS and NASWOT: hooks over the whole network ---------------------------
-
-
-def _cell_inputs(net: nn.Module) -> tuple[dict[nn.Module, torch.Size], list]:
-    """Forward hooks recording each NB201 cell's input shape (to size the ops it skips);
-    none for the other spaces, whose cells run every op."""
-    shapes: dict[nn.Module, torch.Size] = {}
-
-    def keep(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
-        shapes[module] = inp[0].shape
-
-    cells = [b for b in net.modules() if isinstance(b, nb201.Cell)]
-    return shapes, [c.register_forward_hook(keep) for c in cells]
 
 
 def _pooled_input(net: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -524,11 +510,8 @@ def _pooled_input(net: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
     if len(pools) != 1:
         raise ValueError(f"{name} reads the pre-pooling features of a classification network")
     seen: list[torch.Tensor] = []
-    hook = pools[0].register_forward_hook(lambda _m, inp, _o: seen.append(inp[0]))
-    try:
+    with hooked(pools, lambda _m, inp, _o: seen.append(inp[0])):
         net(x)
-    finally:
-        hook.remove()
     return seen[-1]
 
 
@@ -592,13 +575,8 @@ def _zen_passes(
         seen.setdefault(module, []).append(channel_variance(inp[0]))
 
     norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    hooks = [m.register_forward_hook(keep) for m in norms]
-    try:
-        with torch.no_grad():
-            out = [features(v) for v in (x1, x1 + 1e-2 * x2)]
-    finally:
-        for h in hooks:
-            h.remove()
+    with hooked(norms, keep), torch.no_grad():
+        out = [features(v) for v in (x1, x1 + 1e-2 * x2)]
     diff = (out[0].double() - out[1].double()).abs().sum(dim=(1, 2, 3)).mean()
     return (math.log(float(diff)) if diff > 0 else -math.inf), seen
 
@@ -624,15 +602,15 @@ def naswot_kernel(net: nn.Module, x: torch.Tensor) -> np.ndarray:
         k.add_(2 * both - ones[:, None] - ones[None, :] + code.shape[1])
         ran.add(module)
 
-    shapes, cell_hooks = _cell_inputs(net)
+    shapes: dict[nn.Module, torch.Size] = {}  # each NB201 cell's input, to size the ops it skips
+
+    def shape(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        shapes[module] = inp[0].shape
+
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
-    hooks = [m.register_forward_hook(keep) for m in relus] + cell_hooks
-    try:
-        with torch.no_grad():
-            net(x.contiguous(memory_format=torch.channels_last))
-    finally:
-        for h in hooks:
-            h.remove()
+    cells = [m for m in net.modules() if isinstance(m, nb201.Cell)]  # none elsewhere
+    with hooked(relus, keep), hooked(cells, shape), torch.no_grad():
+        net(x.contiguous(memory_format=torch.channels_last))
     for cell in net.modules():
         if isinstance(cell, nb201.Cell) and cell in shapes:
             size = math.prod(shapes[cell][1:])
@@ -718,18 +696,11 @@ def meco(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tenso
             term = min_eig_corr(out[0])
             total[0] += weight * (0.0 if math.isnan(term) else term)
 
-    hooks = [m.register_forward_hook(keep) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            if not isinstance(net, nb201.Network):
-                net(x.contiguous(memory_format=torch.channels_last))
-                return _values(total[0])
-            features = net.head(
-                net.cells(net.stem(x.contiguous(memory_format=torch.channels_last)))
-            )
-    finally:
-        for h in hooks:
-            h.remove()
+    with hooked(net.modules(), keep), torch.no_grad():
+        if not isinstance(net, nb201.Network):
+            net(x.contiguous(memory_format=torch.channels_last))
+            return _values(total[0])
+        features = net.head(net.cells(net.stem(x.contiguous(memory_format=torch.channels_last))))
     root = min_eig_corr(features.mean(dim=(2, 3)))  # the network's own (pooled) output
     return _values(total[0] + (0.0 if math.isnan(root) else root))
 
@@ -804,13 +775,8 @@ def swap_patterns(net: nn.Module, x: torch.Tensor) -> int:
             ran.add(module)
 
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
-    hooks = [m.register_forward_hook(keep) for m in relus]
-    try:
-        with torch.no_grad():
-            net(x.contiguous(memory_format=torch.channels_last))
-    finally:
-        for h in hooks:
-            h.remove()
+    with hooked(relus, keep), torch.no_grad():
+        net(x.contiguous(memory_format=torch.channels_last))
     none = torch.zeros(0, dtype=torch.int64, device=x.device)
     found = torch.unique(torch.cat(codes)) if codes else none
     idle = any(
