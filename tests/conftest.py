@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import Browser, sync_playwright
 from torch import nn
 
 from ssnr_core.data import pinned
@@ -105,3 +107,24 @@ def reference_synflow(model: nn.Module, shape: tuple[int, ...]) -> list[np.ndarr
         (m.weight * (m.weight.grad if m.weight.grad is not None else 0)).abs().detach().numpy()
         for m in layers
     ]
+
+
+# Debian's Chromium, as the README installs it (`playwright install` cannot download here)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium per browser-test module."""
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SAMPLE, SETUP
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from ssnr_app import loaders, panels
 from ssnr_core import benchmarks
@@ -31,15 +31,6 @@ from ssnr_core.studies import evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 30_000
 FIRST_VIEW_S = 60  # the brief: a chart and a Spearman figure within a minute, no click
 NUMBER = re.compile(r"^-?\d\.\d{3}$")
@@ -99,14 +90,6 @@ def serve(
         jobs.clear_queue(settings)
         for running in panels.running_jobs(settings):
             jobs.stop(running.job, ())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def metric(page: Page, label: str):

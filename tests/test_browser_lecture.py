@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NUMBER, WAIT_MS, metric, serve
+from playwright.sync_api import Browser, Page, expect
+from test_browser import ARTIFACTS, NUMBER, WAIT_MS, metric, serve
 
 from ssnr_app import loaders, panels
 from ssnr_core import benchmarks
@@ -58,14 +58,6 @@ charts => charts.map(chart => [
 """
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def core(task: str = "cifar10") -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from test_browser import WAIT_MS, browser, serve  # noqa: F401 (browser: a fixture)
+from test_browser import WAIT_MS, serve
 
 from ssnr_core.runs import Settings, jobs
 from ssnr_core.runs.processes import process_alive
@@ -73,7 +73,7 @@ def running_jobs(settings: Settings) -> int:
 
 
 def test_twenty_sessions_with_twenty_links_run_one_job_at_a_time(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     tmp_path: Path,
 ):
     cache_dir = tmp_path / "cache"
