@@ -23,7 +23,7 @@ from ssnr_core.proxies import aggregation, batches, network, saliency, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
-from ssnr_core.spaces import nb201, nb301, tnb101
+from ssnr_core.spaces import nb201, nb301, tnb101, tnb101_macro
 from ssnr_core.spaces.modules import SeededModules, derive_seed
 from ssnr_core.studies import compare, ensemble, evaluation, naslib
 
@@ -790,6 +790,25 @@ def test_head_free_measures_give_same_body_tasks_the_same_numbers(name):
             got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
         assert got[0] == got[1]
     assert Setup("nb201", "cifar100", name).stored == Setup("nb201", "cifar10", name)
+
+
+@pytest.mark.parametrize("name", HEAD_FREE)
+@pytest.mark.parametrize(
+    "space, arch", [(tnb101, "(3, 2, 1, 3, 0, 2)"), (tnb101_macro, "(1, 2, 4, 2, 0, 0)")]
+)
+def test_head_free_measures_give_tnb101_classifier_tasks_the_same_numbers(name, space, arch):
+    measure = zero_cost.MEASURES[name]
+    x = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    got = []
+    for task in space.CLASSIFIERS:  # encoder, pool and a Linear of 100, 63 or 9 outputs
+        bank = SeededModules(0, share=True)
+        make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
+        net = space.build(arch, task, make=make).train()
+        got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
+    assert got[0] == got[1] == got[2] and all(math.isfinite(v) for v in got[0])
+    first = Setup(space.NAME, "class_object", name)
+    assert Setup(space.NAME, "room_layout", name).stored == first
+    assert Setup(space.NAME, "jigsaw", name).stored.task == "jigsaw"  # nine tiles: another body
 
 
 def test_same_body_tasks_build_the_same_body():

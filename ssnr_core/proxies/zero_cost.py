@@ -871,7 +871,8 @@ def note(name: str) -> str:
     if measure.head_free:
         parts.append(
             f"{name} reads neither the classifier nor the labels: tasks whose networks differ "
-            "only there (NB201 CIFAR-10 and CIFAR-100) share its numbers, computed once"
+            "only there (NB201 CIFAR-10 and CIFAR-100; TNB101 class_object, class_scene and "
+            "room_layout) share its numbers, computed once"
         )
     if measure.reference:
         parts.append(f"published: {measure.reference}")

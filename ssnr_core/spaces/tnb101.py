@@ -49,6 +49,8 @@ TASKS = {
     "segmentsemantic": 17,  # per-pixel class logits
 }
 
+# tasks whose network is the encoder, a global pool and one Linear layer (`Classifier`)
+CLASSIFIERS = ("class_object", "class_scene", "room_layout")
 JIGSAW_TILES = 9
 JIGSAW_TILE = (3, 64, 64)
 IMAGE = (3, 256, 256)
@@ -360,4 +362,5 @@ SPACE = Space(
     ops=lambda arch: tuple(OPS[op] for op in arch),
     examples=("(1, 0, 0, 2, 1, 0)", "64-41414-3_33_333"),
     size=4**6,
+    same_body=(CLASSIFIERS,),  # only `classifier{num_out}` differs
 )

@@ -47,6 +47,7 @@ NAME = "tnb101_macro"
 CODES = {1: "keep", 2: "double width", 3: "halve resolution", 4: "double width, halve res"}
 POSITIONS = 6
 TASKS = dict(tnb101.TASKS)
+CLASSIFIERS = tnb101.CLASSIFIERS
 BASE_CHANNELS = 64
 DESIGN_WIDTH = 224 // 4  # TNB101's feature width after the stem, for a 224-pixel input
 
@@ -279,4 +280,5 @@ SPACE = Space(
     examples=("(1, 2, 4, 2, 0, 0)", "64-41414-basic"),
     size=3256,
     choices=tuple(CODES.values()),
+    same_body=(CLASSIFIERS,),  # only `classifier{num_out}` differs
 )
