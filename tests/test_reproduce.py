@@ -55,3 +55,26 @@ def test_data_dependent_saliency_refuses_non_classification_tasks(empty_cache):
     with pytest.raises(ValueError, match="needs class labels"):
         evaluation.evaluate(setup, empty_cache, settings=LOCAL, n=1)
     assert arch and np.isfinite(benchmarks.truth("tnb101", "room_layout")).all()
+
+
+def test_a_measure_reproduces_as_its_score_and_components(empty_cache):
+    """A per-network measure has no aggregations: its score and components stand in their
+    place, paired against the FLOPs baseline, and a space it cannot run on says so."""
+    table = reproduce.reproduce(
+        empty_cache,
+        Setup("nb201", "cifar10", "az_nas"),
+        settings=LOCAL,
+        sample=5,
+        columns=("NB201 CIFAR-10", "NB101 CIFAR-10"),
+        study=evaluation.Study(n_boot=20),
+    )
+    assert {"az_nas", "expressivity", "complexity"} <= set(table.columns)
+    assert "layerwise_ssnr" not in table.columns
+    nb201_row, nb101_row = table.iloc[0], table.iloc[1]
+    assert nb201_row["n"] == 5 and nb201_row["az_nas-flops"] == pytest.approx(
+        nb201_row["az_nas"] - nb201_row["flops"]
+    )
+    assert not nb101_row["applies"] and nb101_row["n"] == 0
+    md = reproduce.to_markdown(table, "az_nas")
+    assert "Δτ az_nas − FLOPs [95%]" in md and "| NB101 CIFAR-10 | 0 | does not apply |" in md
+    assert "az_nas (one number per network)" in md

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ssnr_core import benchmarks
-from ssnr_core.proxies import batches
+from ssnr_core.proxies import batches, zero_cost
 from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.scoring import Progress
@@ -64,6 +64,19 @@ PAIRS = (
 )
 
 
+def scores_of(saliency: str) -> tuple[str, ...]:
+    """The score columns of `saliency`: its three aggregations, or a measure's score and
+    components (a measure has one number per network: no aggregation exists)."""
+    return zero_cost.score_names(saliency) or AGGS
+
+
+def pairs_of(saliency: str) -> tuple[tuple[str, str], ...]:
+    """The paired differences reported for `saliency`, the headline first: layer-wise
+    SSNR against the sum, or a measure's score against the size baselines."""
+    first = scores_of(saliency)[0]
+    return PAIRS if first == AGGS[0] else ((first, "flops"), (first, "params"))
+
+
 def reproduce(
     cache: Cache,
     protocol: Setup,
@@ -84,11 +97,24 @@ def reproduce(
     only what the cache already holds (the app), so n may be smaller than the sample."""
     saliency, seed, init = protocol.saliency, protocol.seed, protocol.init
     seeds = study.seeds or (seed,)
-    study = replace(study, pairs=PAIRS)
-    names = (*AGGS, *BASELINES, *map(evaluation.combine_name, study.combine))
+    pairs = pairs_of(saliency)
+    study = replace(study, pairs=pairs)
+    names = (*scores_of(saliency), *BASELINES, *map(evaluation.combine_name, study.combine))
     rows = []
     for label, bench, task, ref in chosen(columns):
         setup = protocol.on(bench, task)
+        row = {"column": label, "benchmark": bench, "task": task, "n": 0}
+        row |= {
+            "batch": batches.describe(setup.batch, seed),
+            "truth": benchmarks.SOURCE_LABELS["naslib"],
+            "seeds": ",".join(map(str, seeds)),
+            "init": init,
+            "sample_seed": seed,
+            "applies": zero_cost.supports(saliency, bench),  # AZ-NAS has no blocks in NB101
+        }
+        if not row["applies"]:
+            rows.append(row)
+            continue
         archs = evaluation.sample(bench, task, sample, seed, "naslib")
         truth = benchmarks.truth(bench, task, "naslib")
         found = evaluation.run(
@@ -102,14 +128,7 @@ def reproduce(
             progress=_labelled(progress, label),
         )
         mean, sd = found.seed_stats("kendall")
-        row = {"column": label, "benchmark": bench, "task": task, "n": found.n}
-        row |= {
-            "batch": batches.describe(setup.batch, seed),
-            "truth": found.truth,
-            "seeds": ",".join(map(str, seeds)),
-            "init": init,
-            "sample_seed": seed,
-        }
+        row |= {"n": found.n, "truth": found.truth}
         refs = dict(zip(AGGS, ref, strict=True))
         for name in names:
             got = found.summaries.get(name) if found.n else None
@@ -128,7 +147,7 @@ def reproduce(
             "naslib_best": best or "",
             "naslib_best_kendall": found.naslib[best].kendall if best else NAN,
         }
-        for a, b in PAIRS:
+        for a, b in pairs:
             delta, lo, hi = found.paired.get(f"{a}-{b}", {}).get("kendall", (NAN, NAN, NAN))
             row |= {f"{a}-{b}": delta, f"{a}-{b}_lo": lo, f"{a}-{b}_hi": hi}
         rows.append(row)
@@ -144,15 +163,17 @@ def _labelled(progress: Progress | None, label: str) -> Progress | None:
 def to_markdown(table: pd.DataFrame, saliency: str) -> str:
     """The table as Markdown: per aggregation and baseline our Kendall tau (one seed:
     [95% interval]; several: mean ± sd over seeds) and (the reference), the best NASLib
-    proxy, and the paired difference layer-wise SSNR − sum [95%]."""
+    proxy, and the headline paired difference (`pairs_of`) [95%]."""
     several_inits = "init" in table and table["init"].nunique() > 1
-    names = [c for c in (*AGGS, *BASELINES) if c in table.columns]
+    names = [c for c in (*scores_of(saliency), *BASELINES) if c in table.columns]
+    a, b = pairs_of(saliency)[0]
     names += [c for c in table.columns if "+" in c and not c.endswith(("_lo", "_hi", "_ref"))]
     names = [n for n in names if not any(n.endswith(s) for s in _SUFFIXES)]
     heads = [LABELS.get(n, n) for n in names]
     extra = "naslib_best" in table
     head = "| column | n | " + " | ".join(heads)
-    head += " | best NASLib proxy | Δτ layer-wise − sum [95%] |" if extra else " |"
+    delta = "layer-wise − sum" if a == "layerwise_ssnr" else f"{a} − {LABELS.get(b, b)}"
+    head += f" | best NASLib proxy | Δτ {delta} [95%] |" if extra else " |"
     rule = "|---|---:|" + "---|" * (len(names) + (2 if extra else 0))
     lines = []
     for _, r in table.iterrows():
@@ -160,11 +181,7 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
         if extra:
             best = r["naslib_best"] if isinstance(r["naslib_best"], str) else ""
             cells.append(f"{best} {r['naslib_best_kendall']:.4f}" if best else "")
-            d, lo, hi = (
-                r.get("layerwise_ssnr-sum"),
-                r.get("layerwise_ssnr-sum_lo"),
-                r.get("layerwise_ssnr-sum_hi"),
-            )
+            d, lo, hi = (r.get(f"{a}-{b}{end}") for end in ("", "_lo", "_hi"))
             cells.append("" if pd.isna(d) else f"{d:+.4f} [{lo:+.3f}, {hi:+.3f}]")
         label = f"{r['column']} ({r['init']} init)" if several_inits else r["column"]
         lines.append(f"| {label} | {r['n']} | " + " | ".join(cells) + " |")
@@ -172,8 +189,11 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
     several = any("," in s for s in seeds)
     what = "mean ± sd of the per-seed taus" if several else "ours [bootstrap 95% interval]"
     inits = " and ".join(sorted(set(table["init"]), reverse=True)) if "init" in table else "slot"
+    kind = f"{saliency} aggregations"
+    if zero_cost.score_names(saliency):
+        kind = f"{saliency} (one number per network) and its components"
     note = (
-        f"\nKendall tau of {saliency} aggregations and the size baselines vs NASLib's "
+        f"\nKendall tau of {kind} and the size baselines vs NASLib's "
         f"val_accuracy on NASLib's samples; {what} (reference). Init seeds "
         f"{'; '.join(seeds) or '0'}; {inits} init. Params: Conv/Linear/BN parameters; FLOPs: "
         "Conv/Linear MACs of one input. The Δτ interval is a paired bootstrap of the "
@@ -196,6 +216,8 @@ _SUFFIXES = ("_seed_mean", "_seed_sd", "_spearman")
 
 
 def _cell(r: pd.Series, name: str) -> str:
+    if not r.get("applies", True) and name not in BASELINES:
+        return "does not apply"
     ref = r.get(f"{name}_ref", NAN)
     ref_text = "" if pd.isna(ref) else f" ({ref:.4f})"
     if pd.isna(r[name]):
