@@ -1,5 +1,6 @@
-"""The reference table across search spaces: Kendall tau of sum / SSNR / layer-wise SSNR,
-beside the size baselines (params, FLOPs) and the best of NASLib's stored proxies.
+"""The reference table across search spaces: Kendall tau of sum / SSNR / layer-wise SSNR
+(or of a per-network measure and its components), beside the size baselines (params,
+FLOPs) and the best of NASLib's stored proxies.
 
 Reference figures (synflow, NASLib's sampling and validation accuracies) are from
 the layer-wise SSNR work; `reproduce` computes ours on the same NASLib samples and
@@ -166,12 +167,12 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
     proxy, and the headline paired difference (`pairs_of`) [95%]."""
     several_inits = "init" in table and table["init"].nunique() > 1
     names = [c for c in (*scores_of(saliency), *BASELINES) if c in table.columns]
-    a, b = pairs_of(saliency)[0]
     names += [c for c in table.columns if "+" in c and not c.endswith(("_lo", "_hi", "_ref"))]
     names = [n for n in names if not any(n.endswith(s) for s in _SUFFIXES)]
     heads = [LABELS.get(n, n) for n in names]
     extra = "naslib_best" in table
     head = "| column | n | " + " | ".join(heads)
+    a, b = pairs_of(saliency)[0]
     delta = "layer-wise − sum" if a == "layerwise_ssnr" else f"{a} − {LABELS.get(b, b)}"
     head += f" | best NASLib proxy | Δτ {delta} [95%] |" if extra else " |"
     rule = "|---|---:|" + "---|" * (len(names) + (2 if extra else 0))
