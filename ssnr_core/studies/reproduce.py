@@ -65,16 +65,10 @@ PAIRS = (
 )
 
 
-def scores_of(saliency: str) -> tuple[str, ...]:
-    """The score columns of `saliency`: its three aggregations, or a measure's score and
-    components (a measure has one number per network: no aggregation exists)."""
-    return zero_cost.score_names(saliency) or AGGS
-
-
 def pairs_of(saliency: str) -> tuple[tuple[str, str], ...]:
     """The paired differences reported for `saliency`, the headline first: layer-wise
     SSNR against the sum, or a measure's score against the size baselines."""
-    first = scores_of(saliency)[0]
+    first = evaluation.score_names(saliency)[0]
     return PAIRS if first == AGGS[0] else ((first, "flops"), (first, "params"))
 
 
@@ -100,7 +94,11 @@ def reproduce(
     seeds = study.seeds or (seed,)
     pairs = pairs_of(saliency)
     study = replace(study, pairs=pairs)
-    names = (*scores_of(saliency), *BASELINES, *map(evaluation.combine_name, study.combine))
+    names = (
+        *evaluation.score_names(saliency),
+        *BASELINES,
+        *map(evaluation.combine_name, study.combine),
+    )
     rows = []
     for label, bench, task, ref in chosen(columns):
         setup = protocol.on(bench, task)
@@ -166,7 +164,7 @@ def to_markdown(table: pd.DataFrame, saliency: str) -> str:
     [95% interval]; several: mean ± sd over seeds) and (the reference), the best NASLib
     proxy, and the headline paired difference (`pairs_of`) [95%]."""
     several_inits = "init" in table and table["init"].nunique() > 1
-    names = [c for c in (*scores_of(saliency), *BASELINES) if c in table.columns]
+    names = [c for c in (*evaluation.score_names(saliency), *BASELINES) if c in table.columns]
     names += [c for c in table.columns if "+" in c and not c.endswith(("_lo", "_hi", "_ref"))]
     names = [n for n in names if not any(n.endswith(s) for s in _SUFFIXES)]
     heads = [LABELS.get(n, n) for n in names]
