@@ -27,10 +27,10 @@ from ssnr_app.charts import axes, cells
 from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain, plain_html
 from ssnr_core import benchmarks
-from ssnr_core.proxies import Setup, aggregation
+from ssnr_core.proxies import Setup, aggregation, zero_cost
 from ssnr_core.runs import Settings, jobs
 from ssnr_core.spaces import nb201
-from ssnr_core.studies import Evaluation, Summary
+from ssnr_core.studies import Evaluation, Summary, evaluation
 
 UPLOAD = "upload"
 FIRST_SAMPLE = 200  # the default sample, and the most a first view scores unasked
@@ -40,6 +40,7 @@ INSPECT_MAX = 500
 SELECTION_ROWS = INSPECT_MAX  # rows of the selection table, each one inspectable below
 HEATMAP_ROWS = 15  # the heatmap shows the highest and lowest scored this many each
 HEATMAP_MAX = 40  # or up to this many of the selection
+PER_LAYER_CHARTS = ("figure2", "heatmap")  # views of the three aggregations or of layers
 CHARTS = {
     "figure2": "three aggregations side by side (Figure 2)",
     "scatter": "score vs accuracy",
@@ -103,36 +104,45 @@ class View:
 # ---------------------------------------------------------------- inputs
 
 
-def display_inputs(space: str) -> Display:
+def display_inputs(space: str, saliency: str) -> Display:
     """Aggregation (with its formula), axis, figure and colouring. In presentation mode
-    (no sidebar) the aggregation and the figure sit in one row on the page."""
+    (no sidebar) the aggregation and the figure sit in one row on the page. A per-network
+    measure (AZ-NAS, ...) has no aggregations: its score and components stand in their
+    place, on a linear axis, without the per-layer figures."""
     on_page = panels.presenting()
     row = st.container(horizontal=True, gap="medium") if on_page else st.sidebar
+    measure = bool(zero_cost.score_names(saliency))
     agg = str(
         widgets.choose(
-            "Aggregation",
-            list(aggregation.AGGREGATIONS),
+            "Score" if measure else "Aggregation",
+            list(evaluation.score_names(saliency)),
             state.AGGREGATION,
             kind="radio",
             container=row,
-            format_func=aggregation.LABELS.get,
-            help="How the per-weight saliencies S_p become one score per network. SSNR: "
+            format_func=aggregation.label,
+            help=f"{saliency} is one number per network: its score and each component."
+            if measure
+            else "How the per-weight saliencies S_p become one score per network. SSNR: "
             "saliency signal-to-noise ratio.",
             **({"horizontal": True} if on_page else {}),
         )
     )
-    st.sidebar.latex(FORMULAS[agg])
-    st.session_state.setdefault(state.LOG_X, True)
-    log_x = st.sidebar.toggle(
-        "Log-scale score axis",
-        key=state.LOG_X,
-        help="Sums span many decades. Scores <= 0 have no log: they are drawn in a "
-        "marked band at the axis floor.",
-    )
+    if measure:
+        st.sidebar.caption(zero_cost.note(saliency))
+        log_x = False  # its scores are logs, log-ranks or counts: a log axis hides them
+    else:
+        st.sidebar.latex(FORMULAS[agg])
+        st.session_state.setdefault(state.LOG_X, True)
+        log_x = st.sidebar.toggle(
+            "Log-scale score axis",
+            key=state.LOG_X,
+            help="Sums span many decades. Scores <= 0 have no log: they are drawn in a "
+            "marked band at the axis floor.",
+        )
     chart = str(
         widgets.choose(
             "Figure",
-            list(CHARTS),
+            [c for c in CHARTS if not (measure and c in PER_LAYER_CHARTS)],
             state.CHART,
             container=row,
             format_func=CHARTS.get,
@@ -433,7 +443,7 @@ def show_results(view: View, table: pd.DataFrame, running: bool) -> dict[str, Su
     summary = summaries[agg] if summaries else None
     provenance = loaders.Provenance.of(s, summary.n if summary else 0, view.truth.label)
     both = view.display.chart == "figure2" and summaries
-    head = "Three aggregations" if both else aggregation.LABELS[agg]
+    head = "Three aggregations" if both else aggregation.label(agg)
     if not panels.presenting():  # on a projector the figure's titles say it
         st.subheader(f"{head} vs {plain(view.truth.label)}")
     cards = st.container()  # above the figure, or below it on a projector
@@ -526,7 +536,7 @@ def scatter_figure(
     """The scatter of one aggregation (memoised; `warm` builds the others ahead)."""
     d = view.display
     rho = summaries[agg].spearman if summaries else float("nan")
-    head = title(view, provenance, f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}")
+    head = title(view, provenance, f"{aggregation.label(agg)}: {axes.rho_text(rho, provenance.n)}")
     return memo(
         table_key(view, table, "scatter", agg, d.log_x, d.colour, json.dumps(head)),
         lambda: explorer_charts.scatter(
@@ -541,7 +551,7 @@ def warm(view: View, table: pd.DataFrame, summaries: dict[str, Summary]) -> None
     if view.display.chart != "scatter" or view.display.density or not summaries:
         return
     provenance = loaders.Provenance.of(view.setup, summaries[view.display.agg].n, view.truth.label)
-    for agg in aggregation.AGGREGATIONS:
+    for agg in evaluation.score_names(view.setup.saliency):
         scatter_figure(view, table, summaries, provenance, agg)
 
 
@@ -552,7 +562,7 @@ def scatter(
     session until cleared, so it survives an aggregation switch."""
     agg, d = view.display.agg, view.display
     rho = summaries[agg].spearman if summaries else float("nan")
-    head = f"{aggregation.LABELS[agg]}: {axes.rho_text(rho, provenance.n)}"
+    head = f"{aggregation.label(agg)}: {axes.rho_text(rho, provenance.n)}"
     if d.density:
         fig = explorer_charts.density(
             table, view.truth.values, agg, d.log_x, title(view, provenance, head)
@@ -590,7 +600,7 @@ def figure2(
     for col, agg in zip(st.columns(3, gap="small"), aggregation.AGGREGATIONS):
         found = summaries[agg]
         head = axes.titled(
-            f"{aggregation.LABELS[agg]}: ρ = {panels.fmt(found.spearman)}",
+            f"{aggregation.label(agg)}: ρ = {panels.fmt(found.spearman)}",
             f"τ = {panels.fmt(found.kendall)} · n = {found.n:,}<br>{s.space}/{s.task} "
             f"{s.saliency} · seed {s.seed} · truth: {plain_html(view.truth.source)}"
             + ("" if s.batch == "none" else f" · batch: {s.batch}"),
@@ -636,8 +646,9 @@ def rank_plot(
 
 def top_k_figure(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> go.Figure:
     def build() -> go.Figure:
-        curves = {a: loaders.top_k(table[a], view.truth.values) for a in aggregation.AGGREGATIONS}
-        found = int(curves["sum"]["k"][-1])
+        names = evaluation.score_names(view.setup.saliency)
+        curves = {a: loaders.top_k(table[a], view.truth.values) for a in names}
+        found = int(curves[names[0]]["k"][-1])
         return explorer_charts.top_k(
             curves, found, title(view, provenance, f"top-k by score (n = {found:,})")
         )
@@ -666,7 +677,7 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
         archs = list(dict.fromkeys([*ranked[:HEATMAP_ROWS], *ranked[-HEATMAP_ROWS:]]))
         which = (
             f"the {HEATMAP_ROWS} highest and {HEATMAP_ROWS} lowest positive "
-            f"{aggregation.LABELS[agg]}"
+            f"{aggregation.label(agg)}"
         )
     with st.spinner(f"Building {len(archs)} networks for their layer names…"):
         groups = loaders.group_table(
@@ -674,7 +685,7 @@ def heatmap(view: View, table: pd.DataFrame, provenance: loaders.Provenance) -> 
         )
     values = view.truth.values
     labels = [
-        f"{i + 1:02d} · acc {values.get(a, float('nan')):.1f} · {aggregation.LABELS[agg]} "
+        f"{i + 1:02d} · acc {values.get(a, float('nan')):.1f} · {aggregation.label(agg)} "
         f"{table.loc[a, agg]:.3g}"
         for i, a in enumerate(groups.index)
     ]
@@ -701,7 +712,7 @@ def selection_cards(view: View, sub: pd.DataFrame) -> None:
     provenance = loaders.Provenance.of(view.setup, summary.n, view.truth.label)
     panels.metric_cards(summary, n_boot, provenance, prefix="selection ")
     result = Evaluation(
-        view.setup, view.truth.label, {aggregation.LABELS[a]: s for a, s in summaries.items()}
+        view.setup, view.truth.label, {aggregation.label(a): s for a, s in summaries.items()}
     )
     st.dataframe(result.table()[["n", "spearman", "kendall", "top10%_precision"]])
     st.caption("The selection under each aggregation (the same architectures, ranked three ways).")
@@ -786,6 +797,7 @@ def cell(space: str, arch: str, values: pd.Series) -> None:
 def all_aggregations(view: View, settings: Settings) -> None:
     """Every aggregation on this sample, as `evaluation.Evaluation`'s table. Computed
     after the page is drawn: switching the aggregation is then a lookup."""
+    s = view.setup
     try:
         table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS:
@@ -795,16 +807,19 @@ def all_aggregations(view: View, settings: Settings) -> None:
     n_boot = view.n_boot(len(table), running=False)
     summaries = correlate_all(view, table, n_boot)
     result = Evaluation(
-        view.setup, view.truth.label, {aggregation.LABELS[a]: s for a, s in summaries.items()}
+        view.setup, view.truth.label, {aggregation.label(a): s for a, s in summaries.items()}
     )
-    st.subheader("All aggregations on this sample")
+    st.subheader(
+        f"{s.saliency} and its components on this sample"
+        if zero_cost.score_names(s.saliency)
+        else "All aggregations on this sample"
+    )
     st.dataframe(result.table())
     st.caption(
         f"{loaders.Provenance.of(view.setup, result.n, view.truth.label).text()} · "
         f"95% intervals: {n_boot:,} bootstrap resamples (`_lo`, `_hi`)."
     )
     export = table.assign(accuracy=view.truth.values.reindex(table.index))
-    s = view.setup
     full = len(view.archs) >= len(view.truth.values)
     source = None if view.truth.source in (UPLOAD, "test200") else view.truth.source
     reproduce = (
@@ -818,6 +833,12 @@ def all_aggregations(view: View, settings: Settings) -> None:
         f"ssnr_{s.space}_{s.task}_{s.saliency}_seed{s.seed}.csv",
         about=loaders.about(s, view.truth.label, len(table), reproduce),
     )
+    if zero_cost.score_names(s.saliency):
+        st.caption(
+            f"{s.saliency}'s seeds and paired verdicts: `python -m ssnr_core evaluate "
+            f"--saliency {s.saliency} --seeds 0,1,2`; its column in the field's table: Compare."
+        )
+        return
     research.section(
         view.job,
         view.archs,
@@ -851,8 +872,10 @@ def render() -> None:
     settings = loaders.settings()
     state.restore([*state.EXPLORER_PARAMS, state.SAMPLE_PARAM])
     st.sidebar.header("Setup")
-    choice = widgets.setup_inputs()
-    display = display_inputs(str(st.session_state[state.BENCHMARK]))
+    choice = widgets.setup_inputs(measures=True)
+    display = display_inputs(
+        str(st.session_state[state.BENCHMARK]), str(st.session_state[state.SALIENCY])
+    )
     if choice.setup is None:
         st.error(choice.problem)
         return

@@ -197,7 +197,8 @@ def summaries(
     """`evaluation.correlate` of every aggregation of `_table`, cached under `key`, which
     must name the table and the truth (e.g. `View.key`): hashing 15,625 scores and arch
     names on every rerun would cost more than a switch may."""
-    return evaluation.correlate(_table[list(aggregation.AGGREGATIONS)], _values, n_boot, seed)
+    names = [c for c in _table.columns if c != evaluation.WEIGHTS]  # aggregations or a measure's
+    return evaluation.correlate(_table[names], _values, n_boot, seed)
 
 
 def pack_summaries(

@@ -241,10 +241,10 @@ def figure2_cards(
     cols = card_row(len(from_core) + 1)
     for col, (agg, found) in zip(cols, from_core):
         col.metric(
-            f"Spearman ρ · {aggregation.LABELS[agg]}",
+            f"Spearman ρ · {aggregation.label(agg)}",
             fmt(found.spearman),
             border=True,
-            help=f"rank correlation of {aggregation.LABELS[agg]} and accuracy",
+            help=f"rank correlation of {aggregation.label(agg)} and accuracy",
         )
         col.caption(
             f"{fmt_ci(found.spearman_ci95)}  \nKendall τ {fmt(found.kendall)} "

@@ -81,12 +81,14 @@ def per_network_problem(name: str) -> str | None:
         return None
     return (
         f"{note}. This page shows per-layer saliencies and their aggregations; evaluate "
-        f"{name} with `python -m ssnr_core evaluate --saliency {name}`, or in the Compare grid."
+        f"{name} in the Explorer, the Compare grid or with `python -m ssnr_core evaluate "
+        f"--saliency {name}`."
     )
 
 
-def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
-    """Benchmark, task, saliency and seed in the sidebar, as one `Setup`."""
+def setup_inputs(spaces: Sequence[str] | None = None, *, measures: bool = False) -> SetupChoice:
+    """Benchmark, task, saliency and seed in the sidebar, as one `Setup`; `measures`: the
+    page can show a per-network measure (the Explorer), else it says where to see one."""
     space = choose(
         "Benchmark",
         list(spaces or names()),
@@ -105,10 +107,16 @@ def setup_inputs(spaces: Sequence[str] | None = None) -> SetupChoice:
         list(saliency.REGISTRY),
         state.SALIENCY,
         help="The per-weight score S_p computed at initialisation (synflow needs no data). "
-        "az_nas, zen, naswot: one number per network, evaluated from the command line.",
+        "az_nas, zen, naswot, meco, zico, swap: one number per network (the Explorer and "
+        "Compare show them).",
     )
     init_seed = seed()
-    problem = loaders.space_problem(str(space)) or per_network_problem(str(sal))
+    problem = loaders.space_problem(str(space))
+    if not problem and not zero_cost.supports(str(sal), str(space)):
+        runs_on = ", ".join(zero_cost.MEASURES[str(sal)].spaces)
+        problem = f"{sal} does not run on {space} networks; it runs on {runs_on}."
+    if not problem and not measures:
+        problem = per_network_problem(str(sal))
     if problem:
         return SetupChoice(None, problem)
     data_dir = loaders.settings().data_dir

@@ -23,7 +23,7 @@ from ssnr_app.charts import explorer as explorer_charts
 from ssnr_app.text import plain
 from ssnr_core import benchmarks
 from ssnr_core.data import pinned
-from ssnr_core.proxies import aggregation, network
+from ssnr_core.proxies import Setup, aggregation, network
 from ssnr_core.runs import jobs, scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
@@ -522,8 +522,44 @@ def test_a_corrupt_cache_is_an_error_message_not_a_traceback(
     assert any("cannot read the cache" in e.value for e in at.error)
 
 
-def test_a_per_network_measure_names_the_command_instead_of_aggregations(cache_dir: Path):
-    at = fresh_app({"saliency": "az_nas"}).run()
+def test_a_per_layer_page_says_where_a_per_network_measure_is_shown(cache_dir: Path):
+    at = fresh_app({"saliency": "az_nas", "benchmark": "nb101"})
+    assert not at.exception
+    assert any("az_nas does not run on nb101 networks" in e.value for e in at.error)
+    at.sidebar.selectbox(key="benchmark").set_value("nb201").run()
+    at.switch_page("app_pages/layers.py").run()
     assert not at.exception
     said = " ".join(e.value for e in at.error)
     assert "do not apply" in said and "evaluate --saliency az_nas" in said
+    assert "the Explorer" in said
+
+
+def test_the_explorer_shows_a_per_network_measure_by_its_score_and_components(cache_dir: Path):
+    """AZ-NAS is one number per network: the Explorer offers its score and components in
+    place of aggregations, on a linear axis, without the per-layer figures."""
+    az = Setup.resolved("nb201", "cifar10", "az_nas")
+    archs = evaluation.sample("nb201", "cifar10", 12, 0)
+    cache().put(az, list(zip(archs, network.many_stats(az, archs), strict=True)))
+    at = fresh_app({"saliency": "az_nas", "sample": "12"})
+    assert not at.exception and not at.error
+    score = at.sidebar.radio(key="aggregation")
+    assert score.label == "Score" and list(score.options) == [
+        "az_nas",
+        "expressivity",
+        "progressivity",
+        "trainability",
+        "complexity",
+    ]
+    charts = at.sidebar.selectbox(key="chart").options  # their labels
+    assert charts == ["score vs accuracy", "rank vs rank", "top-k curves"]
+    table = evaluation.score_table(cache().get(az, archs), "az_nas")
+    truth = benchmarks.truth("nb201", "cifar10")
+    expected = evaluation.correlate(table, truth, loaders.n_boot_for(12), 0)
+    for name in ("az_nas", "trainability"):
+        score.set_value(name).run()
+        assert not at.exception and not at.error
+        assert metrics(at)["Spearman ρ"] == panels.fmt(expected[name].spearman)
+    assert any("one number per network" in c.value for c in at.sidebar.caption)
+    for chart in ("ranks", "topk"):
+        at.sidebar.selectbox(key="chart").set_value(chart).run()
+        assert not at.exception and not at.error

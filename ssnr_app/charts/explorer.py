@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -19,6 +20,7 @@ from ssnr_app.charts.axes import (
     LEGEND_BELOW,
     MARGIN,
     LogValues,
+    color,
     floor_band,
     power_ticks,
     rho_text,
@@ -26,6 +28,7 @@ from ssnr_app.charts.axes import (
 from ssnr_core.proxies import aggregation
 from ssnr_core.studies.evaluation import WEIGHTS
 
+PALETTE = plotly.colors.qualitative.Plotly  # a measure's score and components, in turn
 NAMED_POINTS = 2_000  # up to this many points carry their arch string for the hover
 
 
@@ -66,7 +69,7 @@ def _points(
         custom = np.column_stack([rows, weights]).astype(np.float32 if small else float)
     coords = np.asarray(coords, np.float32 if log_x else float)
     y = y.astype(np.float32)
-    marker: dict = {"size": 6, "opacity": 0.75, "color": COLORS[agg]}
+    marker: dict = {"size": 6, "opacity": 0.75, "color": color(agg)}
     if colour is not None:
         marker |= {
             "color": colour.values.reindex(archs).to_numpy(float),
@@ -77,8 +80,9 @@ def _points(
     score = "%{customdata[2]:.4g}" if exact else "10<sup>%{x:.4f}</sup>"
     hover = (
         ("%{text}<br>" if names is not None else "architecture #%{customdata[0]:.0f}<br>")
-        + "params (conv/linear weights scored): %{customdata[1]:,.0f}"
-        f"<br>accuracy: %{{y:.2f}}<br>score: {score}<extra></extra>"
+        + ("" if np.isnan(weights).all() else "params (conv/linear weights scored): ")
+        + ("" if np.isnan(weights).all() else "%{customdata[1]:,.0f}<br>")
+        + f"accuracy: %{{y:.2f}}<br>score: {score}<extra></extra>"
     )
     floor_hover = hover.replace(score, "≤ 0 (drawn at the floor)")
     traces = [
@@ -90,7 +94,7 @@ def _points(
             text=None if names is None else names[~floor],
             marker={**marker, **({"color": marker["color"][~floor]} if colour else {})},
             hovertemplate=hover,
-            name=aggregation.LABELS[agg],
+            name=aggregation.label(agg),
             showlegend=False,
         )
     ]
@@ -126,7 +130,7 @@ def scatter(
     fig = go.Figure(traces)
     fig.update_layout(
         title=title,
-        xaxis_title=aggregation.LABELS[agg] + (" (log scale)" if log_x else ""),
+        xaxis_title=aggregation.label(agg) + (" (log scale)" if log_x else ""),
         yaxis_title=str(truth.name),
         height=540,
         margin={**MARGIN, "t": 90},
@@ -159,7 +163,7 @@ def density(table: pd.DataFrame, truth: pd.Series, agg: str, log_x: bool, title:
     )
     fig.update_layout(
         title=title,
-        xaxis_title=aggregation.LABELS[agg] + (" (log scale)" if log_x else ""),
+        xaxis_title=aggregation.label(agg) + (" (log scale)" if log_x else ""),
         yaxis_title=str(truth.name),
         height=540,
         margin={**MARGIN, "t": 90},
@@ -186,7 +190,7 @@ def figure2_panel(
     y = truth.reindex(table.index).to_numpy(float)
     y = y[np.isfinite(y)]
     pad = 0.03 * float(np.ptp(y)) if y.size else 1.0
-    fig.update_xaxes(title=aggregation.LABELS[agg] + (" (log scale)" if log_x else ""))
+    fig.update_xaxes(title=aggregation.label(agg) + (" (log scale)" if log_x else ""))
     fig.update_yaxes(
         title=str(truth.name), range=[y.min() - pad, y.max() + pad] if y.size else None
     )
@@ -245,11 +249,11 @@ def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figu
                 x=ranks["true_rank"],
                 y=ranks["score_rank"],
                 mode="markers",
-                marker={"size": 5, "opacity": 0.6, "color": COLORS[agg]},
+                marker={"size": 5, "opacity": 0.6, "color": color(agg)},
                 customdata=ranks.index.to_numpy(),
                 hovertemplate="%{customdata}<br>true rank %{x:.0f}<br>score rank %{y:.0f}"
                 "<extra></extra>",
-                name=aggregation.LABELS[agg],
+                name=aggregation.label(agg),
             ),
             go.Scatter(
                 x=[1, n],
@@ -261,9 +265,9 @@ def rank_rank(ranks: pd.DataFrame, agg: str, rho: float, title: dict) -> go.Figu
         ]
     )
     fig.update_layout(
-        title=title | {"text": f"{title['text']}<br>{aggregation.LABELS[agg]}: {rho_text(rho, n)}"},
+        title=title | {"text": f"{title['text']}<br>{aggregation.label(agg)}: {rho_text(rho, n)}"},
         xaxis_title="true rank (1 = most accurate)",
-        yaxis_title=f"rank by {aggregation.LABELS[agg]} (1 = highest)",
+        yaxis_title=f"rank by {aggregation.label(agg)} (1 = highest)",
         height=540,
         margin={**MARGIN, "t": 110},
         legend=LEGEND_BELOW,
@@ -282,13 +286,13 @@ def top_k(curves: Mapping[str, Mapping[str, np.ndarray]], n: int, title: dict) -
         horizontal_spacing=0.1,
         subplot_titles=("precision at k", "best true rank among the top k (1 = the best)"),
     )
-    for agg, c in curves.items():
-        style = {"color": COLORS[agg]}
+    for i, (agg, c) in enumerate(curves.items()):
+        style = {"color": COLORS.get(agg, PALETTE[i % len(PALETTE)])}
         common = {"x": 100 * c["fraction"], "customdata": c["k"], "line": style}
         fig.add_trace(
             go.Scatter(
                 y=c["precision"],
-                name=aggregation.LABELS[agg],
+                name=aggregation.label(agg),
                 hovertemplate="top %{x:.0f}% (k = %{customdata:,}): precision %{y:.3f}"
                 "<extra></extra>",
                 **common,
@@ -299,7 +303,7 @@ def top_k(curves: Mapping[str, Mapping[str, np.ndarray]], n: int, title: dict) -
         fig.add_trace(
             go.Scatter(
                 y=c["best_true_rank"],
-                name=aggregation.LABELS[agg],
+                name=aggregation.label(agg),
                 showlegend=False,
                 hovertemplate="top %{x:.0f}% (k = %{customdata:,}): best true rank %{y:,}"
                 "<extra></extra>",

@@ -126,6 +126,12 @@ AGGREGATIONS: dict[str, Callable[[np.ndarray], float]] = {
 LABELS = {"sum": "sum (S_n)", "ssnr": "overall SSNR", "layerwise_ssnr": "layer-wise SSNR"}
 
 
+def label(name: str) -> str:
+    """A score's display name: an aggregation's label, else the name itself (a
+    per-network measure's score or component, e.g. az_nas, trainability)."""
+    return LABELS.get(name, name)
+
+
 def aggregate(stats: np.ndarray, name: str) -> float:
     if name not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {name!r}; choose from {', '.join(AGGREGATIONS)}")

@@ -66,13 +66,14 @@ def score_table(
     if not stats:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="arch"), dtype=float)
     values = list(stats.values())
-    if saliency is not None and zero_cost.get(saliency) is not None:
-        found = zero_cost.scores(saliency, values)
+    measure = saliency is not None and zero_cost.get(saliency) is not None
+    if measure:
+        found = zero_cost.scores(str(saliency), values)
     else:
         found = aggregation.aggregate_all(values)
     table = pd.DataFrame(found, index=pd.Index(list(stats), name="arch"))
-    if weights:
-        table[WEIGHTS] = aggregation.merge_all(values)[:, aggregation.COUNT]
+    if weights:  # a measure's rows are its components, not layers: no weights to count
+        table[WEIGHTS] = np.nan if measure else aggregation.merge_all(values)[:, aggregation.COUNT]
     return table[columns]
 
 
