@@ -27,16 +27,15 @@ LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bot
 MAX_BINS = 60
 MAX_TICKS = 8
 COLORS = {"sum": "#d62728", "ssnr": "#2ca02c", "layerwise_ssnr": "#9467bd"}
-MEASURE_COLOR = "#1f77b4"  # a per-network measure's score or component
-
-
-def color(score: str) -> str:
-    return COLORS.get(score, MEASURE_COLOR)
-
-
 ACCURACY_COLOR = "#1f77b4"
 FLOOR_COLOR = "rgba(127,127,127,0.18)"
 DEAD_COLOR = "#7f7f7f"
+MEASURE_COLOR = "#17becf"  # a per-network measure's score or component
+
+
+def color(score: str) -> str:
+    """An aggregation's colour, or the one colour of a measure's scores."""
+    return COLORS.get(score, MEASURE_COLOR)
 
 
 def power_ticks(lo: float, hi: float, most: int = MAX_TICKS) -> dict[str, list]:

@@ -78,10 +78,10 @@ def _points(
             "colorbar": {"title": colour.label, "thickness": 12},
         }
     score = "%{customdata[2]:.4g}" if exact else "10<sup>%{x:.4f}</sup>"
+    counted = "params (conv/linear weights scored): %{customdata[1]:,.0f}<br>"
     hover = (
         ("%{text}<br>" if names is not None else "architecture #%{customdata[0]:.0f}<br>")
-        + ("" if np.isnan(weights).all() else "params (conv/linear weights scored): ")
-        + ("" if np.isnan(weights).all() else "%{customdata[1]:,.0f}<br>")
+        + ("" if np.isnan(weights).all() else counted)  # a measure counts no weights
         + f"accuracy: %{{y:.2f}}<br>score: {score}<extra></extra>"
     )
     floor_hover = hover.replace(score, "≤ 0 (drawn at the floor)")
