@@ -798,6 +798,7 @@ def all_aggregations(view: View, settings: Settings) -> None:
     """Every aggregation on this sample, as `evaluation.Evaluation`'s table. Computed
     after the page is drawn: switching the aggregation is then a lookup."""
     s = view.setup
+    measure = bool(zero_cost.score_names(s.saliency))
     try:
         table = loaders.cached_scores(view.setup, view.archs, settings)
     except loaders.READ_ERRORS:
@@ -811,7 +812,7 @@ def all_aggregations(view: View, settings: Settings) -> None:
     )
     st.subheader(
         f"{s.saliency} and its components on this sample"
-        if zero_cost.score_names(s.saliency)
+        if measure
         else "All aggregations on this sample"
     )
     st.dataframe(result.table())
@@ -833,7 +834,7 @@ def all_aggregations(view: View, settings: Settings) -> None:
         f"ssnr_{s.space}_{s.task}_{s.saliency}_seed{s.seed}.csv",
         about=loaders.about(s, view.truth.label, len(table), reproduce),
     )
-    if zero_cost.score_names(s.saliency):
+    if measure:
         st.caption(
             f"{s.saliency}'s seeds and paired verdicts: `python -m ssnr_core evaluate "
             f"--saliency {s.saliency} --seeds 0,1,2`; its column in the field's table: Compare."

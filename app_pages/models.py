@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ssnr_app import panels, state
+from ssnr_app import panels, state, widgets
 from ssnr_app.charts import axes
 from ssnr_core.proxies import aggregation, models, saliency
 from ssnr_core.spaces import zoo
@@ -82,14 +82,10 @@ def render() -> None:
         "aggregations as a benchmark architecture (Conv2d and Linear weights).",
     )
     state.restore(state.MODEL_PARAMS)  # a link names the model and its input size
-    if st.session_state.get(state.MODEL_NAME) not in zoo.BUILDERS:
-        st.session_state.pop(state.MODEL_NAME, None)
-    if st.session_state.get(state.MODEL_SIZE) not in SIZES:
-        st.session_state.pop(state.MODEL_SIZE, None)
-    if state.MODEL_SIZE not in st.session_state:
+    if st.session_state.get(state.MODEL_SIZE) not in SIZES:  # none yet, or a bad link's
         st.session_state[state.MODEL_SIZE] = 224  # set here, not as the widget's value
     st.sidebar.header("Model")
-    name = st.sidebar.selectbox("Model", list(zoo.BUILDERS), key=state.MODEL_NAME)
+    name = str(widgets.choose("Model", list(zoo.BUILDERS), state.MODEL_NAME))
     size = FIXED_SIZE.get(name) or st.sidebar.select_slider(
         "Input size (pixels)", SIZES, key=state.MODEL_SIZE
     )

@@ -194,10 +194,11 @@ def correlate(scores: pd.Series, values: pd.Series, n_boot: int, seed: int) -> S
 def summaries(
     key: tuple, _table: pd.DataFrame, _values: pd.Series, n_boot: int, seed: int
 ) -> dict[str, Summary]:
-    """`evaluation.correlate` of every aggregation of `_table`, cached under `key`, which
+    """`evaluation.correlate` of every score column of `_table` (the aggregations, or a
+    measure's score and components), cached under `key`, which
     must name the table and the truth (e.g. `View.key`): hashing 15,625 scores and arch
     names on every rerun would cost more than a switch may."""
-    names = [c for c in _table.columns if c != evaluation.WEIGHTS]  # aggregations or a measure's
+    names = [c for c in _table.columns if c != evaluation.WEIGHTS]
     return evaluation.correlate(_table[names], _values, n_boot, seed)
 
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -776,18 +777,26 @@ HEAD_FREE = [m.name for m in zero_cost.MEASURES.values() if m.head_free]
 DEAD_NODE = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
 
 
+def same_body_numbers(name: str, x: torch.Tensor, build: Callable, heads: Sequence) -> list:
+    """Measure `name` on the network `build(head, make)` of each head, each from a fresh
+    bank of the same slot-seeded modules."""
+    measure, got = zero_cost.MEASURES[name], []
+    for head in heads:
+        bank = SeededModules(0, share=True)
+        make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
+        got.append([float(v) for v in measure.fn(build(head, make).train(), x, torch.tensor([0]))])
+    return got
+
+
 @pytest.mark.parametrize("name", HEAD_FREE)
 def test_head_free_measures_give_same_body_tasks_the_same_numbers(name):
-    measure = zero_cost.MEASURES[name]
     x, _ = batches.make_batch("synthetic", (3, 8, 8), 10, 0, size=24)
     assert torch.equal(x, batches.make_batch("synthetic", (3, 8, 8), 100, 0, size=24)[0])
-    for arch in (BEST, DEAD_NODE):
-        got = []
-        for classes in (10, 100):  # each task's own network: only the classifier differs
-            bank = SeededModules(0, share=True)
-            make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
-            net = nb201.Network(nb201.parse(arch), classes, make, c=4).train()
-            got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
+    for arch in (BEST, DEAD_NODE):  # each task's own network: only the classifier differs
+        parsed = nb201.parse(arch)
+        got = same_body_numbers(
+            name, x, lambda n, make, a=parsed: nb201.Network(a, n, make, c=4), (10, 100)
+        )
         assert got[0] == got[1]
     assert Setup("nb201", "cifar100", name).stored == Setup("nb201", "cifar10", name)
 
@@ -797,14 +806,10 @@ def test_head_free_measures_give_same_body_tasks_the_same_numbers(name):
     "space, arch", [(tnb101, "(3, 2, 1, 3, 0, 2)"), (tnb101_macro, "(1, 2, 4, 2, 0, 0)")]
 )
 def test_head_free_measures_give_tnb101_classifier_tasks_the_same_numbers(name, space, arch):
-    measure = zero_cost.MEASURES[name]
     x = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    got = []
-    for task in space.CLASSIFIERS:  # encoder, pool and a Linear of 100, 63 or 9 outputs
-        bank = SeededModules(0, share=True)
-        make = bank if measure.protocol.init == "default" else zero_cost.drawn(bank, "normal")
-        net = space.build(arch, task, make=make).train()
-        got.append([float(v) for v in measure.fn(net, x, torch.tensor([0]))])
+    got = same_body_numbers(  # a Linear of 100, 63 or 9 outputs
+        name, x, lambda task, make: space.build(arch, task, make=make), space.CLASSIFIERS
+    )
     assert got[0] == got[1] == got[2] and all(math.isfinite(v) for v in got[0])
     first = Setup(space.NAME, "class_object", name)
     assert Setup(space.NAME, "room_layout", name).stored == first

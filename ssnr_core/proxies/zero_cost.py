@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from scipy import stats as st
 from torch import nn
 
+from ssnr_core.spaces import REGISTRY as SPACES
 from ssnr_core.spaces import nb201, nb301, tnb101, tnb101_macro
 from ssnr_core.spaces.layers import ReLUConvBN
 from ssnr_core.spaces.modules import Factory, derive_seed
@@ -285,8 +286,8 @@ def spectral_term(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
     pixel-unshuffled to g_out's resolution), -s - 1/(s + 1e-6) + 2 for s the largest
     singular value of M; 0 at s = 1, the best. -inf for an exact identity block. M is
     summed in the gradients' own precision and its norm taken in float64: the largest
-    singular value is well conditioned (float32 moves it by ~4e-7 relative, less than the
-    network's own float32 noise between thread counts), unlike `entropy`'s small
+    singular value is well conditioned (float32 moves it by under 1e-6 relative, less than
+    the network's own float32 noise between thread counts), unlike `entropy`'s small
     eigenvalues."""
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return -math.inf
@@ -869,10 +870,14 @@ def note(name: str) -> str:
     if "complexity" in measure.components:
         parts.append(COMPLEXITY_NOTE)
     if measure.head_free:
+        groups = "; ".join(
+            f"{space.name} {', '.join(group)}"
+            for space in SPACES.values()
+            for group in space.same_body
+        )
         parts.append(
             f"{name} reads neither the classifier nor the labels: tasks whose networks differ "
-            "only there (NB201 CIFAR-10 and CIFAR-100; TNB101 class_object, class_scene and "
-            "room_layout) share its numbers, computed once"
+            f"only there ({groups}) share its numbers, computed once"
         )
     if measure.reference:
         parts.append(f"published: {measure.reference}")

@@ -68,8 +68,8 @@ PAIRS = (
 def pairs_of(saliency: str) -> tuple[tuple[str, str], ...]:
     """The paired differences reported for `saliency`, the headline first: layer-wise
     SSNR against the sum, or a measure's score against the size baselines."""
-    first = evaluation.score_names(saliency)[0]
-    return PAIRS if first == AGGS[0] else ((first, "flops"), (first, "params"))
+    measure = zero_cost.score_names(saliency)
+    return ((measure[0], "flops"), (measure[0], "params")) if measure else PAIRS
 
 
 def reproduce(
