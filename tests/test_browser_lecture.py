@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -190,75 +190,79 @@ def test_a_fresh_clone_opens_on_figure2_of_the_whole_space(browser: Browser, tmp
         no_exception(page)
 
 
-def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser, tmp_path: Path):
-    with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
-        page = browser.new_page(viewport=PROJECTOR)
-        page.goto(f"{url}/lecture?present=1")
-        for step in range(1, STEPS + 1):
-            heading = page.get_by_role("heading", name=re.compile(f"^{step} · "))
-            expect(heading).to_be_visible(timeout=120_000)
-            settled(page)
-            no_exception(page)
-            untruncated(page)
-            boxes_apart(page, "[data-testid='stMetric']")
-            labels_apart(page)
-            projector_sized(page, step)  # the step's main figure above the fold
-            assert f"step={page.url.split('step=')[1].split('&')[0]}" in page.url
-            page.screenshot(path=ARTIFACTS / f"lecture_step{step}.png")
-            if step < STEPS:
-                page.get_by_role("button", name="Next →").click()
-        expect(page.get_by_role("button", name="Next →")).to_be_disabled()
-        page.get_by_role("button", name="← Previous").click()
-        expect(page.get_by_role("heading", name=re.compile("^5 · "))).to_be_visible(timeout=WAIT_MS)
-        assert "step=pruning" in page.url
+@pytest.fixture(scope="module")
+def pack_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server on the bundled pack and an empty cache for the tests that only look (the
+    first view, which is timed, starts its own)."""
+    root = tmp_path_factory.mktemp("pack-server")
+    with serve(root / "empty-cache", root / "streamlit.log", pack=True) as url:
+        yield url
 
 
-def test_multi_panel_figures_stack_on_a_phone(browser: Browser, tmp_path: Path):
-    with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
-        page = browser.new_page(viewport=PHONE)
-        page.goto(url)
-        charts = page.get_by_test_id("stPlotlyChart")
-        expect(charts.nth(2).locator(".main-svg").first).to_be_attached(timeout=60_000)
-        page.wait_for_timeout(1000)
-        boxes = [charts.nth(i).bounding_box() for i in range(3)]
-        for upper, lower in pairwise(boxes):
-            assert upper and lower and upper["y"] + upper["height"] <= lower["y"] + 1
-        for b in boxes:
-            assert b and b["x"] >= 0 and b["x"] + b["width"] <= 390 + 1
+def test_the_lecture_runs_through_every_step_at_projector_size(browser: Browser, pack_url: str):
+    page = browser.new_page(viewport=PROJECTOR)
+    page.goto(f"{pack_url}/lecture?present=1")
+    for step in range(1, STEPS + 1):
+        heading = page.get_by_role("heading", name=re.compile(f"^{step} · "))
+        expect(heading).to_be_visible(timeout=120_000)
+        settled(page)
+        no_exception(page)
+        untruncated(page)
         boxes_apart(page, "[data-testid='stMetric']")
         labels_apart(page)
+        projector_sized(page, step)  # the step's main figure above the fold
+        assert f"step={page.url.split('step=')[1].split('&')[0]}" in page.url
+        page.screenshot(path=ARTIFACTS / f"lecture_step{step}.png")
+        if step < STEPS:
+            page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_role("button", name="Next →")).to_be_disabled()
+    page.get_by_role("button", name="← Previous").click()
+    expect(page.get_by_role("heading", name=re.compile("^5 · "))).to_be_visible(timeout=WAIT_MS)
+    assert "step=pruning" in page.url
+
+
+def test_multi_panel_figures_stack_on_a_phone(browser: Browser, pack_url: str):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(pack_url)
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts.nth(2).locator(".main-svg").first).to_be_attached(timeout=60_000)
+    page.wait_for_timeout(1000)
+    boxes = [charts.nth(i).bounding_box() for i in range(3)]
+    for upper, lower in pairwise(boxes):
+        assert upper and lower and upper["y"] + upper["height"] <= lower["y"] + 1
+    for b in boxes:
+        assert b and b["x"] >= 0 and b["x"] + b["width"] <= 390 + 1
+    boxes_apart(page, "[data-testid='stMetric']")
+    labels_apart(page)
+    no_exception(page)
+    page.screenshot(path=ARTIFACTS / "figure2_390px.png", full_page=True)
+    # Every other multi-panel figure stacks too, one panel under the other.
+    for where, panels_drawn in STACKED.items():
+        page.goto(f"{pack_url}/{where}")
+        settled(page)
         no_exception(page)
-        page.screenshot(path=ARTIFACTS / "figure2_390px.png", full_page=True)
-        # Every other multi-panel figure stacks too, one panel under the other.
-        for where, panels_drawn in STACKED.items():
-            page.goto(f"{url}/{where}")
+        boxes = [b.bounding_box() for b in page.get_by_test_id("stPlotlyChart").all()]
+        stacked = [b for b in boxes if b and b["height"] > 300][:panels_drawn]
+        assert len(stacked) == panels_drawn, (where, boxes)
+        for upper, lower in pairwise(stacked):
+            assert upper["y"] + upper["height"] <= lower["y"] + 1, (where, boxes)
+        assert all(b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 1 for b in stacked)
+        labels_apart(page)
+
+
+def test_every_page_presents_at_projector_size(browser: Browser, pack_url: str):
+    page = browser.new_page(viewport=PROJECTOR)
+    for where in PRESENTED:
+        small = "&model=resnet18&size=32" if where == "models" else ""  # the default: VGG-16, 224
+        page.goto(f"{pack_url}/{where}?present=1{small}")
+        if where == "compare":
+            expect(page.get_by_role("heading").first).to_be_visible(timeout=WAIT_MS)
+            page.wait_for_timeout(3000)
+        else:
             settled(page)
-            no_exception(page)
-            boxes = [b.bounding_box() for b in page.get_by_test_id("stPlotlyChart").all()]
-            stacked = [b for b in boxes if b and b["height"] > 300][:panels_drawn]
-            assert len(stacked) == panels_drawn, (where, boxes)
-            for upper, lower in pairwise(stacked):
-                assert upper["y"] + upper["height"] <= lower["y"] + 1, (where, boxes)
-            assert all(b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 1 for b in stacked)
+            projector_sized(page, where)
             labels_apart(page)
-
-
-def test_every_page_presents_at_projector_size(browser: Browser, tmp_path: Path):
-    with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
-        page = browser.new_page(viewport=PROJECTOR)
-        for where in PRESENTED:
-            small = (
-                "&model=resnet18&size=32" if where == "models" else ""
-            )  # the default: VGG-16, 224
-            page.goto(f"{url}/{where}?present=1{small}")
-            if where == "compare":
-                expect(page.get_by_role("heading").first).to_be_visible(timeout=WAIT_MS)
-                page.wait_for_timeout(3000)
-            else:
-                settled(page)
-                projector_sized(page, where)
-                labels_apart(page)
-            no_exception(page)
-            untruncated(page)
-            boxes_apart(page, "[data-testid='stMetric']")
-            page.screenshot(path=ARTIFACTS / f"present_{where or 'explorer'}.png")
+        no_exception(page)
+        untruncated(page)
+        boxes_apart(page, "[data-testid='stMetric']")
+        page.screenshot(path=ARTIFACTS / f"present_{where or 'explorer'}.png")
