@@ -139,6 +139,7 @@ def settled(page: Page) -> None:
     page.wait_for_timeout(1000)  # plotly's last redraw
 
 
+@pytest.mark.timed
 def test_a_fresh_clone_opens_on_figure2_of_the_whole_space(browser: Browser, tmp_path: Path):
     expected = core()
     with serve(tmp_path / "empty-cache", tmp_path / "streamlit.log", pack=True) as url:
