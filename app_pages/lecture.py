@@ -290,6 +290,7 @@ def render() -> None:
         st.session_state[state.LECTURE_STEP] = next(iter(STEPS))
     if st.session_state.get(state.LECTURE_TASK) not in pack.TASKS:
         st.session_state[state.LECTURE_TASK] = pack.TASKS[0]
+    state.publish(state.LECTURE_PARAMS)  # before the heading: the URL names the step shown
     step = str(st.session_state[state.LECTURE_STEP])
     present = panels.presenting()
     st.header(f"{list(STEPS).index(step) + 1} · {STEPS[step]}")
@@ -297,7 +298,6 @@ def render() -> None:
     task = str(st.session_state.get(state.LECTURE_TASK) or pack.TASKS[0])
     if step != "figure2":
         task = pack.TASKS[0]  # the argument is told on CIFAR-10
-    state.publish(state.LECTURE_PARAMS)
     settings = loaders.settings()
     try:
         with st.spinner("Reading the bundled pack…"):
