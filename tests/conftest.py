@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,14 @@ from ssnr_core.proxies.setup import Setup
 from ssnr_core.runs import scoring
 from ssnr_core.runs.cache import Cache
 from ssnr_core.runs.settings import Settings
-from ssnr_core.runs.threads import one_thread
+from ssnr_core.runs.threads import one_thread, set_threads
 from ssnr_core.studies import evaluation
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share the two cores: one torch thread each, in what they start too (the
+    # app servers), as the product's own workers do (`runs.threads` says why).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    set_threads(1)
 
 SETUP = Setup("nb201", "cifar10", "synflow")
 # Run settings of in-process scoring: one process, the bundled data only.
