@@ -111,10 +111,7 @@ def setup_inputs(spaces: Sequence[str] | None = None, *, measures: bool = False)
         "Compare show them).",
     )
     init_seed = seed()
-    problem = loaders.space_problem(str(space))
-    if not problem and not zero_cost.supports(str(sal), str(space)):
-        runs_on = ", ".join(zero_cost.MEASURES[str(sal)].spaces)
-        problem = f"{sal} does not run on {space} networks; it runs on {runs_on}."
+    problem = loaders.space_problem(str(space)) or zero_cost.space_problem(str(sal), str(space))
     if not problem and not measures:
         problem = per_network_problem(str(sal))
     if problem:

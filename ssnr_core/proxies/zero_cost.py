@@ -165,6 +165,14 @@ def supports(name: str, space: str) -> bool:
     return measure is None or space in measure.spaces
 
 
+def space_problem(name: str, space: str) -> str | None:
+    """One sentence when `name` does not run on `space`'s networks, naming where it does."""
+    if supports(name, space):
+        return None
+    runs_on = ", ".join(MEASURES[name].spaces)
+    return f"{name} does not run on {space} networks; it runs on {runs_on}."
+
+
 # ---- initialisation ---------------------------------------------------------------
 
 
